@@ -1,0 +1,990 @@
+/*
+ * cfg.c - load the JSON config shared by smtpd-session and spoolerd.
+ *
+ * The file is go-guerrilla's goguerrilla.conf.json (v1.6) with our keys
+ * added; the older shape (backend_name, TLS keys flat on the server,
+ * mysql_* keys) loads too. Comments are stripped by cJSON_Minify.
+ *
+ * One table per JSON object drives everything: parsing, type and range
+ * checks, defaults and the --check-config dump. Unknown keys warn, bad
+ * types or values are errors naming the full key path ("servers[1].tls.
+ * protocols[0]"); the caller exits with EX_CONFIG on NULL.
+ *
+ * Invariant: a returned struct cfg has every field set (defaults filled),
+ * every string NUL-terminated and at most CFG_MAX_STR bytes.
+ */
+#include "cfg.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CFG_MAX_STR 4096
+#define CFG_MAX_FILE (1024 * 1024)
+#define CFG_MAX_LIST 10000
+#define CFG_MAX_SERVERS 64
+
+enum ktype { K_BOOL, K_INT, K_STR, K_LIST, K_DUR, K_OBJ, K_IGNORE };
+
+#define KF_ALIAS 1 /* another spelling of a key: no default, no dump */
+
+struct key {
+	const char *name;
+	enum ktype t;
+	size_t off;
+	long long idef; /* K_BOOL, K_INT, K_DUR (ms) */
+	const char *sdef;
+	long long min, max;
+	const struct key *sub; /* K_OBJ */
+	int flags;
+};
+
+#define TLSOFF(f) (offsetof(struct cfg_server, tls) + offsetof(struct cfg_tls, f))
+
+static const struct key tls_keys[] = {
+	{"start_tls_on", K_BOOL, offsetof(struct cfg_tls, start_tls_on), 0, 0,
+	 0, 1, 0, 0},
+	{"tls_always_on", K_BOOL, offsetof(struct cfg_tls, tls_always_on), 0,
+	 0, 0, 1, 0, 0},
+	{"private_key_file", K_LIST, offsetof(struct cfg_tls, private_key_file),
+	 0, 0, 0, 0, 0, 0},
+	{"public_key_file", K_LIST, offsetof(struct cfg_tls, public_key_file),
+	 0, 0, 0, 0, 0, 0},
+	{"root_cas_file", K_STR, offsetof(struct cfg_tls, root_cas_file), 0, 0,
+	 0, 0, 0, 0},
+	{"protocols", K_LIST, offsetof(struct cfg_tls, protocols), 0,
+	 "tls1.2,tls1.3", 0, 0, 0, 0},
+	{"ciphers", K_LIST, offsetof(struct cfg_tls, ciphers), 0, 0, 0, 0, 0,
+	 0},
+	{"curves", K_LIST, offsetof(struct cfg_tls, curves), 0, 0, 0, 0, 0, 0},
+	{"client_auth_type", K_STR, offsetof(struct cfg_tls, client_auth_type),
+	 0, "NoClientCert", 0, 0, 0, 0},
+	{"priority", K_STR, offsetof(struct cfg_tls, priority), 0, 0, 0, 0, 0,
+	 0},
+	{"handshake_timeout", K_INT, offsetof(struct cfg_tls, handshake_timeout),
+	 30, 0, 1, 3600, 0, 0},
+	{0, 0, 0, 0, 0, 0, 0, 0, 0},
+};
+
+#define SOFF(f) offsetof(struct cfg_server, f)
+static const struct key server_keys[] = {
+	{"name", K_STR, SOFF(name), 0, 0, 0, 0, 0, 0},
+	{"is_enabled", K_BOOL, SOFF(is_enabled), 1, 0, 0, 1, 0, 0},
+	{"host_name", K_STR, SOFF(host_name), 0, 0, 0, 0, 0, 0},
+	{"max_size", K_INT, SOFF(max_size), 10485760, 0, 1, 1L << 40, 0, 0},
+	{"timeout", K_INT, SOFF(timeout), 30, 0, 1, 86400, 0, 0},
+	{"listen_interface", K_STR, SOFF(listen_interface), 0,
+	 "127.0.0.1:2525", 0, 0, 0, 0},
+	{"max_clients", K_INT, SOFF(max_clients), 100, 0, 0, 1000000, 0, 0},
+	{"max_clients_per_ip", K_INT, SOFF(max_clients_per_ip), 0, 0, 0,
+	 1000000, 0, 0},
+	{"log_file", K_STR, SOFF(log_file), 0, 0, 0, 0, 0, 0},
+	{"xclient_on", K_BOOL, SOFF(xclient_on), 0, 0, 0, 1, 0, 0},
+	{"max_recipients", K_INT, SOFF(max_recipients), 100, 0, 1, 100000, 0,
+	 0},
+	{"max_unrecognized_commands", K_INT, SOFF(max_unrecognized_commands),
+	 5, 0, 1, 1000, 0, 0},
+	{"max_line_length", K_INT, SOFF(max_line_length), 1024, 0, 512, 65536,
+	 0, 0},
+	{"max_session_time", K_INT, SOFF(max_session_time), 3600, 0, 1,
+	 864000, 0, 0},
+	{"spool_min_free", K_INT, SOFF(spool_min_free), 10485760, 0, 0,
+	 1L << 50, 0, 0},
+	{"tls", K_OBJ, SOFF(tls), 0, 0, 0, 0, tls_keys, 0},
+	/* the seed (go-guerrilla before 1.6) kept these flat on the server */
+	{"start_tls_on", K_BOOL, TLSOFF(start_tls_on), 0, 0, 0, 1, 0, KF_ALIAS},
+	{"tls_always_on", K_BOOL, TLSOFF(tls_always_on), 0, 0, 0, 1, 0,
+	 KF_ALIAS},
+	{"private_key_file", K_LIST, TLSOFF(private_key_file), 0, 0, 0, 0, 0,
+	 KF_ALIAS},
+	{"public_key_file", K_LIST, TLSOFF(public_key_file), 0, 0, 0, 0, 0,
+	 KF_ALIAS},
+	{0, 0, 0, 0, 0, 0, 0, 0, 0},
+};
+
+#define BOFF(f) offsetof(struct cfg_backend, f)
+static const struct key backend_keys[] = {
+	{"save_process", K_STR, BOFF(save_process), 0, 0, 0, 0, 0, 0},
+	{"save_workers_size", K_INT, BOFF(save_workers_size), 1, 0, 1, 256, 0,
+	 0},
+	{"primary_mail_host", K_STR, BOFF(primary_mail_host), 0, 0, 0, 0, 0,
+	 0},
+	{"log_received_mails", K_BOOL, BOFF(log_received_mails), 0, 0, 0, 1, 0,
+	 0},
+	{"gw_save_timeout", K_DUR, BOFF(gw_save_timeout), 30000, 0, 1,
+	 86400000, 0, 0},
+	{"gw_val_rcpt_timeout", K_DUR, BOFF(gw_val_rcpt_timeout), 3000, 0, 1,
+	 86400000, 0, 0},
+	{"validate_process", K_STR, BOFF(validate_process), 0, 0, 0, 0, 0, 0},
+	{"maildir_path", K_STR, BOFF(maildir_path), 0,
+	 "/var/mail/{domain}/{user}/Maildir", 0, 0, 0, 0},
+	{"mbox_path", K_STR, BOFF(mbox_path), 0, "/var/mail/{domain}/{user}",
+	 0, 0, 0, 0},
+	{"retry_first", K_DUR, BOFF(retry_first), 300000, 0, 1, 86400000, 0,
+	 0},
+	{"retry_max", K_DUR, BOFF(retry_max), 3600000, 0, 1, 86400000LL * 30,
+	 0, 0},
+	{"max_queue_lifetime", K_DUR, BOFF(max_queue_lifetime), 432000000, 0,
+	 1, 86400000LL * 365, 0, 0},
+	{"rescan_interval", K_DUR, BOFF(rescan_interval), 60000, 0, 100,
+	 86400000, 0, 0},
+	{"keep_done", K_BOOL, BOFF(keep_done), 0, 0, 0, 1, 0, 0},
+	{"redis_interface", K_STR, BOFF(redis_interface), 0, "127.0.0.1:6379",
+	 0, 0, 0, 0},
+	{"redis_expire_seconds", K_INT, BOFF(redis_expire_seconds), 7200, 0, 1,
+	 1L << 31, 0, 0},
+	{"redis_password", K_STR, BOFF(redis_password), 0, 0, 0, 0, 0, 0},
+	{"redis_db", K_INT, BOFF(redis_db), 0, 0, 0, 1 << 20, 0, 0},
+	{"redis_key_prefix", K_STR, BOFF(redis_key_prefix), 0, 0, 0, 0, 0, 0},
+	{"redis_connect_timeout", K_DUR, BOFF(redis_connect_timeout), 5000, 0,
+	 1, 3600000, 0, 0},
+	{"redis_timeout", K_DUR, BOFF(redis_timeout), 10000, 0, 1, 3600000, 0,
+	 0},
+	{"compress_level", K_INT, BOFF(compress_level), 9, 0, 0, 9, 0, 0},
+	{"mail_table", K_STR, BOFF(mail_table), 0, "new_mail", 0, 0, 0, 0},
+	{"sql_driver", K_STR, BOFF(sql_driver), 0, "mysql", 0, 0, 0, 0},
+	{"sql_dsn", K_STR, BOFF(sql_dsn), 0, 0, 0, 0, 0, 0},
+	{"sql_insert", K_STR, BOFF(sql_insert), 0, 0, 0, 0, 0, 0},
+	{"sql_values", K_STR, BOFF(sql_values), 0, 0, 0, 0, 0, 0},
+	{"sql_max_open_conns", K_INT, BOFF(sql_max_open_conns), 0, 0, 0, 10000,
+	 0, 0},
+	{"sql_max_idle_conns", K_INT, BOFF(sql_max_idle_conns), 0, 0, 0, 10000,
+	 0, 0},
+	{"sql_max_conn_lifetime", K_DUR, BOFF(sql_max_conn_lifetime), 0, 0, 0,
+	 86400000LL * 365, 0, 0},
+	{"sql_batch_size", K_INT, BOFF(sql_batch_size), 50, 0, 1, 10000, 0, 0},
+	{"mysql_host", K_STR, BOFF(mysql_host), 0, 0, 0, 0, 0, 0},
+	{"mysql_user", K_STR, BOFF(mysql_user), 0, 0, 0, 0, 0, 0},
+	{"mysql_pass", K_STR, BOFF(mysql_pass), 0, 0, 0, 0, 0, 0},
+	{"mysql_db", K_STR, BOFF(mysql_db), 0, 0, 0, 0, 0, 0},
+	{0, 0, 0, 0, 0, 0, 0, 0, 0},
+};
+
+#define COFF(f) offsetof(struct cfg, f)
+static const struct key top_keys[] = {
+	{"allowed_hosts", K_LIST, COFF(allowed_hosts), 0, 0, 0, 0, 0, 0},
+	{"pid_file", K_STR, COFF(pid_file), 0, 0, 0, 0, 0, 0},
+	{"log_file", K_STR, COFF(log_file), 0, "stderr", 0, 0, 0, 0},
+	{"log_level", K_STR, COFF(log_level), 0, "info", 0, 0, 0, 0},
+	{"backend_name", K_STR, COFF(backend_name), 0, 0, 0, 0, 0, 0},
+	{"primary_mail_host", K_STR, COFF(primary_mail_host), 0, 0, 0, 0, 0,
+	 KF_ALIAS},
+	{"spool_dir", K_STR, COFF(spool_dir), 0, "/var/spool/smtpd", 0, 0, 0,
+	 0},
+	{"backend_config", K_OBJ, COFF(backend), 0, 0, 0, 0, backend_keys, 0},
+	/* go-guerrilla's web dashboard: not ours, accepted and ignored */
+	{"dashboard", K_IGNORE, 0, 0, 0, 0, 0, 0, 0},
+	{0, 0, 0, 0, 0, 0, 0, 0, 0},
+};
+
+struct loader {
+	cfg_diag_fn diag;
+	void *arg;
+	int errors;
+};
+
+static void say(struct loader *l, int is_error, const char *path,
+                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* say - format one diagnostic "KEY: problem" and pass it on */
+static void say(struct loader *l, int is_error, const char *path,
+                const char *fmt, ...)
+{
+	char msg[512], text[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (path && *path)
+		snprintf(msg, sizeof(msg), "%s: %s", path, text);
+	else
+		snprintf(msg, sizeof(msg), "%s", text);
+	if (is_error)
+		l->errors++;
+	if (l->diag)
+		l->diag(l->arg, is_error, msg);
+}
+
+static const char *jtype(const cJSON *j)
+{
+	if (cJSON_IsBool(j))
+		return "a boolean";
+	if (cJSON_IsNumber(j))
+		return "a number";
+	if (cJSON_IsString(j))
+		return "a string";
+	if (cJSON_IsArray(j))
+		return "a list";
+	if (cJSON_IsObject(j))
+		return "an object";
+	return "null";
+}
+
+/* str_dup_checked - copy a JSON string, refusing NUL-free overlong ones */
+static char *str_dup_checked(struct loader *l, const char *path,
+                             const char *s)
+{
+	size_t n = strlen(s);
+	char *d;
+
+	if (n > CFG_MAX_STR) {
+		say(l, 1, path, "string longer than %d bytes", CFG_MAX_STR);
+		return NULL;
+	}
+	d = malloc(n + 1);
+	if (!d) {
+		say(l, 1, path, "out of memory");
+		return NULL;
+	}
+	memcpy(d, s, n + 1);
+	return d;
+}
+
+static void list_free(struct cfg_strlist *sl)
+{
+	size_t i;
+
+	for (i = 0; i < sl->n; i++)
+		free(sl->v[i]);
+	free(sl->v);
+	sl->v = NULL;
+	sl->n = 0;
+}
+
+/* list_add - append a copy of s[0..len) */
+static int list_add(struct cfg_strlist *sl, const char *s, size_t len)
+{
+	char **nv = realloc(sl->v, (sl->n + 1) * sizeof(*nv));
+	char *d;
+
+	if (!nv)
+		return -1;
+	sl->v = nv;
+	d = malloc(len + 1);
+	if (!d)
+		return -1;
+	memcpy(d, s, len);
+	d[len] = '\0';
+	sl->v[sl->n++] = d;
+	return 0;
+}
+
+/* list_from_csv - "a,b, c" -> list (seed style and defaults) */
+static int list_from_csv(struct cfg_strlist *sl, const char *s)
+{
+	while (*s) {
+		const char *e = strchr(s, ',');
+		size_t len = e ? (size_t)(e - s) : strlen(s);
+		const char *b = s;
+		size_t bl = len;
+
+		while (bl && (*b == ' ' || *b == '\t')) {
+			b++;
+			bl--;
+		}
+		while (bl && (b[bl - 1] == ' ' || b[bl - 1] == '\t'))
+			bl--;
+		if (bl && list_add(sl, b, bl) < 0)
+			return -1;
+		s += len;
+		if (*s == ',')
+			s++;
+	}
+	return 0;
+}
+
+/* get_int - a JSON number, or a string of digits (seed configs quote
+ * numbers), as a whole number */
+static int get_int(const cJSON *j, long long *v)
+{
+	unsigned long u;
+
+	if (cJSON_IsNumber(j)) {
+		double d = j->valuedouble;
+
+		if (d != d || d < -9e15 || d > 9e15 || d != (double)(long long)d)
+			return -1;
+		*v = (long long)d;
+		return 0;
+	}
+	if (cJSON_IsString(j) &&
+	    util_parse_ulong(j->valuestring, strlen(j->valuestring),
+			     (unsigned long)1 << 62, &u) == 0) {
+		*v = (long long)u;
+		return 0;
+	}
+	return -1;
+}
+
+static void load_obj(struct loader *l, const struct key *tab, void *base,
+                     const cJSON *obj, const char *path);
+
+/* load_key - one value into its slot, checking type and range */
+static void load_key(struct loader *l, const struct key *k, void *base,
+                     const cJSON *j, const char *path)
+{
+	char *slot = (char *)base + k->off;
+	long long v;
+
+	switch (k->t) {
+	case K_BOOL:
+		if (cJSON_IsBool(j)) {
+			*(int *)slot = cJSON_IsTrue(j) ? 1 : 0;
+		} else if (cJSON_IsString(j) &&
+			   (!strcasecmp(j->valuestring, "true") ||
+			    !strcasecmp(j->valuestring, "false"))) {
+			*(int *)slot = !strcasecmp(j->valuestring, "true");
+		} else {
+			say(l, 1, path, "expected true or false, got %s",
+			    jtype(j));
+		}
+		break;
+	case K_INT:
+		if (get_int(j, &v) < 0) {
+			say(l, 1, path, "expected a whole number, got %s",
+			    jtype(j));
+		} else if (v < k->min || v > k->max) {
+			say(l, 1, path, "%lld is out of range (%lld..%lld)", v,
+			    k->min, k->max);
+		} else {
+			*(long *)slot = (long)v;
+		}
+		break;
+	case K_DUR:
+		if (cJSON_IsString(j)) {
+			if (util_parse_duration(j->valuestring, &v) < 0) {
+				say(l, 1, path,
+				    "not a duration (like \"30s\", \"5m\", "
+				    "\"1h\")");
+				break;
+			}
+		} else if (get_int(j, &v) == 0) {
+			v *= 1000; /* a bare number is seconds */
+		} else {
+			say(l, 1, path, "expected a duration string, got %s",
+			    jtype(j));
+			break;
+		}
+		if (v < k->min || v > k->max) {
+			char a[32], b[32];
+
+			util_format_duration(k->min, a, sizeof(a));
+			util_format_duration(k->max, b, sizeof(b));
+			say(l, 1, path, "duration out of range (%s..%s)", a, b);
+			break;
+		}
+		*(long long *)slot = v;
+		break;
+	case K_STR: {
+		char *s;
+
+		if (!cJSON_IsString(j)) {
+			say(l, 1, path, "expected a string, got %s", jtype(j));
+			break;
+		}
+		s = str_dup_checked(l, path, j->valuestring);
+		if (s) {
+			free(*(char **)slot);
+			*(char **)slot = s;
+		}
+		break;
+	}
+	case K_LIST: {
+		struct cfg_strlist *sl = (struct cfg_strlist *)slot;
+		const cJSON *e;
+		size_t i = 0;
+
+		list_free(sl);
+		if (cJSON_IsString(j)) {
+			if (strlen(j->valuestring) > CFG_MAX_STR)
+				say(l, 1, path, "string longer than %d bytes",
+				    CFG_MAX_STR);
+			else if (list_from_csv(sl, j->valuestring) < 0)
+				say(l, 1, path, "out of memory");
+			break;
+		}
+		if (!cJSON_IsArray(j)) {
+			say(l, 1, path, "expected a list of strings, got %s",
+			    jtype(j));
+			break;
+		}
+		cJSON_ArrayForEach(e, j)
+		{
+			char p[256];
+
+			snprintf(p, sizeof(p), "%s[%zu]", path, i++);
+			if (i > CFG_MAX_LIST) {
+				say(l, 1, path, "more than %d entries",
+				    CFG_MAX_LIST);
+				break;
+			}
+			if (!cJSON_IsString(e)) {
+				say(l, 1, p, "expected a string, got %s",
+				    jtype(e));
+				continue;
+			}
+			if (strlen(e->valuestring) > CFG_MAX_STR) {
+				say(l, 1, p, "string longer than %d bytes",
+				    CFG_MAX_STR);
+				continue;
+			}
+			if (list_add(sl, e->valuestring,
+				     strlen(e->valuestring)) < 0)
+				say(l, 1, p, "out of memory");
+		}
+		break;
+	}
+	case K_OBJ:
+		if (!cJSON_IsObject(j)) {
+			say(l, 1, path, "expected an object, got %s", jtype(j));
+			break;
+		}
+		load_obj(l, k->sub, slot, j, path);
+		break;
+	case K_IGNORE:
+		break;
+	}
+}
+
+/* load_obj - every member of obj through the table; unknown ones warn */
+static void load_obj(struct loader *l, const struct key *tab, void *base,
+                     const cJSON *obj, const char *path)
+{
+	const cJSON *m;
+
+	cJSON_ArrayForEach(m, obj)
+	{
+		const struct key *k;
+		char p[256];
+
+		if (*path)
+			snprintf(p, sizeof(p), "%s.%s", path, m->string);
+		else
+			snprintf(p, sizeof(p), "%s", m->string);
+		for (k = tab; k->name; k++)
+			if (!strcmp(k->name, m->string))
+				break;
+		if (!k->name) {
+			if (tab == top_keys && !strcmp(m->string, "servers"))
+				continue; /* handled by the caller */
+			say(l, 0, p, "unknown key, ignored");
+			continue;
+		}
+		load_key(l, k, base, m, p);
+	}
+}
+
+/* set_defaults - fill every slot of a table from its default */
+static int set_defaults(const struct key *tab, void *base)
+{
+	const struct key *k;
+
+	for (k = tab; k->name; k++) {
+		char *slot = (char *)base + k->off;
+
+		if (k->flags & KF_ALIAS)
+			continue;
+		switch (k->t) {
+		case K_BOOL:
+			*(int *)slot = (int)k->idef;
+			break;
+		case K_INT:
+			*(long *)slot = (long)k->idef;
+			break;
+		case K_DUR:
+			*(long long *)slot = k->idef;
+			break;
+		case K_STR:
+			if (k->sdef) {
+				*(char **)slot = strdup(k->sdef);
+				if (!*(char **)slot)
+					return -1;
+			}
+			break;
+		case K_LIST:
+			if (k->sdef &&
+			    list_from_csv((struct cfg_strlist *)slot,
+					  k->sdef) < 0)
+				return -1;
+			break;
+		case K_OBJ:
+			if (set_defaults(k->sub, slot) < 0)
+				return -1;
+			break;
+		case K_IGNORE:
+			break;
+		}
+	}
+	return 0;
+}
+
+static void free_tab(const struct key *tab, void *base)
+{
+	const struct key *k;
+
+	for (k = tab; k->name; k++) {
+		char *slot = (char *)base + k->off;
+
+		if (k->flags & KF_ALIAS)
+			continue;
+		if (k->t == K_STR) {
+			free(*(char **)slot);
+			*(char **)slot = NULL;
+		} else if (k->t == K_LIST) {
+			list_free((struct cfg_strlist *)slot);
+		} else if (k->t == K_OBJ) {
+			free_tab(k->sub, slot);
+		}
+	}
+}
+
+/* iface_parse - "host:port", "[v6]:port", ":port" into parts; 0 or -1.
+ * host is left empty for "any". Names other than localhost are refused:
+ * a session must not resolve names. */
+static int iface_parse(const char *s, char *host, size_t hsize,
+                       unsigned *port)
+{
+	const char *colon, *h = s;
+	size_t hl;
+	unsigned long p;
+	unsigned char tmp[16];
+
+	if (*s == '[') {
+		const char *e = strchr(s, ']');
+
+		if (!e || e[1] != ':')
+			return -1;
+		h = s + 1;
+		hl = (size_t)(e - h);
+		colon = e + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return -1;
+		hl = (size_t)(colon - s);
+	}
+	if (hl >= hsize ||
+	    util_parse_ulong(colon + 1, strlen(colon + 1), 65535, &p) < 0)
+		return -1;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	*port = (unsigned)p;
+	if (!strcmp(host, "localhost"))
+		return 0;
+	if (hl && inet_pton(AF_INET, host, tmp) != 1 &&
+	    inet_pton(AF_INET6, host, tmp) != 1)
+		return -1;
+	return 0;
+}
+
+/* validate - checks across keys, after types are known good */
+static void validate(struct loader *l, struct cfg *c)
+{
+	static const char *levels[] = {"debug", "info", "warn", "warning",
+				       "error", "fatal", "panic", NULL};
+	static const char *auths[] = {"NoClientCert",
+				      "RequestClientCert",
+				      "RequireAnyClientCert",
+				      "VerifyClientCertIfGiven",
+				      "RequireAndVerifyClientCert",
+				      NULL};
+	size_t i;
+	int ok = 0;
+
+	for (i = 0; levels[i]; i++)
+		if (!strcasecmp(c->log_level, levels[i]))
+			ok = 1;
+	if (!ok)
+		say(l, 1, "log_level",
+		    "must be one of debug, info, warn, error, fatal, panic");
+	if (c->spool_dir[0] == '\0')
+		say(l, 1, "spool_dir", "must not be empty");
+	if (c->backend_name && strcasecmp(c->backend_name, "dummy") &&
+	    strcasecmp(c->backend_name, "guerrilla-db-redis") &&
+	    strcasecmp(c->backend_name, "guerrilla-redis-db"))
+		say(l, 1, "backend_name",
+		    "must be \"dummy\" or \"guerrilla-db-redis\"");
+	for (i = 0; i < c->nservers; i++) {
+		struct cfg_server *s = &c->servers[i];
+		char p[64], host[128];
+		unsigned port;
+		size_t k;
+
+		snprintf(p, sizeof(p), "servers[%zu].listen_interface", i);
+		if (iface_parse(s->listen_interface, host, sizeof(host),
+				&port) < 0)
+			say(l, 1, p,
+			    "expected \"ip:port\", \"[ipv6]:port\" or "
+			    "\":port\"");
+		ok = 0;
+		for (k = 0; auths[k]; k++)
+			if (!strcasecmp(s->tls.client_auth_type, auths[k]))
+				ok = 1;
+		if (!ok) {
+			snprintf(p, sizeof(p), "servers[%zu].tls.client_auth_type",
+				 i);
+			say(l, 1, p, "unknown value");
+		}
+		if (s->tls.private_key_file.n != s->tls.public_key_file.n) {
+			snprintf(p, sizeof(p), "servers[%zu].tls.private_key_file",
+				 i);
+			say(l, 1, p,
+			    "needs one entry per public_key_file entry");
+		}
+	}
+}
+
+/* fill_host_names - default host_name is this machine's name */
+static int fill_host_names(struct cfg *c)
+{
+	char hn[256];
+	size_t i;
+
+	if (gethostname(hn, sizeof(hn)) < 0)
+		hn[0] = '\0';
+	hn[sizeof(hn) - 1] = '\0';
+	if (!hn[0])
+		memcpy(hn, "localhost", 10);
+	for (i = 0; i < c->nservers; i++) {
+		if (c->servers[i].host_name)
+			continue;
+		c->servers[i].host_name = strdup(hn);
+		if (!c->servers[i].host_name)
+			return -1;
+	}
+	if (!c->backend.primary_mail_host) {
+		const char *src = c->primary_mail_host ? c->primary_mail_host
+						       : hn;
+
+		c->backend.primary_mail_host = strdup(src);
+		if (!c->backend.primary_mail_host)
+			return -1;
+	}
+	return 0;
+}
+
+struct cfg *cfg_load_buf(const char *buf, cfg_diag_fn diag, void *arg)
+{
+	struct loader l = {diag, arg, 0};
+	struct cfg *c = calloc(1, sizeof(*c));
+	const cJSON *servers;
+	char *text = NULL;
+	cJSON *root = NULL;
+	size_t len = strlen(buf);
+
+	if (!c || set_defaults(top_keys, c) < 0)
+		goto oom;
+	text = malloc(len + 1);
+	if (!text)
+		goto oom;
+	memcpy(text, buf, len + 1);
+	cJSON_Minify(text);
+	root = cJSON_Parse(text);
+	if (!root) {
+		const char *e = cJSON_GetErrorPtr();
+		char ctx[48];
+
+		util_printable(ctx, sizeof(ctx), e ? e : "", e ? strlen(e) : 0,
+			       20);
+		say(&l, 1, NULL, "not valid JSON (near \"%s\")", ctx);
+		goto fail;
+	}
+	if (!cJSON_IsObject(root)) {
+		say(&l, 1, NULL, "the top level must be an object");
+		goto fail;
+	}
+	load_obj(&l, top_keys, c, root, "");
+	servers = cJSON_GetObjectItemCaseSensitive(root, "servers");
+	if (servers && !cJSON_IsArray(servers)) {
+		say(&l, 1, "servers", "expected a list of objects, got %s",
+		    jtype(servers));
+	} else if (servers && cJSON_GetArraySize(servers) > CFG_MAX_SERVERS) {
+		say(&l, 1, "servers", "more than %d entries", CFG_MAX_SERVERS);
+	} else {
+		size_t n = servers ? (size_t)cJSON_GetArraySize(servers) : 0;
+		const cJSON *e;
+		size_t i = 0;
+
+		c->servers = calloc(n ? n : 1, sizeof(*c->servers));
+		if (!c->servers)
+			goto oom;
+		if (n == 0) {
+			if (set_defaults(server_keys, &c->servers[0]) < 0)
+				goto oom;
+			c->nservers = 1;
+		}
+		cJSON_ArrayForEach(e, servers)
+		{
+			char p[64];
+
+			snprintf(p, sizeof(p), "servers[%zu]", i);
+			if (set_defaults(server_keys, &c->servers[i]) < 0)
+				goto oom;
+			c->nservers = ++i;
+			if (!cJSON_IsObject(e)) {
+				say(&l, 1, p, "expected an object, got %s",
+				    jtype(e));
+				continue;
+			}
+			load_obj(&l, server_keys, &c->servers[i - 1], e, p);
+		}
+	}
+	if (fill_host_names(c) < 0)
+		goto oom;
+	if (!l.errors)
+		validate(&l, c);
+	if (l.errors)
+		goto fail;
+	cJSON_Delete(root);
+	free(text);
+	return c;
+oom:
+	say(&l, 1, NULL, "out of memory");
+fail:
+	cJSON_Delete(root);
+	free(text);
+	cfg_free(c);
+	return NULL;
+}
+
+struct cfg *cfg_load_file(const char *path, cfg_diag_fn diag, void *arg)
+{
+	struct loader l = {diag, arg, 0};
+	struct stat st;
+	struct cfg *c;
+	char *buf;
+	size_t got = 0;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		say(&l, 1, path, "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > CFG_MAX_FILE) {
+		say(&l, 1, path, "not a regular file of at most %d bytes",
+		    CFG_MAX_FILE);
+		close(fd);
+		return NULL;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		say(&l, 1, path, "out of memory");
+		return NULL;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	buf[got] = '\0';
+	if (memchr(buf, '\0', got)) {
+		say(&l, 1, path, "contains a NUL byte");
+		free(buf);
+		return NULL;
+	}
+	c = cfg_load_buf(buf, diag, arg);
+	free(buf);
+	return c;
+}
+
+void cfg_free(struct cfg *c)
+{
+	size_t i;
+
+	if (!c)
+		return;
+	for (i = 0; i < c->nservers; i++)
+		free_tab(server_keys, &c->servers[i]);
+	free(c->servers);
+	free_tab(top_keys, c);
+	free(c->primary_mail_host);
+	free(c);
+}
+
+/* dump_tab - the table's slots as members of obj */
+static int dump_tab(const struct key *tab, const void *base, cJSON *obj)
+{
+	const struct key *k;
+
+	for (k = tab; k->name; k++) {
+		const char *slot = (const char *)base + k->off;
+		cJSON *v = NULL;
+
+		if (k->flags & KF_ALIAS || k->t == K_IGNORE)
+			continue;
+		switch (k->t) {
+		case K_BOOL:
+			v = cJSON_CreateBool(*(const int *)slot);
+			break;
+		case K_INT:
+			v = cJSON_CreateNumber((double)*(const long *)slot);
+			break;
+		case K_DUR: {
+			char d[48];
+
+			util_format_duration(*(const long long *)slot, d,
+					     sizeof(d));
+			v = cJSON_CreateString(d);
+			break;
+		}
+		case K_STR:
+			v = *(char *const *)slot
+				? cJSON_CreateString(*(char *const *)slot)
+				: cJSON_CreateNull();
+			break;
+		case K_LIST: {
+			const struct cfg_strlist *sl =
+				(const struct cfg_strlist *)slot;
+
+			v = cJSON_CreateStringArray((const char *const *)sl->v,
+						    (int)sl->n);
+			break;
+		}
+		case K_OBJ:
+			v = cJSON_CreateObject();
+			if (v && dump_tab(k->sub, slot, v) < 0) {
+				cJSON_Delete(v);
+				v = NULL;
+			}
+			break;
+		case K_IGNORE:
+			break;
+		}
+		if (!v || !cJSON_AddItemToObject(obj, k->name, v)) {
+			cJSON_Delete(v);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+char *cfg_dump(const struct cfg *c)
+{
+	cJSON *root = cJSON_CreateObject(), *arr;
+	char *out = NULL;
+	size_t i;
+
+	if (!root || dump_tab(top_keys, c, root) < 0)
+		goto done;
+	arr = cJSON_AddArrayToObject(root, "servers");
+	if (!arr)
+		goto done;
+	for (i = 0; i < c->nservers; i++) {
+		cJSON *s = cJSON_CreateObject();
+
+		if (!s || dump_tab(server_keys, &c->servers[i], s) < 0 ||
+		    !cJSON_AddItemToArray(arr, s)) {
+			cJSON_Delete(s);
+			goto done;
+		}
+	}
+	out = cJSON_Print(root);
+done:
+	cJSON_Delete(root);
+	return out;
+}
+
+/* host_match - one allowed_hosts pattern against a lower-case domain */
+static int host_match(const char *pat, const char *d, size_t len)
+{
+	size_t pl = strlen(pat);
+
+	if (pl == 1 && pat[0] == '*')
+		return 1;
+	if (pl > 2 && pat[0] == '*' && pat[1] == '.') {
+		/* "*.example.com": any name ending in ".example.com" */
+		return len > pl - 1 &&
+		       !strncasecmp(d + len - (pl - 1), pat + 1, pl - 1);
+	}
+	return pl == len && !strncasecmp(pat, d, len);
+}
+
+int cfg_host_allowed(const struct cfg *c, const char *domain, size_t len)
+{
+	size_t i;
+
+	if (len && domain[len - 1] == '.')
+		len--; /* "example.com." is example.com */
+	for (i = 0; i < c->allowed_hosts.n; i++)
+		if (host_match(c->allowed_hosts.v[i], domain, len))
+			return 1;
+	return 0;
+}
+
+/* addr_equal - compare two IP texts as addresses (:: forms differ) */
+static int addr_equal(const char *a, const char *b)
+{
+	unsigned char x[16], y[16];
+
+	if (!strcmp(a, "localhost"))
+		return !strcmp(b, "127.0.0.1") || !strcmp(b, "::1");
+	if (inet_pton(AF_INET, a, x) == 1)
+		return inet_pton(AF_INET, b, y) == 1 && !memcmp(x, y, 4);
+	if (inet_pton(AF_INET6, a, x) == 1)
+		return inet_pton(AF_INET6, b, y) == 1 && !memcmp(x, y, 16);
+	return 0;
+}
+
+const struct cfg_server *cfg_server_pick(const struct cfg *c, const char *ip,
+                                         unsigned port, const char *name)
+{
+	const struct cfg_server *any = NULL;
+	size_t i;
+
+	for (i = 0; name && i < c->nservers; i++) {
+		const struct cfg_server *s = &c->servers[i];
+
+		if ((s->name && !strcmp(s->name, name)) ||
+		    !strcmp(s->listen_interface, name) ||
+		    !strcmp(s->host_name, name))
+			return s;
+	}
+	for (i = 0; ip && i < c->nservers; i++) {
+		const struct cfg_server *s = &c->servers[i];
+		char host[128];
+		unsigned p;
+
+		if (!s->is_enabled ||
+		    iface_parse(s->listen_interface, host, sizeof(host), &p) <
+			    0 ||
+		    p != port)
+			continue;
+		if (addr_equal(host, ip))
+			return s;
+		if (!any && (!host[0] || !strcmp(host, "0.0.0.0") ||
+			     !strcmp(host, "::")))
+			any = s;
+	}
+	if (any)
+		return any;
+	for (i = 0; i < c->nservers; i++)
+		if (c->servers[i].is_enabled)
+			return &c->servers[i];
+	return NULL;
+}
+
+void cfg_diag_stderr(void *arg, int is_error, const char *msg)
+{
+	const char *prog = arg ? (const char *)arg : "smtpd";
+
+	fprintf(stderr, "%s: config %s: %s\n", prog,
+		is_error ? "error" : "warning", msg);
+}

@@ -1,0 +1,413 @@
+/*
+ * entry.c - write and read the envelope block of a spool entry.
+ *
+ * An entry is a readable RFC 5322 message:
+ *
+ *   X-Spool-Version: 1
+ *   X-Spool-Queue-Id: 1764078600.M123456P4242Q1
+ *   X-Spool-Time: 1764078600
+ *   X-Spool-Host: mx.example.com
+ *   X-Spool-Sender: <a@example.org>        ("<>" for the null sender)
+ *   X-Spool-Recipient: <b@example.com>     (one line per recipient)
+ *   X-Spool-Client: 192.0.2.1 port 51234
+ *   X-Spool-Helo: client.example.org
+ *   X-Spool-Protocol: ESMTP
+ *   X-Spool-TLS: none
+ *   X-Spool-Body: 8BITMIME
+ *   X-Spool-Size: 00000000000000004711     (message bytes, patched last)
+ *   Received: from ... by ... with ESMTP id ...; date
+ *   <the client's message, byte-exact>
+ *
+ * Lines end in CRLF like the message. Invariant: the envelope ends at our
+ * Received line, and every field is checked by entry_field_ok before it is
+ * written, so no byte from the client can add or change an envelope line;
+ * the reader stops at the first "Received:" and refuses anything else.
+ */
+#include "entry.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int buf_add(struct buf *b, const void *s, size_t n)
+{
+	if (n > b->max - b->len)
+		return -1;
+	if (b->len + n > b->cap) {
+		size_t nc = b->cap ? b->cap : 256;
+		char *np;
+
+		while (nc < b->len + n)
+			nc *= 2;
+		if (nc > b->max)
+			nc = b->max;
+		np = realloc(b->p, nc);
+		if (!np)
+			return -1;
+		b->p = np;
+		b->cap = nc;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	return 0;
+}
+
+int buf_addf(struct buf *b, const char *fmt, ...)
+{
+	char tmp[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return -1;
+	return buf_add(b, tmp, (size_t)n);
+}
+
+void buf_free(struct buf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
+int entry_field_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+void entry_make_id(char *buf, size_t size, long long sec, long usec,
+                   long pid, unsigned counter)
+{
+	snprintf(buf, size, "%lld.M%06ldP%ldQ%u", sec, usec, pid, counter);
+}
+
+void entry_size_digits(char out[ENTRY_SIZE_WIDTH + 1], long long size)
+{
+	snprintf(out, ENTRY_SIZE_WIDTH + 1, "%0*lld", ENTRY_SIZE_WIDTH, size);
+}
+
+/* field - "X-Spool-NAME: value\r\n", value checked */
+static int field(struct buf *b, const char *name, const char *v)
+{
+	if (!entry_field_ok(v, strlen(v)) || strlen(v) > 1000)
+		return -1;
+	if (buf_addf(b, "X-Spool-%s: ", name) < 0 ||
+	    buf_add(b, v, strlen(v)) < 0 || buf_add(b, "\r\n", 2) < 0)
+		return -1;
+	return 0;
+}
+
+/* path_field - an address in angle brackets */
+static int path_field(struct buf *b, const char *name, const char *addr)
+{
+	if (!entry_field_ok(addr, strlen(addr)) || strlen(addr) > 1000)
+		return -1;
+	if (buf_addf(b, "X-Spool-%s: <", name) < 0 ||
+	    buf_add(b, addr, strlen(addr)) < 0 || buf_add(b, ">\r\n", 3) < 0)
+		return -1;
+	return 0;
+}
+
+int entry_format(struct buf *b, struct envelope *env)
+{
+	char date[64], digits[ENTRY_SIZE_WIDTH + 1];
+	size_t i;
+	int esmtps = strcmp(env->tls, "none") != 0;
+
+	if (buf_addf(b, "X-Spool-Version: %d\r\n", ENTRY_VERSION) < 0 ||
+	    field(b, "Queue-Id", env->queue_id) < 0 ||
+	    buf_addf(b, "X-Spool-Time: %lld\r\n", env->time) < 0 ||
+	    field(b, "Host", env->host) < 0 ||
+	    path_field(b, "Sender", env->sender) < 0)
+		return -1;
+	for (i = 0; i < env->nrcpts; i++)
+		if (path_field(b, "Recipient", env->rcpts[i]) < 0)
+			return -1;
+	if (!entry_field_ok(env->client_ip, strlen(env->client_ip)) ||
+	    buf_addf(b, "X-Spool-Client: %.64s port %u\r\n", env->client_ip,
+		     env->client_port) < 0 ||
+	    field(b, "Helo", env->helo) < 0 ||
+	    field(b, "Protocol", env->protocol) < 0 ||
+	    field(b, "TLS", env->tls) < 0 || field(b, "Body", env->body) < 0 ||
+	    buf_add(b, "X-Spool-Size: ", 14) < 0)
+		return -1;
+	env->size_off = b->len;
+	entry_size_digits(digits, env->size < 0 ? 0 : env->size);
+	if (buf_add(b, digits, ENTRY_SIZE_WIDTH) < 0 ||
+	    buf_add(b, "\r\n", 2) < 0)
+		return -1;
+	env->received_off = b->len;
+	util_rfc5322_date(env->time, date, sizeof(date));
+	/* RFC 5321 4.4 trace: from, by, with, id, for (one recipient only,
+	 * as Postfix does, so Bcc recipients are not disclosed) */
+	if (buf_add(b, "Received: from ", 15) < 0 ||
+	    buf_add(b, env->helo, strlen(env->helo)) < 0 ||
+	    buf_addf(b, " (unknown [%.64s])\r\n\tby ", env->client_ip) < 0 ||
+	    buf_add(b, env->host, strlen(env->host)) < 0 ||
+	    buf_addf(b, " with %s", env->protocol) < 0)
+		return -1;
+	if (esmtps && (buf_add(b, " (", 2) < 0 ||
+		       buf_add(b, env->tls, strlen(env->tls)) < 0 ||
+		       buf_add(b, ")", 1) < 0))
+		return -1;
+	if (buf_addf(b, " id %s", env->queue_id) < 0)
+		return -1;
+	if (env->nrcpts == 1 &&
+	    (buf_add(b, "\r\n\tfor <", 8) < 0 ||
+	     buf_add(b, env->rcpts[0], strlen(env->rcpts[0])) < 0 ||
+	     buf_add(b, ">", 1) < 0))
+		return -1;
+	if (buf_addf(b, "; %s\r\n", date) < 0)
+		return -1;
+	env->data_off = b->len;
+	return 0;
+}
+
+/* dupn - malloc'd copy of s[0..n) */
+static char *dupn(const char *s, size_t n)
+{
+	char *d = malloc(n + 1);
+
+	if (d) {
+		memcpy(d, s, n);
+		d[n] = '\0';
+	}
+	return d;
+}
+
+/* strip_path - "<addr>" -> "addr"; NULL if not bracketed */
+static char *strip_path(const char *v, size_t n)
+{
+	if (n < 2 || v[0] != '<' || v[n - 1] != '>')
+		return NULL;
+	return dupn(v + 1, n - 2);
+}
+
+static int parse_ll(const char *v, size_t n, long long *out)
+{
+	unsigned long u;
+
+	if (util_parse_ulong(v, n, (unsigned long)1 << 62, &u) < 0)
+		return -1;
+	*out = (long long)u;
+	return 0;
+}
+
+int entry_parse(const char *p, size_t len, struct envelope *env,
+                const char **err)
+{
+	size_t off = 0;
+	int version = 0;
+
+	memset(env, 0, sizeof(*env));
+	env->size = -1;
+	*err = NULL;
+	while (off < len) {
+		const char *line = p + off, *colon, *v;
+		const char *eol = memchr(line, '\n', len - off);
+		size_t ll, nl, vl;
+		char **nr;
+
+		if (!eol || eol == line || eol[-1] != '\r') {
+			*err = "envelope line not ended by CRLF";
+			goto bad;
+		}
+		ll = (size_t)(eol - line) - 1; /* without CRLF */
+		if (ll >= 9 && !memcmp(line, "Received:", 9))
+			break;
+		if (ll < 9 || memcmp(line, "X-Spool-", 8) != 0) {
+			*err = "unexpected line in envelope";
+			goto bad;
+		}
+		colon = memchr(line, ':', ll);
+		if (!colon || colon + 1 >= line + ll || colon[1] != ' ') {
+			*err = "envelope line without \": \"";
+			goto bad;
+		}
+		nl = (size_t)(colon - line) - 8;
+		v = colon + 2;
+		vl = ll - (size_t)(v - line);
+		if (!entry_field_ok(v, vl)) {
+			*err = "control byte in envelope";
+			goto bad;
+		}
+#define IS(name) (nl == sizeof(name) - 1 && !memcmp(line + 8, name, nl))
+		if (IS("Version")) {
+			long long x;
+
+			if (parse_ll(v, vl, &x) < 0 || x != ENTRY_VERSION) {
+				*err = "unknown entry version";
+				goto bad;
+			}
+			version = 1;
+		} else if (IS("Queue-Id") && !env->queue_id) {
+			env->queue_id = dupn(v, vl);
+		} else if (IS("Time")) {
+			if (parse_ll(v, vl, &env->time) < 0) {
+				*err = "bad X-Spool-Time";
+				goto bad;
+			}
+		} else if (IS("Host") && !env->host) {
+			env->host = dupn(v, vl);
+		} else if (IS("Sender") && !env->sender) {
+			env->sender = strip_path(v, vl);
+			if (!env->sender) {
+				*err = "bad X-Spool-Sender";
+				goto bad;
+			}
+		} else if (IS("Recipient")) {
+			char *r = strip_path(v, vl);
+
+			if (!r) {
+				*err = "bad X-Spool-Recipient";
+				goto bad;
+			}
+			nr = realloc(env->rcpts,
+				     (env->nrcpts + 1) * sizeof(*nr));
+			if (!nr) {
+				free(r);
+				*err = "out of memory";
+				goto bad;
+			}
+			env->rcpts = nr;
+			env->rcpts[env->nrcpts++] = r;
+		} else if (IS("Client") && !env->client_ip) {
+			const char *sp = memchr(v, ' ', vl);
+			unsigned long port = 0;
+
+			if (!sp || (size_t)(v + vl - sp) < 6 ||
+			    memcmp(sp, " port ", 6) != 0 ||
+			    util_parse_ulong(sp + 6, (size_t)(v + vl - sp - 6),
+					     65535, &port) < 0) {
+				*err = "bad X-Spool-Client";
+				goto bad;
+			}
+			env->client_ip = dupn(v, (size_t)(sp - v));
+			env->client_port = (unsigned)port;
+		} else if (IS("Helo") && !env->helo) {
+			env->helo = dupn(v, vl);
+		} else if (IS("Protocol") && !env->protocol) {
+			env->protocol = dupn(v, vl);
+		} else if (IS("TLS") && !env->tls) {
+			env->tls = dupn(v, vl);
+		} else if (IS("Body") && !env->body) {
+			env->body = dupn(v, vl);
+		} else if (IS("Size")) {
+			if (parse_ll(v, vl, &env->size) < 0) {
+				*err = "bad X-Spool-Size";
+				goto bad;
+			}
+			env->size_off = (size_t)(v - p);
+		} else {
+			*err = "unknown or repeated envelope field";
+			goto bad;
+		}
+#undef IS
+		off = (size_t)(eol - p) + 1;
+	}
+	if (off >= len) {
+		*err = "no Received line after the envelope";
+		goto bad;
+	}
+	env->received_off = off;
+	/* the Received header runs until a line not starting with WSP */
+	for (;;) {
+		const char *eol = memchr(p + off, '\n', len - off);
+
+		if (!eol) {
+			*err = "Received header not complete";
+			goto bad;
+		}
+		off = (size_t)(eol - p) + 1;
+		if (off >= len || (p[off] != ' ' && p[off] != '\t'))
+			break;
+	}
+	env->data_off = off;
+	if (!version || !env->queue_id || !env->sender || !env->nrcpts ||
+	    !env->client_ip || !env->helo || !env->protocol || !env->tls ||
+	    !env->body || !env->host || env->size < 0) {
+		*err = "envelope field missing";
+		goto bad;
+	}
+	return 0;
+bad:
+	if (!*err)
+		*err = "out of memory";
+	entry_free(env);
+	return -1;
+}
+
+int entry_read_fd(int fd, struct envelope *env, const char **err)
+{
+	size_t cap = 8192, len = 0;
+	char *p = NULL;
+	int r;
+
+	for (;;) {
+		char *np = realloc(p, cap);
+		ssize_t n;
+
+		if (!np) {
+			free(p);
+			*err = "out of memory";
+			return -1;
+		}
+		p = np;
+		n = pread(fd, p + len, cap - len, (off_t)len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			free(p);
+			*err = "read error";
+			return -1;
+		}
+		len += (size_t)n;
+		/* enough when a blank-free Received end is in view */
+		if (n == 0 || len == cap) {
+			r = entry_parse(p, len, env, err);
+			if (n == 0 || cap >= ENTRY_MAX_ENVELOPE)
+				break;
+			/* the Received header may go on past the buffer */
+			if (r == 0 && env->data_off < len)
+				break;
+			if (r == 0)
+				entry_free(env);
+			cap *= 2;
+		}
+	}
+	free(p);
+	return r;
+}
+
+void entry_free(struct envelope *env)
+{
+	size_t i;
+
+	free(env->queue_id);
+	free(env->host);
+	free(env->sender);
+	for (i = 0; i < env->nrcpts; i++)
+		free(env->rcpts[i]);
+	free(env->rcpts);
+	free(env->client_ip);
+	free(env->helo);
+	free(env->protocol);
+	free(env->tls);
+	free(env->body);
+	memset(env, 0, sizeof(*env));
+}

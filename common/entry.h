@@ -1,0 +1,73 @@
+/* entry.h - the spool entry: an envelope block, our Received line, then
+ * the client's message byte-exact. Format in README.md "The spool". */
+#ifndef ENTRY_H
+#define ENTRY_H
+
+#include <stddef.h>
+
+#define ENTRY_VERSION 1
+#define ENTRY_MAX_ENVELOPE (1024 * 1024)
+#define ENTRY_SIZE_WIDTH 20 /* X-Spool-Size is patched in place */
+
+struct envelope {
+	char *queue_id;
+	long long time; /* seconds since the epoch */
+	char *host;     /* our host_name */
+	char *sender;   /* without <>, "" for the null sender */
+	char **rcpts;   /* without <> */
+	size_t nrcpts;
+	char *client_ip;
+	unsigned client_port;
+	char *helo;
+	char *protocol; /* SMTP, ESMTP, ESMTPS */
+	char *tls;      /* "none" or "TLS1.3 TLS_AES_256_GCM_SHA384" */
+	char *body;     /* 7BIT or 8BITMIME */
+	long long size; /* bytes of message data, -1 before the end */
+	/* offsets in the file, set by the reader and by entry_format */
+	size_t size_off;     /* where the X-Spool-Size digits start */
+	size_t received_off; /* our Received: line */
+	size_t data_off;     /* the client's first byte */
+};
+
+/* growable byte buffer with a hard cap */
+struct buf {
+	char *p;
+	size_t len, cap, max;
+};
+
+int buf_add(struct buf *b, const void *s, size_t n);
+int buf_addf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void buf_free(struct buf *b);
+
+/* entry_field_ok - may this string go into the envelope? No control
+ * bytes (CR, LF, NUL, DEL ...): they could forge envelope lines. */
+int entry_field_ok(const char *s, size_t len);
+
+/* entry_make_id - a queue id unique across processes and hosts: time,
+ * microseconds, pid, per-process counter (maildir style). Also the file
+ * name in the spool, so only [A-Za-z0-9.] appear. */
+void entry_make_id(char *buf, size_t size, long long sec, long usec,
+                   long pid, unsigned counter);
+
+/* entry_format - envelope block plus Received header into b; sets
+ * env->size_off, received_off, data_off relative to b's start. -1 on a
+ * field entry_field_ok refuses or on the buffer cap. */
+int entry_format(struct buf *b, struct envelope *env);
+
+/* entry_patch_size - the decimal digits to pwrite at size_off */
+void entry_size_digits(char out[ENTRY_SIZE_WIDTH + 1], long long size);
+
+/* entry_parse - parse the envelope at the start of p[0..len) (which must
+ * hold at least the envelope and Received header). Fills env with
+ * malloc'd strings. 0, or -1 with a reason in err. */
+int entry_parse(const char *p, size_t len, struct envelope *env,
+                const char **err);
+
+/* entry_read_fd - read the envelope from an open spool file (pread from
+ * 0); env as entry_parse. */
+int entry_read_fd(int fd, struct envelope *env, const char **err);
+
+void entry_free(struct envelope *env);
+
+#endif

@@ -1,0 +1,31 @@
+/* util.h - small checked helpers shared by both programs */
+#ifndef UTIL_H
+#define UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* util_parse_ulong - decimal string to unsigned long, whole string, range
+ * checked; returns 0 on success, -1 on junk or overflow. */
+int util_parse_ulong(const char *s, size_t len, unsigned long max,
+                     unsigned long *out);
+
+/* util_parse_duration - go time.ParseDuration subset ("30s", "5m", "1h30m",
+ * "500ms", a bare number is seconds) into milliseconds; 0 or -1. */
+int util_parse_duration(const char *s, long long *ms);
+
+/* util_format_duration - milliseconds back into the "1h2m3s" form. */
+void util_format_duration(long long ms, char *buf, size_t size);
+
+/* util_printable - copy src into dst for a log line: control bytes, '\\'
+ * and non-ASCII become \xNN, cut at max source bytes ("..." appended). */
+void util_printable(char *dst, size_t dstsize, const char *src, size_t len,
+                    size_t max);
+
+/* util_rfc5322_date - "Wed, 25 Nov 2026 13:50:00 +0000" for t. */
+void util_rfc5322_date(long long t, char *buf, size_t size);
+
+/* util_lower - ASCII lower-case in place. */
+void util_lower(char *s);
+
+#endif

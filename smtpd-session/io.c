@@ -1,0 +1,126 @@
+/*
+ * io.c - the session's only reads and writes.
+ *
+ * Every wait is bounded: poll() with the server's `timeout` before each
+ * read and each write, and io_stop (set by the whole-session alarm or
+ * SIGTERM, installed without SA_RESTART) ends any wait. read/write, not
+ * recv/send, so a plain pipe works as well as a socket. The input buffer
+ * has a fixed size taken at start; nothing grows with client input.
+ */
+#include "io.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+volatile sig_atomic_t io_stop;
+
+static ssize_t plain_rd(struct io *io, void *p, size_t n)
+{
+	return read(io->rfd, p, n);
+}
+
+static ssize_t plain_wr(struct io *io, const void *p, size_t n)
+{
+	return write(io->wfd, p, n);
+}
+
+static size_t plain_pending(struct io *io)
+{
+	(void)io;
+	return 0;
+}
+
+int io_init(struct io *io, int rfd, int wfd, size_t cap, int timeout_ms)
+{
+	memset(io, 0, sizeof(*io));
+	io->rfd = rfd;
+	io->wfd = wfd;
+	io->timeout_ms = timeout_ms;
+	io->cap = cap;
+	io->in = malloc(cap);
+	io->rd = plain_rd;
+	io->wr = plain_wr;
+	io->pending = plain_pending;
+	return io->in ? 0 : -1;
+}
+
+void io_free(struct io *io)
+{
+	free(io->in);
+	io->in = NULL;
+}
+
+/* wait_fd - poll one fd for ev; 1 ready, or an io_status */
+static int wait_fd(struct io *io, int fd, short ev)
+{
+	struct pollfd pfd = {fd, ev, 0};
+
+	for (;;) {
+		int r;
+
+		if (io_stop)
+			return IO_TIMEOUT;
+		r = poll(&pfd, 1, io->timeout_ms);
+		if (r > 0)
+			return 1;
+		if (r == 0)
+			return IO_TIMEOUT;
+		if (errno != EINTR)
+			return IO_ERR;
+	}
+}
+
+int io_fill(struct io *io)
+{
+	if (io->start == io->end) {
+		io->start = io->end = 0;
+	} else if (io->end == io->cap && io->start > 0) {
+		memmove(io->in, io->in + io->start, io->end - io->start);
+		io->end -= io->start;
+		io->start = 0;
+	}
+	if (io->end == io->cap)
+		return IO_ERR; /* caller's bug: nothing consumed */
+	for (;;) {
+		ssize_t r;
+
+		if (!io->pending(io)) {
+			int w = wait_fd(io, io->rfd, POLLIN);
+
+			if (w < 0)
+				return w;
+		}
+		r = io->rd(io, io->in + io->end, io->cap - io->end);
+		if (r > 0) {
+			io->end += (size_t)r;
+			return (int)r;
+		}
+		if (r == 0)
+			return IO_EOF;
+		if (errno == EINTR || errno == EAGAIN)
+			continue;
+		return IO_ERR;
+	}
+}
+
+int io_write_all(struct io *io, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t r;
+		int w = wait_fd(io, io->wfd, POLLOUT);
+
+		if (w < 0)
+			return w;
+		r = io->wr(io, p, n);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r <= 0)
+			return IO_ERR;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}

@@ -1,0 +1,218 @@
+/*
+ * run.c - the session loop: greeting, command lines, DATA, close.
+ *
+ * PIPELINING (RFC 2920): replies are queued in s->out and written only
+ * before blocking on a read, so a client that sends a whole transaction
+ * in one write gets all its replies, in order, in one write (qmail's
+ * saferead). Command lines end at LF (an optional CR before it is
+ * dropped); a line longer than max_line_length gets 500 5.5.2 once and is
+ * skipped to its LF, so its tail is never parsed as commands.
+ */
+#include "run.h"
+#include "log.h"
+
+#include <errno.h>
+#include <string.h>
+
+int run_flush(struct run *r)
+{
+	struct buf *out = &r->s->out;
+	int st;
+
+	if (!out->len)
+		return 0;
+	st = io_write_all(r->io, out->p, out->len);
+	out->len = 0;
+	return st;
+}
+
+/* set_end - record why the session ends, unless already known */
+static void set_end(struct session *s, int status)
+{
+	if (s->end != END_NONE)
+		return;
+	s->end = status == IO_TIMEOUT ? END_TIMEOUT
+		 : status == IO_EOF   ? END_EOF
+				      : END_IOERR;
+}
+
+/* fill - flush replies, then wait for input; 1 or 0 (session over) */
+static int fill(struct run *r)
+{
+	int st = run_flush(r);
+
+	if (st == 0)
+		st = io_fill(r->io);
+	if (st > 0)
+		return 1;
+	if (st == IO_TIMEOUT && r->s->end == END_NONE) {
+		session_reply(r->s, R_TIMEOUT);
+		run_flush(r);
+	}
+	set_end(r->s, st);
+	return 0;
+}
+
+/* sink - message bytes from the DATA machine to the spool file */
+static int sink(void *arg, const char *p, size_t n)
+{
+	return spool_write(arg, p, n);
+}
+
+/* open_entry - dirs, free space, tmp file; the reply id on failure */
+static int open_entry(struct run *r, enum reply_id *err)
+{
+	const struct cfg_server *srv = r->s->srv;
+	struct envelope env;
+	int ok;
+
+	if (spool_open_dirs(r->sp, r->spool_dir) < 0) {
+		log_error("spool %s: cannot open tmp/ and new/: %s",
+			  r->spool_dir, strerror(errno));
+		*err = R_WRITE_FAIL;
+		return -1;
+	}
+	ok = spool_space_ok(r->sp, 0, srv->spool_min_free);
+	if (ok <= 0) {
+		log_error("spool %s: %s", r->spool_dir,
+			  ok == 0 ? "free space below spool_min_free"
+				  : strerror(errno));
+		*err = ok == 0 ? R_NO_SPACE : R_WRITE_FAIL;
+		return -1;
+	}
+	session_envelope(r->s, &env);
+	if (spool_begin(r->sp, &env) < 0) {
+		log_error("spool %s: cannot create entry: %s", r->spool_dir,
+			  strerror(errno));
+		*err = (errno == ENOSPC || errno == EDQUOT) ? R_NO_SPACE
+							    : R_WRITE_FAIL;
+		return -1;
+	}
+	return 0;
+}
+
+/* do_data - 354, stream the message into the spool, then the verdict */
+static int do_data(struct run *r)
+{
+	struct io *io = r->io;
+	struct data_rd d;
+	enum reply_id err = R_WRITE_FAIL;
+	int committed = 0;
+
+	if (open_entry(r, &err) < 0) {
+		session_data_start(r->s, 0, err);
+		return 1;
+	}
+	session_data_start(r->s, 1, R_OKAY);
+	data_init(&d, r->s->srv->max_size);
+	for (;;) {
+		size_t used;
+
+		if (io->start == io->end && !fill(r)) {
+			spool_abort(r->sp);
+			log_info("connection lost during DATA from %s",
+				 r->s->peer_ip);
+			return 0;
+		}
+		if (data_feed(&d, io->in + io->start, io->end - io->start,
+			      &used, sink, r->sp) == DATA_END) {
+			io->start += used;
+			break;
+		}
+		io->start += used;
+	}
+	if (d.toolarge || d.bare || d.sink_failed) {
+		spool_abort(r->sp);
+		if (d.sink_failed)
+			log_error("spool write failed: %s",
+				  strerror(r->sp->err));
+		else
+			log_info("message refused from %s: %s", r->s->peer_ip,
+				 d.toolarge ? "over max_size"
+					    : "bare CR or LF");
+	} else if (spool_commit(r->sp, d.size) < 0) {
+		log_error("spool commit %s failed: %s", r->sp->id,
+			  strerror(r->sp->err));
+	} else {
+		committed = 1;
+		log_info("%s queued from=<%s> nrcpt=%zu size=%lld", r->sp->id,
+			 r->s->tx.sender, r->s->tx.nrcpts, d.size);
+	}
+	session_data_end(r->s, &d, committed, r->sp->id);
+	return 1;
+}
+
+/* next_line - the next command line into line and len: 1 a line, 2 an
+ * overlong line was answered, 0 the session is over */
+static int next_line(struct run *r, const char **line, size_t *len)
+{
+	struct io *io = r->io;
+	size_t max = (size_t)r->s->srv->max_line_length;
+
+	for (;;) {
+		char *p = io->in + io->start;
+		size_t avail = io->end - io->start;
+		char *nl = memchr(p, '\n', avail);
+
+		if (nl) {
+			size_t n = (size_t)(nl - p);
+
+			io->start += n + 1;
+			if (r->skipping) {
+				r->skipping = 0;
+				continue;
+			}
+			/* the limit counts the line with its CRLF */
+			if (n + 1 + (n && p[n - 1] != '\r') > max)
+				return 2;
+			*line = p;
+			*len = n;
+			return 1;
+		}
+		if (r->skipping) {
+			io->start = io->end;
+		} else if (avail >= max) {
+			io->start = io->end;
+			r->skipping = 1;
+			return 2;
+		}
+		if (!fill(r))
+			return 0;
+	}
+}
+
+void run_session(struct run *r)
+{
+	struct session *s = r->s;
+
+	session_greeting(s);
+	for (;;) {
+		enum session_action act;
+		const char *line;
+		size_t len;
+		int got;
+
+		if (s->end != END_NONE)
+			break;
+		got = next_line(r, &line, &len);
+		if (got == 0)
+			break;
+		if (got == 2)
+			act = session_line_too_long(s);
+		else
+			act = session_feed_line(s, line, len);
+		if (act == ACT_DATA && !do_data(r))
+			break;
+		if (act == ACT_STARTTLS) {
+			if (!r->starttls) {
+				session_reply(s, R_TLS_UNAVAIL);
+			} else if (r->starttls(r) < 0) {
+				break;
+			}
+		}
+		if (act == ACT_CLOSE)
+			break;
+	}
+	if (s->end != END_EOF && s->end != END_IOERR)
+		run_flush(r);
+}

@@ -1,0 +1,25 @@
+/* run.h - drive one session: lines to session.c, DATA to the spool */
+#ifndef RUN_H
+#define RUN_H
+
+#include "io.h"
+#include "session.h"
+#include "spool.h"
+
+struct run {
+	struct session *s;
+	struct io *io;
+	struct spool *sp;
+	const char *spool_dir;
+	int skipping; /* discarding the rest of an overlong line */
+	/* STARTTLS hook (tls.c); NULL when TLS is not built in */
+	int (*starttls)(struct run *r);
+};
+
+/* run_session - greeting to close; returns when the session ends */
+void run_session(struct run *r);
+
+/* run_flush - write the queued replies; 0 or an io_status */
+int run_flush(struct run *r);
+
+#endif

@@ -1,0 +1,566 @@
+/*
+ * session.c - the SMTP protocol core (RFC 5321 with PIPELINING, SIZE,
+ * 8BITMIME, ENHANCEDSTATUSCODES; STARTTLS hooks for RFC 3207).
+ *
+ * Pure: a command line goes in, replies are appended to s->out and an
+ * action comes out; run.c does the reading, writing and spooling. One
+ * table row per verb gives the states it is allowed in; every handler
+ * checks first and acts second. Only session_enter() changes state.
+ *
+ * Limits: max_recipients (452 4.5.3), max_unrecognized_commands (421 and
+ * close, counting unknown verbs, overlong lines and control bytes), the
+ * size declared with MAIL (552 5.3.4). Replies never echo client bytes.
+ */
+#include "session.h"
+#include "log.h"
+#include "util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define SB(st) (1u << (st))
+#define ANY (SB(ST_CONNECTED) | SB(ST_HELO) | SB(ST_MAIL) | SB(ST_RCPT))
+
+typedef enum session_action (*cmd_fn)(struct session *s, const char *arg,
+                                      size_t alen);
+
+struct cmd {
+	const char *name;
+	cmd_fn fn;
+	unsigned states;    /* where the verb is allowed */
+	enum reply_id deny; /* reply elsewhere */
+};
+
+static enum session_action cmd_helo(struct session *, const char *, size_t);
+static enum session_action cmd_ehlo(struct session *, const char *, size_t);
+static enum session_action cmd_mail(struct session *, const char *, size_t);
+static enum session_action cmd_rcpt(struct session *, const char *, size_t);
+static enum session_action cmd_data(struct session *, const char *, size_t);
+static enum session_action cmd_rset(struct session *, const char *, size_t);
+static enum session_action cmd_noop(struct session *, const char *, size_t);
+static enum session_action cmd_vrfy(struct session *, const char *, size_t);
+static enum session_action cmd_help(struct session *, const char *, size_t);
+static enum session_action cmd_quit(struct session *, const char *, size_t);
+static enum session_action cmd_starttls(struct session *, const char *,
+                                        size_t);
+static enum session_action cmd_notimpl(struct session *, const char *,
+                                       size_t);
+
+static const struct cmd cmds[] = {
+	{"HELO", cmd_helo, ANY, R_OKAY},
+	{"EHLO", cmd_ehlo, ANY, R_OKAY},
+	{"MAIL", cmd_mail, SB(ST_HELO), R_NEED_HELO},
+	{"RCPT", cmd_rcpt, SB(ST_MAIL) | SB(ST_RCPT), R_NEED_MAIL},
+	{"DATA", cmd_data, SB(ST_RCPT), R_NEED_RCPT},
+	{"RSET", cmd_rset, ANY, R_OKAY},
+	{"NOOP", cmd_noop, ANY, R_OKAY},
+	{"VRFY", cmd_vrfy, ANY, R_OKAY},
+	{"HELP", cmd_help, ANY, R_OKAY},
+	{"QUIT", cmd_quit, ANY, R_OKAY},
+	{"STARTTLS", cmd_starttls, SB(ST_HELO), R_NEED_HELO},
+	{"EXPN", cmd_notimpl, ANY, R_OKAY},
+	{"TURN", cmd_notimpl, ANY, R_OKAY},
+	{"ETRN", cmd_notimpl, ANY, R_OKAY},
+};
+
+_Static_assert(sizeof(cmds) / sizeof(cmds[0]) == SESSION_NCMDS,
+               "SESSION_NCMDS");
+
+static const char *state_names[] = {"connected", "helo", "mail",
+				    "rcpt",      "data", "quit"};
+
+const char *session_cmd_name(unsigned i)
+{
+	return i < SESSION_NCMDS ? cmds[i].name : "?";
+}
+
+/* session_enter - the only place the state changes */
+static void session_enter(struct session *s, enum session_state st)
+{
+	if (s->state != st)
+		log_debug("state %s -> %s", state_names[s->state],
+			  state_names[st]);
+	s->state = st;
+}
+
+static void tx_reset(struct tx *tx)
+{
+	size_t i;
+
+	for (i = 0; i < tx->nrcpts; i++)
+		free(tx->rcpts[i]);
+	free(tx->rcpts);
+	memset(tx, 0, sizeof(*tx));
+}
+
+void session_init(struct session *s, const struct cfg *cfg,
+                  const struct cfg_server *srv, const char *peer_ip,
+                  unsigned peer_port)
+{
+	memset(s, 0, sizeof(*s));
+	s->cfg = cfg;
+	s->srv = srv;
+	s->state = ST_CONNECTED;
+	s->out.max = 1024 * 1024; /* replies of one pipelined burst */
+	s->peer_ip = peer_ip;
+	s->peer_port = peer_port;
+	snprintf(s->tls_desc, sizeof(s->tls_desc), "none");
+}
+
+void session_free(struct session *s)
+{
+	tx_reset(&s->tx);
+	buf_free(&s->out);
+}
+
+void session_reply(struct session *s, enum reply_id id)
+{
+	if (reply_add(&s->out, id) < 0)
+		s->end = END_INTERNAL;
+	if (reply_code(id) >= 400)
+		s->rejected++;
+}
+
+/* replyf - a reply with variable text (banner, EHLO, queue id) */
+static void replyf(struct session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void replyf(struct session *s, const char *fmt, ...)
+{
+	char line[600];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line) - 2)
+		n = (int)strlen(line);
+	memcpy(line + n, "\r\n", 2);
+	if (buf_add(&s->out, line, (size_t)n + 2) < 0)
+		s->end = END_INTERNAL;
+}
+
+void session_greeting(struct session *s)
+{
+	replyf(s, "220 %s ESMTP ready", s->srv->host_name);
+}
+
+/* count_error - an unrecognised command; too many: 421 and close */
+static enum session_action count_error(struct session *s, enum reply_id id)
+{
+	if (++s->errors >= (unsigned)s->srv->max_unrecognized_commands) {
+		session_reply(s, R_TOO_MANY_ERR);
+		s->end = END_ERRORS;
+		session_enter(s, ST_QUIT);
+		return ACT_CLOSE;
+	}
+	session_reply(s, id);
+	return ACT_NONE;
+}
+
+enum session_action session_line_too_long(struct session *s)
+{
+	log_info("line too long from %s", s->peer_ip);
+	return count_error(s, R_TOO_LONG);
+}
+
+/* trim - drop leading and trailing spaces/tabs of an argument */
+static void trim(const char **p, size_t *n)
+{
+	while (*n && (**p == ' ' || **p == '\t')) {
+		(*p)++;
+		(*n)--;
+	}
+	while (*n && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t'))
+		(*n)--;
+}
+
+enum session_action session_feed_line(struct session *s, const char *line,
+                                      size_t len)
+{
+	const char *arg;
+	size_t vlen, alen, i;
+
+	if (s->state == ST_QUIT)
+		return ACT_CLOSE;
+	if (len && line[len - 1] == '\r')
+		len--;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)line[i];
+
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return count_error(s, R_BAD_CHARS);
+	}
+	for (vlen = 0; vlen < len && line[vlen] != ' '; vlen++)
+		;
+	arg = line + vlen;
+	alen = len - vlen;
+	trim(&arg, &alen);
+	for (i = 0; i < SESSION_NCMDS; i++) {
+		const struct cmd *c = &cmds[i];
+
+		if (strlen(c->name) != vlen || strncasecmp(c->name, line, vlen))
+			continue;
+		s->cmd_count[i]++;
+		if (!(c->states & SB(s->state))) {
+			enum reply_id r = c->deny;
+
+			if (s->state == ST_CONNECTED && c->fn != cmd_starttls)
+				r = R_NEED_HELO;
+			else if (c->fn == cmd_mail)
+				r = R_NESTED_MAIL;
+			else if (c->fn == cmd_data && s->state == ST_MAIL &&
+				 s->tx.rcpt_tried)
+				r = R_NO_VALID_RCPT;
+			else if (c->fn == cmd_starttls && s->tls_on)
+				r = R_TLS_TWICE;
+			else if (c->fn == cmd_starttls && !s->tls_offer)
+				r = R_NOT_IMPL;
+			session_reply(s, r);
+			return ACT_NONE;
+		}
+		return c->fn(s, arg, alen);
+	}
+	log_debug("unrecognized command from %s", s->peer_ip);
+	return count_error(s, R_UNKNOWN);
+}
+
+/* helo_ok - a printable name without spaces (a domain, a literal, or the
+ * junk many clients send; RFC 5321 4.1.4 says not to refuse on it) */
+static int helo_ok(const char *a, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n >= 256)
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)a[i] <= 0x20 || (unsigned char)a[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+static enum session_action greet(struct session *s, const char *arg,
+                                 size_t alen, int esmtp)
+{
+	if (!helo_ok(arg, alen)) {
+		session_reply(s, R_HELO_SYNTAX);
+		return ACT_NONE;
+	}
+	memcpy(s->helo, arg, alen);
+	s->helo[alen] = '\0';
+	s->esmtp = esmtp;
+	tx_reset(&s->tx);
+	session_enter(s, ST_HELO);
+	if (!esmtp) {
+		replyf(s, "250 %s Hello", s->srv->host_name);
+		return ACT_NONE;
+	}
+	replyf(s, "250-%s Hello", s->srv->host_name);
+	replyf(s, "250-SIZE %ld", s->srv->max_size);
+	replyf(s, "250-PIPELINING");
+	replyf(s, "250-8BITMIME");
+	replyf(s, "250-ENHANCEDSTATUSCODES");
+	if (s->tls_offer && !s->tls_on)
+		replyf(s, "250-STARTTLS");
+	replyf(s, "250 HELP");
+	return ACT_NONE;
+}
+
+static enum session_action cmd_helo(struct session *s, const char *arg,
+                                    size_t alen)
+{
+	return greet(s, arg, alen, 0);
+}
+
+static enum session_action cmd_ehlo(struct session *s, const char *arg,
+                                    size_t alen)
+{
+	return greet(s, arg, alen, 1);
+}
+
+/* prefix - case-insensitive "FROM:" / "TO:" */
+static int prefix(const char **arg, size_t *alen, const char *want)
+{
+	size_t n = strlen(want);
+
+	if (*alen < n || strncasecmp(*arg, want, n))
+		return 0;
+	*arg += n;
+	*alen -= n;
+	return 1;
+}
+
+/* mail_params - SIZE= and BODY= (RFC 1870, RFC 6152) */
+static int mail_params(struct session *s, const struct mailpath *mp,
+                       enum reply_id *err)
+{
+	const char *p = mp->params, *end = mp->params + mp->params_len;
+	const char *k, *v;
+	size_t kl, vl;
+
+	while (addr_param_next(&p, end, &k, &kl, &v, &vl) == 0) {
+		if (!s->esmtp) {
+			*err = R_PARAM;
+			return -1;
+		}
+		if (kl == 4 && !strncasecmp(k, "SIZE", 4)) {
+			unsigned long n;
+
+			if (!v || util_parse_ulong(v, vl, ~0UL, &n) < 0) {
+				*err = R_SYNTAX;
+				return -1;
+			}
+			if (n > (unsigned long)s->srv->max_size) {
+				*err = R_SIZE;
+				return -1;
+			}
+		} else if (kl == 4 && !strncasecmp(k, "BODY", 4)) {
+			if (v && vl == 4 && !strncasecmp(v, "7BIT", 4)) {
+				s->tx.body8 = 0;
+			} else if (v && vl == 8 &&
+				   !strncasecmp(v, "8BITMIME", 8)) {
+				s->tx.body8 = 1;
+			} else {
+				*err = R_BODY_PARAM;
+				return -1;
+			}
+		} else {
+			*err = R_PARAM;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static enum session_action cmd_mail(struct session *s, const char *arg,
+                                    size_t alen)
+{
+	struct mailpath mp;
+	enum reply_id err;
+	enum addr_kind k;
+
+	if (!prefix(&arg, &alen, "FROM:")) {
+		session_reply(s, R_SYNTAX);
+		return ACT_NONE;
+	}
+	k = addr_parse(arg, alen, &mp);
+	if (k != ADDR_MAILBOX && k != ADDR_NULL) {
+		session_reply(s, R_SENDER_SYNTAX);
+		return ACT_NONE;
+	}
+	s->tx.body8 = 0;
+	if (mail_params(s, &mp, &err) < 0) {
+		session_reply(s, err);
+		return ACT_NONE;
+	}
+	memcpy(s->tx.sender, mp.addr, mp.len + 1);
+	session_enter(s, ST_MAIL);
+	session_reply(s, R_SENDER_OK);
+	return ACT_NONE;
+}
+
+static enum session_action cmd_rcpt(struct session *s, const char *arg,
+                                    size_t alen)
+{
+	struct mailpath mp;
+	enum addr_kind k;
+	char **nr, *copy;
+
+	if (!prefix(&arg, &alen, "TO:")) {
+		session_reply(s, R_SYNTAX);
+		return ACT_NONE;
+	}
+	s->tx.rcpt_tried++;
+	k = addr_parse(arg, alen, &mp);
+	if (k == ADDR_LOCAL && strcasecmp(mp.addr, "postmaster") != 0)
+		k = ADDR_BAD;
+	if (k != ADDR_MAILBOX && k != ADDR_LOCAL) {
+		session_reply(s, R_RCPT_SYNTAX);
+		return ACT_NONE;
+	}
+	if (mp.params_len) {
+		session_reply(s, R_PARAM);
+		return ACT_NONE;
+	}
+	if (s->tx.nrcpts >= (size_t)s->srv->max_recipients) {
+		session_reply(s, R_TOO_MANY_RCPT);
+		return ACT_NONE;
+	}
+	if (k == ADDR_MAILBOX &&
+	    !cfg_host_allowed(s->cfg, mp.addr + mp.at + 1,
+			      mp.len - mp.at - 1)) {
+		char a[120];
+
+		util_printable(a, sizeof(a), mp.addr, mp.len, 100);
+		log_info("relay denied from %s to %s", s->peer_ip, a);
+		session_reply(s, R_RELAY);
+		return ACT_NONE;
+	}
+	nr = realloc(s->tx.rcpts, (s->tx.nrcpts + 1) * sizeof(*nr));
+	copy = malloc(mp.len + 1);
+	if (nr)
+		s->tx.rcpts = nr;
+	if (!nr || !copy) {
+		free(copy);
+		session_reply(s, R_INTERNAL);
+		s->end = END_INTERNAL;
+		return ACT_CLOSE;
+	}
+	memcpy(copy, mp.addr, mp.len + 1);
+	s->tx.rcpts[s->tx.nrcpts++] = copy;
+	session_enter(s, ST_RCPT);
+	session_reply(s, R_RCPT_OK);
+	return ACT_NONE;
+}
+
+static enum session_action cmd_data(struct session *s, const char *arg,
+                                    size_t alen)
+{
+	(void)arg;
+	if (alen) {
+		session_reply(s, R_NO_ARGS);
+		return ACT_NONE;
+	}
+	return ACT_DATA;
+}
+
+void session_envelope(struct session *s, struct envelope *env)
+{
+	memset(env, 0, sizeof(*env));
+	env->host = s->srv->host_name;
+	env->sender = s->tx.sender;
+	env->rcpts = s->tx.rcpts;
+	env->nrcpts = s->tx.nrcpts;
+	env->client_ip = (char *)s->peer_ip;
+	env->client_port = s->peer_port;
+	env->helo = s->helo;
+	env->protocol = s->tls_on ? (s->esmtp ? "ESMTPS" : "SMTPS")
+				  : (s->esmtp ? "ESMTP" : "SMTP");
+	env->tls = s->tls_desc;
+	env->body = s->tx.body8 ? "8BITMIME" : "7BIT";
+	env->size = -1;
+}
+
+void session_data_start(struct session *s, int ok, enum reply_id err)
+{
+	if (!ok) {
+		session_reply(s, err);
+		return;
+	}
+	session_enter(s, ST_DATA);
+	session_reply(s, R_DATA_GO);
+}
+
+void session_data_end(struct session *s, const struct data_rd *d,
+                      int committed, const char *qid)
+{
+	if (d->toolarge)
+		session_reply(s, R_SIZE);
+	else if (d->bare)
+		session_reply(s, R_BARE);
+	else if (!committed)
+		session_reply(s, R_WRITE_FAIL);
+	else {
+		replyf(s, "250 2.0.0 OK: queued as %s", qid);
+		s->messages++;
+		s->rcpts_total += s->tx.nrcpts;
+		s->bytes += (unsigned long long)d->size;
+	}
+	tx_reset(&s->tx);
+	session_enter(s, ST_HELO);
+}
+
+static enum session_action cmd_rset(struct session *s, const char *arg,
+                                    size_t alen)
+{
+	(void)arg;
+	if (alen) {
+		session_reply(s, R_NO_ARGS);
+		return ACT_NONE;
+	}
+	tx_reset(&s->tx);
+	session_enter(s, s->helo[0] ? ST_HELO : ST_CONNECTED);
+	session_reply(s, R_OKAY);
+	return ACT_NONE;
+}
+
+static enum session_action cmd_noop(struct session *s, const char *arg,
+                                    size_t alen)
+{
+	(void)arg;
+	(void)alen; /* RFC 5321 4.1.1.9: a string argument is allowed */
+	session_reply(s, R_OKAY);
+	return ACT_NONE;
+}
+
+static enum session_action cmd_vrfy(struct session *s, const char *arg,
+                                    size_t alen)
+{
+	(void)arg;
+	session_reply(s, alen ? R_VRFY : R_SYNTAX);
+	return ACT_NONE;
+}
+
+static enum session_action cmd_help(struct session *s, const char *arg,
+                                    size_t alen)
+{
+	(void)arg;
+	(void)alen;
+	session_reply(s, R_HELP);
+	return ACT_NONE;
+}
+
+static enum session_action cmd_quit(struct session *s, const char *arg,
+                                    size_t alen)
+{
+	(void)arg;
+	if (alen) {
+		session_reply(s, R_NO_ARGS);
+		return ACT_NONE;
+	}
+	session_reply(s, R_BYE);
+	s->end = END_QUIT;
+	session_enter(s, ST_QUIT);
+	return ACT_CLOSE;
+}
+
+static enum session_action cmd_starttls(struct session *s, const char *arg,
+                                        size_t alen)
+{
+	(void)arg;
+	if (s->tls_on) {
+		session_reply(s, R_TLS_TWICE);
+		return ACT_NONE;
+	}
+	if (!s->tls_offer) {
+		session_reply(s, R_NOT_IMPL);
+		return ACT_NONE;
+	}
+	if (alen) {
+		session_reply(s, R_NO_ARGS);
+		return ACT_NONE;
+	}
+	return ACT_STARTTLS;
+}
+
+void session_tls_done(struct session *s, const char *desc)
+{
+	s->tls_on = 1;
+	snprintf(s->tls_desc, sizeof(s->tls_desc), "%s", desc);
+	s->helo[0] = '\0';
+	s->esmtp = 0;
+	tx_reset(&s->tx);
+	session_enter(s, ST_CONNECTED);
+}
+
+static enum session_action cmd_notimpl(struct session *s, const char *arg,
+                                       size_t alen)
+{
+	(void)arg;
+	(void)alen;
+	session_reply(s, R_NOT_IMPL);
+	return ACT_NONE;
+}

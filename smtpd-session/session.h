@@ -1,0 +1,104 @@
+/* session.h - the SMTP protocol core: a line in, replies and an action
+ * out. No I/O, clock or files here; run.c drives it, the tests too. */
+#ifndef SESSION_H
+#define SESSION_H
+
+#include "addr.h"
+#include "cfg.h"
+#include "data.h"
+#include "entry.h"
+#include "reply.h"
+
+enum session_state {
+	ST_CONNECTED, /* no HELO/EHLO yet */
+	ST_HELO,      /* greeted, no transaction */
+	ST_MAIL,      /* MAIL accepted, no RCPT yet */
+	ST_RCPT,      /* at least one RCPT accepted */
+	ST_DATA,      /* reading the message */
+	ST_QUIT,      /* closing */
+};
+
+enum session_action {
+	ACT_NONE,     /* go on reading commands */
+	ACT_DATA,     /* DATA accepted: open the spool entry, then 354 */
+	ACT_STARTTLS, /* STARTTLS accepted: reply 220 or 454, handshake */
+	ACT_CLOSE,    /* flush the replies and close */
+};
+
+enum session_end {
+	END_NONE,
+	END_QUIT,
+	END_EOF,
+	END_TIMEOUT,
+	END_ERRORS,
+	END_IOERR,
+	END_INTERNAL,
+};
+
+#define SESSION_NCMDS 14
+
+struct tx {
+	char sender[ADDR_MAX_PATH + 1];
+	char **rcpts;
+	size_t nrcpts;
+	size_t rcpt_tried;
+	int body8;
+};
+
+struct session {
+	const struct cfg *cfg;
+	const struct cfg_server *srv;
+	enum session_state state;
+	char helo[256];
+	int esmtp;
+	struct tx tx;
+	unsigned errors;
+	int tls_offer; /* STARTTLS may be advertised */
+	int tls_on;    /* the connection is TLS now */
+	char tls_desc[128];
+	struct buf out; /* replies waiting to be flushed */
+	const char *peer_ip;
+	unsigned peer_port;
+	enum session_end end;
+	unsigned long messages, rcpts_total;
+	unsigned long long bytes;
+	unsigned long rejected;
+	unsigned cmd_count[SESSION_NCMDS];
+};
+
+void session_init(struct session *s, const struct cfg *cfg,
+                  const struct cfg_server *srv, const char *peer_ip,
+                  unsigned peer_port);
+void session_free(struct session *s);
+
+/* session_greeting - the 220 banner */
+void session_greeting(struct session *s);
+
+/* session_feed_line - one command line without its CRLF (or LF) */
+enum session_action session_feed_line(struct session *s, const char *line,
+                                      size_t len);
+
+/* session_line_too_long - a command line went past max_line_length */
+enum session_action session_line_too_long(struct session *s);
+
+/* session_reply - queue a fixed reply */
+void session_reply(struct session *s, enum reply_id id);
+
+/* session_envelope - fill env from the transaction (pointers into s) */
+void session_envelope(struct session *s, struct envelope *env);
+
+/* session_data_start - the spool said ok (354) or gave a reply id */
+void session_data_start(struct session *s, int ok, enum reply_id err);
+
+/* session_data_end - the message is read; committed is 1 if it is in
+ * new/ as qid; reply 250 or the latched error and reset the transaction */
+void session_data_end(struct session *s, const struct data_rd *d,
+                      int committed, const char *qid);
+
+/* session_tls_done - the handshake succeeded: back to ST_CONNECTED */
+void session_tls_done(struct session *s, const char *desc);
+
+/* session_cmd_name - the name behind cmd_count[i] */
+const char *session_cmd_name(unsigned i);
+
+#endif

@@ -1,0 +1,260 @@
+/*
+ * spool.c - the session's durable write, the exact sequence of STYLE.md 7:
+ *
+ *   statvfs (refuse before 354 when short of space)
+ *   openat(tmp, ID, O_CREAT|O_EXCL|O_NOFOLLOW) ; envelope ; data ...
+ *   pwrite the size ; fsync(fd) ; close(fd)
+ *   renameat2(tmp, ID, new, ID, RENAME_NOREPLACE) ; fsync(new)
+ *
+ * and only then 250. Any failure unlinks what exists, so a file in new/ is
+ * always complete. The queue id (also the file name) holds time,
+ * microseconds, pid and a per-session counter, so concurrent sessions
+ * never collide; O_EXCL turns a collision into a retry, not an overwrite.
+ */
+#include "spool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE 1
+#endif
+
+void spool_init(struct spool *sp)
+{
+	memset(sp, 0, sizeof(*sp));
+	sp->tmpfd = sp->newfd = sp->fd = -1;
+}
+
+int spool_open_dirs(struct spool *sp, const char *dir)
+{
+	int d;
+
+	if (sp->tmpfd >= 0 && sp->newfd >= 0)
+		return 0;
+	d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d < 0)
+		return -1;
+	if (sp->tmpfd < 0)
+		sp->tmpfd = openat(d, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sp->newfd < 0)
+		sp->newfd = openat(d, "new", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	close(d);
+	if (sp->tmpfd < 0 || sp->newfd < 0) {
+		int e = errno;
+
+		if (sp->tmpfd >= 0)
+			close(sp->tmpfd);
+		if (sp->newfd >= 0)
+			close(sp->newfd);
+		sp->tmpfd = sp->newfd = -1;
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+int spool_space_ok(struct spool *sp, long long need, long long min_free)
+{
+	struct statvfs vfs;
+	long long avail;
+
+	if (fstatvfs(sp->tmpfd, &vfs) < 0)
+		return -1;
+	avail = (long long)vfs.f_bavail * (long long)vfs.f_frsize;
+	if (avail < need + min_free)
+		return 0;
+	if (vfs.f_files > 0 && vfs.f_favail < 16)
+		return 0;
+	return 1;
+}
+
+/* raw_write - write all of p, retrying short writes and EINTR */
+static int raw_write(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t r = write(fd, p, n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			errno = EIO;
+			return -1;
+		}
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+static int flush_wbuf(struct spool *sp)
+{
+	if (sp->wlen && raw_write(sp->fd, sp->wbuf, sp->wlen) < 0) {
+		sp->err = errno;
+		sp->wlen = 0;
+		return -1;
+	}
+	sp->wlen = 0;
+	return 0;
+}
+
+int spool_begin(struct spool *sp, struct envelope *env)
+{
+	struct buf b = {NULL, 0, 0, ENTRY_MAX_ENVELOPE};
+	struct timeval tv;
+	int tries;
+
+	sp->err = 0;
+	sp->wlen = 0;
+	if (!sp->wbuf) {
+		sp->wbuf = malloc(SPOOL_WBUF);
+		if (!sp->wbuf)
+			return -1;
+	}
+	for (tries = 0; tries < 5; tries++) {
+		gettimeofday(&tv, NULL);
+		entry_make_id(sp->id, sizeof(sp->id), (long long)tv.tv_sec,
+			      (long)tv.tv_usec, (long)getpid(), ++sp->counter);
+		sp->fd = openat(sp->tmpfd, sp->id,
+				O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+					O_CLOEXEC,
+				0640);
+		if (sp->fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (sp->fd < 0)
+		return -1;
+	env->queue_id = sp->id;
+	env->time = (long long)tv.tv_sec;
+	if (entry_format(&b, env) < 0) {
+		buf_free(&b);
+		spool_abort(sp);
+		errno = EINVAL;
+		return -1;
+	}
+	sp->size_off = env->size_off;
+	if (raw_write(sp->fd, b.p, b.len) < 0) {
+		int e = errno;
+
+		buf_free(&b);
+		spool_abort(sp);
+		errno = e;
+		return -1;
+	}
+	buf_free(&b);
+	return 0;
+}
+
+int spool_write(struct spool *sp, const char *p, size_t n)
+{
+	if (sp->err)
+		return -1;
+	if (sp->wlen + n > SPOOL_WBUF) {
+		if (flush_wbuf(sp) < 0)
+			return -1;
+		if (n >= SPOOL_WBUF) {
+			if (raw_write(sp->fd, p, n) < 0) {
+				sp->err = errno;
+				return -1;
+			}
+			return 0;
+		}
+	}
+	memcpy(sp->wbuf + sp->wlen, p, n);
+	sp->wlen += n;
+	return 0;
+}
+
+int spool_commit(struct spool *sp, long long size)
+{
+	char digits[ENTRY_SIZE_WIDTH + 1];
+	int fd = sp->fd;
+
+	if (sp->err || flush_wbuf(sp) < 0)
+		goto fail;
+	entry_size_digits(digits, size);
+	if (pwrite(fd, digits, ENTRY_SIZE_WIDTH, (off_t)sp->size_off) !=
+	    ENTRY_SIZE_WIDTH) {
+		sp->err = errno ? errno : EIO;
+		goto fail;
+	}
+	if (fsync(fd) < 0) {
+		sp->err = errno;
+		goto fail;
+	}
+	sp->fd = -1;
+	if (close(fd) < 0) {
+		sp->err = errno;
+		goto fail_closed;
+	}
+	if (renameat2(sp->tmpfd, sp->id, sp->newfd, sp->id,
+		      RENAME_NOREPLACE) < 0) {
+		/* file systems without RENAME_NOREPLACE: link never
+		 * overwrites either */
+		if (errno != EINVAL && errno != ENOSYS) {
+			sp->err = errno;
+			goto fail_closed;
+		}
+		if (linkat(sp->tmpfd, sp->id, sp->newfd, sp->id, 0) < 0) {
+			sp->err = errno;
+			goto fail_closed;
+		}
+		if (fsync(sp->newfd) < 0) {
+			sp->err = errno;
+			unlinkat(sp->newfd, sp->id, 0);
+			goto fail_closed;
+		}
+		unlinkat(sp->tmpfd, sp->id, 0);
+		return 0;
+	}
+	if (fsync(sp->newfd) < 0) {
+		/* the entry may or may not be on disk: we cannot promise it,
+		 * so take it back; the client will retry */
+		sp->err = errno;
+		unlinkat(sp->newfd, sp->id, 0);
+		return -1;
+	}
+	return 0;
+fail:
+	sp->fd = -1;
+	close(fd);
+fail_closed:
+	unlinkat(sp->tmpfd, sp->id, 0);
+	errno = sp->err;
+	return -1;
+}
+
+void spool_abort_signal(struct spool *sp)
+{
+	if (sp->fd >= 0) {
+		close(sp->fd);
+		sp->fd = -1;
+		unlinkat(sp->tmpfd, sp->id, 0);
+	}
+}
+
+void spool_abort(struct spool *sp)
+{
+	spool_abort_signal(sp);
+	sp->wlen = 0;
+}
+
+void spool_close(struct spool *sp)
+{
+	spool_abort(sp);
+	if (sp->tmpfd >= 0)
+		close(sp->tmpfd);
+	if (sp->newfd >= 0)
+		close(sp->newfd);
+	free(sp->wbuf);
+	spool_init(sp);
+}
