@@ -44,7 +44,11 @@ HEADERS = $(wildcard common/*.h smtpd-session/*.h)
 
 .PHONY: all test unit lint deps need-deps run bench clean
 
-all: $(SESSION)
+BINS = $(SESSION)
+# spoolerd's rules (it adds to BINS and UNIT_BINS)
+-include spoolerd/spoolerd.mk
+
+all: $(BINS)
 
 $(BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
