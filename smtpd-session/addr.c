@@ -176,7 +176,8 @@ enum addr_kind addr_parse(const char *arg, size_t len, struct mailpath *mp)
 			return ADDR_BAD;
 		close = p;
 	} else {
-		if (p < end && *p != ' ')
+		/* without <> only a whole mailbox is taken */
+		if (!dl || (p < end && *p != ' '))
 			return ADDR_BAD;
 		close = p - 1; /* params start after close + 1 */
 	}
