@@ -480,6 +480,8 @@ static void load_obj(struct loader *l, const struct key *tab, void *base,
 			say(l, 0, p, "unknown key, ignored");
 			continue;
 		}
+		if (cJSON_IsNull(m))
+			continue; /* null: keep the default */
 		load_key(l, k, base, m, p);
 	}
 }

@@ -325,17 +325,22 @@ int entry_parse(const char *p, size_t len, struct envelope *env,
 		goto bad;
 	}
 	env->received_off = off;
-	/* the Received header runs until a line not starting with WSP */
-	for (;;) {
-		const char *eol = memchr(p + off, '\n', len - off);
+	/* our Received header has a fixed shape: "from" line, "by" line,
+	 * and a "for" line when there is one recipient (entry_format). So
+	 * the message starts after exactly that many lines, even when the
+	 * client's first line begins with white space. */
+	{
+		int i, lines = env->nrcpts == 1 ? 3 : 2;
 
-		if (!eol) {
-			*err = "Received header not complete";
-			goto bad;
+		for (i = 0; i < lines; i++) {
+			const char *eol = memchr(p + off, '\n', len - off);
+
+			if (!eol || (i > 0 && p[off] != '\t')) {
+				*err = "Received header not complete";
+				goto bad;
+			}
+			off = (size_t)(eol - p) + 1;
 		}
-		off = (size_t)(eol - p) + 1;
-		if (off >= len || (p[off] != ' ' && p[off] != '\t'))
-			break;
 	}
 	env->data_off = off;
 	if (!version || !env->queue_id || !env->sender || !env->nrcpts ||
