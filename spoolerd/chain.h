@@ -1,0 +1,32 @@
+/* chain.h - parse save_process ("HeadersParser|Header|Maildir") */
+#ifndef CHAIN_H
+#define CHAIN_H
+
+#include "processor.h"
+
+#define CHAIN_MAX 16
+
+struct chain {
+	const struct proc_ops *p[CHAIN_MAX];
+	size_t n;
+	char spec[256]; /* the effective spec, for logs */
+};
+
+/* chain_parse - '|'-separated names, case-insensitive, blanks around
+ * names ignored. 0, or -1 with "unknown processor \"X\"" (or another
+ * reason) in err. */
+int chain_parse(const char *spec, struct chain *ch, char *err, size_t n);
+
+/* chain_spec - the save_process the config asks for: save_process, else
+ * the seed's backend_name mapped, else the embedded default */
+const char *chain_spec(const struct cfg *cfg);
+
+/* chain_from_cfg - chain_spec + chain_parse, then every processor's init
+ * and fini once to validate its settings. err names the key. */
+int chain_from_cfg(const struct cfg *cfg, struct chain *ch, char *err,
+                   size_t n);
+
+/* chain_stores - does any processor keep the message? */
+int chain_stores(const struct chain *ch);
+
+#endif

@@ -1,0 +1,79 @@
+/* processor.h - one step of the save_process chain, and the message
+ * every step sees. Processors are registered in chain.c like OpenSMTPD's
+ * queue backends: a table of function pointers, looked up by name. */
+#ifndef PROCESSOR_H
+#define PROCESSOR_H
+
+#include "cfg.h"
+#include "entry.h"
+
+#include <stddef.h>
+#include <sys/types.h>
+
+enum proc_res { PROC_OK, PROC_TEMP, PROC_PERM };
+
+/* what HeadersParser found; strings malloc'd, UTF-8, NULL if absent */
+struct msg_headers {
+	int parsed;
+	char *subject;
+	char *from;
+	char *to;
+	char *message_id;
+	char *content_type; /* "type/subtype", lower-case */
+	char *charset;      /* lower-case */
+	int has_attachment;
+};
+
+struct msg_rcpt {
+	const char *addr; /* env.rcpts[i] */
+	char *head;       /* delivery headers (CRLF), set by Header */
+	char hash[33];    /* hex MD5, set by Hasher, "" before */
+};
+
+/* msg - one spool entry being delivered */
+struct msg {
+	struct envelope env;
+	int fd;            /* the entry, read-only, claimed in cur/ */
+	off_t file_size;
+	int redelivery;    /* tried before (crash or retry): check keys */
+	const struct cfg *cfg;
+	int statefd;       /* spool state/ dir (mbox journals) */
+	const char *name;  /* the file name in the spool */
+	struct msg_rcpt *rcpt; /* env.nrcpts of them */
+	struct msg_headers hdr;
+	char *journal;     /* mbox journal contents read at start, or NULL */
+	int jfd;           /* mbox journal, -1 until the first append */
+};
+
+struct proc_ops {
+	const char *name;
+	int available; /* 0: name known, processor not in this build */
+	int stores;    /* keeps the message somewhere */
+	/* init - per worker state; 0, or -1 with a reason in err */
+	int (*init)(const struct cfg *cfg, void **state, char *err,
+		    size_t errlen);
+	/* deliver - OK, TEMP or PERM with a reason in why */
+	enum proc_res (*deliver)(void *state, struct msg *m, char *why,
+				 size_t whylen);
+	void (*fini)(void *state);
+};
+
+extern const struct proc_ops proc_headersparser, proc_header, proc_hasher,
+	proc_debugger, proc_maildir, proc_mbox;
+
+/* msg_head - the delivery headers for recipient i: Header's text, or the
+ * same text built on the spot when the chain has no Header */
+const char *msg_head(struct msg *m, size_t i);
+
+/* msg_make_head - "Return-Path: <s>\r\nDelivered-To: r\r\n", malloc'd */
+char *msg_make_head(const struct msg *m, size_t i);
+
+/* msg_free - everything processors attached to m (not env, not fd) */
+void msg_free_parts(struct msg *m);
+
+/* io helpers shared by the storing processors */
+int io_write_all(int fd, const void *p, size_t n);
+/* io_copy_range - copy src[off..off+len) to dst's current offset */
+int io_copy_range(int src, off_t off, off_t len, int dst);
+
+#endif
