@@ -210,9 +210,13 @@ int main(int argc, char **argv)
 				diags.is_error[i] ? "error" : "warning",
 				diags.msg[i]);
 		io_init(&io, 0, 1, 1, 5000);
-		io_write_all(&io, "421 4.3.0 Service not available, closing "
-				  "connection\r\n",
-			     55);
+		{
+			static const char msg[] = "421 4.3.0 Service not "
+						  "available, closing "
+						  "connection\r\n";
+
+			io_write_all(&io, msg, sizeof(msg) - 1);
+		}
 		io_free(&io);
 		return EX_CONFIG_;
 	}

@@ -46,6 +46,9 @@ static int fill(struct run *r)
 	if (st > 0)
 		return 1;
 	if (st == IO_TIMEOUT && r->s->end == END_NONE) {
+		/* the session's time is up (or SIGTERM): one last reply,
+		 * still bounded by the per-write timeout */
+		io_stop = 0;
 		session_reply(r->s, R_TIMEOUT);
 		run_flush(r);
 	}
@@ -84,6 +87,9 @@ static int open_entry(struct run *r, enum reply_id *err)
 	if (spool_begin(r->sp, &env) < 0) {
 		log_error("spool %s: cannot create entry: %s", r->spool_dir,
 			  strerror(errno));
+		/* the directory may have been replaced: open it anew next
+		 * time */
+		spool_close_dirs(r->sp);
 		*err = (errno == ENOSPC || errno == EDQUOT) ? R_NO_SPACE
 							    : R_WRITE_FAIL;
 		return -1;

@@ -248,13 +248,19 @@ void spool_abort(struct spool *sp)
 	sp->wlen = 0;
 }
 
-void spool_close(struct spool *sp)
+void spool_close_dirs(struct spool *sp)
 {
-	spool_abort(sp);
 	if (sp->tmpfd >= 0)
 		close(sp->tmpfd);
 	if (sp->newfd >= 0)
 		close(sp->newfd);
+	sp->tmpfd = sp->newfd = -1;
+}
+
+void spool_close(struct spool *sp)
+{
+	spool_abort(sp);
+	spool_close_dirs(sp);
 	free(sp->wbuf);
 	spool_init(sp);
 }

@@ -47,6 +47,9 @@ void spool_abort(struct spool *sp);
 /* spool_abort_signal - async-signal-safe part of spool_abort */
 void spool_abort_signal(struct spool *sp);
 
+/* spool_close_dirs - forget the directory fds (reopened at next use) */
+void spool_close_dirs(struct spool *sp);
+
 void spool_close(struct spool *sp);
 
 #endif

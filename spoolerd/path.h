@@ -1,0 +1,29 @@
+/* path.h - mailbox paths from maildir_path / mbox_path templates */
+#ifndef PATH_H
+#define PATH_H
+
+#include <stddef.h>
+
+#define PATH_COMPONENT_MAX 255
+
+/* path_component - one safe file name from untrusted bytes: ASCII
+ * lower-cased; a-z 0-9 . _ + = - kept; every other byte (/, NUL, %, ...)
+ * and a leading '.' become %XX, so the mapping is one-to-one and the
+ * result is never "", ".", ".." or a hidden name. 0, or -1 if empty or
+ * longer than PATH_COMPONENT_MAX or outsize. */
+int path_component(const char *s, size_t len, char *out, size_t outsize);
+
+/* path_check_template - only {user} and {domain} placeholders, not
+ * empty; 0 or -1 with a reason */
+int path_check_template(const char *tmpl, const char **why);
+
+/* path_expand - the template for address addr ("user@domain"; without
+ * '@' the domain is dflt_domain). 0, or -1 with a reason (a permanent
+ * failure: the address cannot name a mailbox). */
+int path_expand(const char *tmpl, const char *addr, const char *dflt_domain,
+                char *out, size_t outsize, const char **why);
+
+/* path_mkdirs - mkdir -p of path (mode 0700 for new dirs); 0 or -1 */
+int path_mkdirs(const char *path);
+
+#endif
