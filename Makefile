@@ -8,8 +8,8 @@ PKGS_TEST = cmocka
 
 ifeq ($(SAN),1)
 BUILD = build-asan
-SESSION = $(BUILD)/smtpd-session
-SPOOLERD = $(BUILD)/spoolerd
+SESSION = $(BUILD)/bin/smtpd-session
+SPOOLERD = $(BUILD)/bin/spoolerd
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 OPT = -O1
@@ -55,6 +55,7 @@ $(BUILD)/%.o: %.c $(HEADERS)
 	$(CC) $(CPPFLAGS_ALL) $(CPPFLAGS) $(CFLAGS_ALL) -c -o $@ $<
 
 $(SESSION): $(BUILD)/smtpd-session/main.o $(SESSION_OBJS) $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_SESSION)
 
 # unit tests link the module objects, never main.o; the spool test wraps

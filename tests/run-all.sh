@@ -60,7 +60,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_build build smtpd-session/smtpd-session spoolerd/spoolerd 0
 if [ "${SKIP_ASAN:-0}" != 1 ]; then
-	run_build build-asan build-asan/smtpd-session build-asan/spoolerd 1
+	run_build build-asan build-asan/bin/smtpd-session build-asan/bin/spoolerd 1
 fi
 
 if [ ${#failures[@]} -gt 0 ]; then
