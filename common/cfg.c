@@ -856,8 +856,11 @@ static int dump_tab(const struct key *tab, const void *base, cJSON *obj)
 			const struct cfg_strlist *sl =
 				(const struct cfg_strlist *)slot;
 
-			v = cJSON_CreateStringArray((const char *const *)sl->v,
-						    (int)sl->n);
+			/* cJSON refuses a NULL array even for 0 items */
+			v = sl->n ? cJSON_CreateStringArray(
+					    (const char *const *)sl->v,
+					    (int)sl->n)
+				  : cJSON_CreateArray();
 			break;
 		}
 		case K_OBJ:

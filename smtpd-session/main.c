@@ -193,10 +193,13 @@ int main(int argc, char **argv)
 		if (!cfg)
 			return EX_CONFIG_;
 		dump = cfg_dump(cfg);
-		if (dump)
-			printf("%s\n", dump);
-		free(dump);
 		cfg_free(cfg);
+		if (!dump) {
+			fprintf(stderr, PROG ": out of memory\n");
+			return 71;
+		}
+		printf("%s\n", dump);
+		free(dump);
 		return 0;
 	}
 

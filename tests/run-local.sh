@@ -1,0 +1,55 @@
+#!/bin/bash
+# run-local.sh - `make run`: the whole thing on this machine, no root
+# setup, no systemd as PID 1: systemd-socket-activate accepts on
+# 127.0.0.1:$PORT (default 2525) and starts one smtpd-session per
+# connection; spoolerd (when built) delivers into ./var/mail.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+port=${PORT:-2525}
+var=$top/var
+mkdir -p "$var"/spool/tmp "$var"/spool/new "$var"/spool/cur \
+	"$var"/spool/failed "$var"/mail
+
+# the sample config, with every path moved under ./var
+smtpd-session/smtpd-session -c conf/smtpd.json --check-config |
+	python3 -c '
+import json, sys
+c = json.load(sys.stdin)
+var, port = sys.argv[1], sys.argv[2]
+c["spool_dir"] = var + "/spool"
+c["pid_file"] = var + "/spoolerd.pid"
+c["log_file"] = "stderr"
+c["allowed_hosts"] = ["example.com", "*.example.com", "localhost"]
+b = c["backend_config"]
+b["maildir_path"] = var + "/mail/{domain}/{user}/Maildir"
+b["mbox_path"] = var + "/mail/{domain}/{user}.mbox"
+b["retry_first"] = "10s"
+s = c["servers"][0]
+s["listen_interface"] = "127.0.0.1:" + port
+s["host_name"] = "localhost"
+s["spool_min_free"] = 0
+json.dump(c, open(var + "/smtpd.json", "w"), indent=2)
+' "$var" "$port"
+
+cat <<MSG
+smtpd: listening on 127.0.0.1:$port (systemd-socket-activate, one
+smtpd-session per connection); config $var/smtpd.json
+  spool:    $var/spool/new/
+  mail:     $var/mail/<domain>/<user>/Maildir/new/
+  send one: swaks --server 127.0.0.1:$port --to user@example.com \\
+                  --from me@example.net --body 'hello'
+Ctrl-C stops it.
+MSG
+
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+if [ -x spoolerd/spoolerd ]; then
+	spoolerd/spoolerd -c "$var/smtpd.json" &
+	pids+=($!)
+fi
+systemd-socket-activate --inetd -a -l "127.0.0.1:$port" \
+	"$top/smtpd-session/smtpd-session" -c "$var/smtpd.json" &
+pids+=($!)
+wait "${pids[@]}"
