@@ -59,6 +59,10 @@ run_build() { # build-dir session spoolerd san
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_build build smtpd-session/smtpd-session spoolerd/spoolerd 0
+# the session under valgrind for every conversation: no leaks, no invalid
+# accesses
+run_suite "valgrind:blackbox" env VALGRIND=1 BUILD=build \
+	SMTPD_SESSION="$top/smtpd-session/smtpd-session" tests/blackbox/suite
 if [ "${SKIP_ASAN:-0}" != 1 ]; then
 	run_build build-asan build-asan/bin/smtpd-session build-asan/bin/spoolerd 1
 fi
