@@ -1,0 +1,305 @@
+/*
+ * deliver.c - one entry from claim to its outcome.
+ *
+ *   claim (rename into cur/, flock)  ->  parse the envelope  ->  run the
+ *   chain  ->  OK:   unlink cur/ID (or move it to done/), drop state/ID*
+ *              TEMP: attempts+1; state/ID written (atomically) first,
+ *                    then cur/ID -> defer/ID, scheduled in memory;
+ *                    past max_queue_lifetime it fails instead
+ *              PERM: failed/ID.reason written, then cur/ID -> failed/ID
+ *
+ * Every step is ordered so that a crash between any two leaves the entry
+ * in cur/ (re-delivered at start), defer/ or failed/, never nowhere.
+ * Processors key their writes by queue id, so doing a step twice is safe.
+ * A worker changes config generation only between two entries, so SIGHUP
+ * never cuts a delivery.
+ */
+#include "deliver.h"
+#include "log.h"
+#include "retry.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct gen *gen_new(struct cfg *cfg, char *err, size_t n)
+{
+	struct gen *g = calloc(1, sizeof(*g));
+
+	if (!g) {
+		snprintf(err, n, "out of memory");
+		return NULL;
+	}
+	if (chain_from_cfg(cfg, &g->chain, err, n) < 0) {
+		free(g);
+		return NULL;
+	}
+	g->cfg = cfg;
+	g->refs = 1;
+	return g;
+}
+
+struct gen *gen_get(struct ctx *c)
+{
+	struct gen *g;
+
+	pthread_mutex_lock(&c->gmu);
+	g = c->gen;
+	g->refs++;
+	pthread_mutex_unlock(&c->gmu);
+	return g;
+}
+
+void gen_put(struct ctx *c, struct gen *g)
+{
+	int last;
+
+	if (!g)
+		return;
+	pthread_mutex_lock(&c->gmu);
+	last = --g->refs == 0;
+	pthread_mutex_unlock(&c->gmu);
+	if (last) {
+		cfg_free(g->cfg);
+		free(g);
+	}
+}
+
+void worker_release(struct worker *w)
+{
+	size_t i;
+
+	if (!w->gen)
+		return;
+	for (i = 0; i < w->gen->chain.n; i++)
+		if (w->gen->chain.p[i]->fini && w->st[i])
+			w->gen->chain.p[i]->fini(w->st[i]);
+	memset(w->st, 0, sizeof(w->st));
+	gen_put(w->c, w->gen);
+	w->gen = NULL;
+}
+
+/* worker_sync - switch to the current generation if it changed */
+static int worker_sync(struct worker *w)
+{
+	struct gen *g;
+	size_t i;
+
+	pthread_mutex_lock(&w->c->gmu);
+	g = w->c->gen;
+	pthread_mutex_unlock(&w->c->gmu);
+	if (g == w->gen)
+		return 0;
+	worker_release(w);
+	w->gen = gen_get(w->c);
+	for (i = 0; i < w->gen->chain.n; i++) {
+		const struct proc_ops *p = w->gen->chain.p[i];
+		char err[256];
+
+		if (p->init && p->init(w->gen->cfg, &w->st[i], err,
+				       sizeof(err)) < 0) {
+			log_error("processor %s: %s", p->name, err);
+			worker_release(w);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* write_reason - failed/ID.reason, replaced atomically */
+static void write_reason(struct ctx *c, const struct msg *m,
+                         const char *why, unsigned attempts)
+{
+	char name[300], tmp[300], text[1200], date[64];
+	int fd, n;
+
+	util_rfc5322_date(time(NULL), date, sizeof(date));
+	n = snprintf(text, sizeof(text),
+		     "%s\nqueue-id: %s\nattempts: %u\nfailed-at: %s\n", why,
+		     m->env.queue_id ? m->env.queue_id : m->name, attempts,
+		     date);
+	if (n < 0 || n >= (int)sizeof(text))
+		n = (int)strlen(text);
+	snprintf(name, sizeof(name), "%s.reason", m->name);
+	snprintf(tmp, sizeof(tmp), ".%s.reason", m->name);
+	fd = openat(c->sp.failed, tmp,
+		    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
+	if (fd < 0 || io_write_all(fd, text, (size_t)n) < 0 || fsync(fd) < 0 ||
+	    close(fd) < 0 || renameat(c->sp.failed, tmp, c->sp.failed, name) < 0)
+		log_error("%s failed/%s: %s", m->name, name, strerror(errno));
+}
+
+static void settle_ok(struct worker *w, struct msg *m)
+{
+	struct ctx *c = w->c;
+	char jn[300];
+
+	if (c->sp.done >= 0 && w->gen->cfg->backend.keep_done) {
+		if (renameat(c->sp.cur, m->name, c->sp.done, m->name) < 0)
+			log_error("%s done/: %s", m->name, strerror(errno));
+	} else if (unlinkat(c->sp.cur, m->name, 0) < 0) {
+		log_error("%s unlink cur/: %s", m->name, strerror(errno));
+	}
+	unlinkat(c->sp.state, m->name, 0);
+	snprintf(jn, sizeof(jn), "%s.mbox", m->name);
+	unlinkat(c->sp.state, jn, 0);
+	atomic_fetch_add(&c->delivered, 1);
+}
+
+static void settle_perm(struct worker *w, struct msg *m, const char *why,
+                        unsigned attempts)
+{
+	struct ctx *c = w->c;
+
+	write_reason(c, m, why, attempts);
+	if (renameat(c->sp.cur, m->name, c->sp.failed, m->name) < 0) {
+		log_error("%s failed/: %s (left in cur/)", m->name,
+			  strerror(errno));
+		return;
+	}
+	fsync(c->sp.failed);
+	/* state/ID and state/ID.mbox stay: a re-queued entry (mv back to
+	 * new/) is then known as a redelivery and makes no duplicate */
+	atomic_fetch_add(&c->failed, 1);
+	log_warnx("%s failed attempts=%u reason=\"%s\"", m->name, attempts,
+		  why);
+}
+
+static void settle_temp(struct worker *w, struct msg *m, const char *why,
+                        struct retry_state *rs)
+{
+	const struct cfg_backend *b = &w->gen->cfg->backend;
+	struct ctx *c = w->c;
+	long long now = now_ms(), next;
+	char when[32];
+
+	rs->attempts++;
+	next = retry_next(b->retry_first, b->retry_max, b->max_queue_lifetime,
+			  m->env.time * 1000, rs->attempts, now);
+	if (next < 0) {
+		char text[700];
+
+		snprintf(text, sizeof(text),
+			 "expired: undeliverable for max_queue_lifetime, "
+			 "last error: %.600s",
+			 why);
+		settle_perm(w, m, text, rs->attempts);
+		return;
+	}
+	rs->next_ms = next;
+	snprintf(rs->reason, sizeof(rs->reason), "%s", why);
+	if (retry_save(c->sp.state, m->name, rs) < 0)
+		log_error("%s state/: %s", m->name, strerror(errno));
+	if (renameat(c->sp.cur, m->name, c->sp.defer, m->name) < 0) {
+		log_error("%s defer/: %s (left in cur/)", m->name,
+			  strerror(errno));
+		return;
+	}
+	queue_defer(&c->q, m->name, next);
+	atomic_fetch_add(&c->deferred, 1);
+	util_format_duration(next - now, when, sizeof(when));
+	log_warnx("%s deferred attempt=%u retry-in=%s reason=\"%s\"", m->name,
+		  rs->attempts, when, why);
+}
+
+void deliver_job(struct worker *w, const struct job *j)
+{
+	struct ctx *c = w->c;
+	int from = j->from == J_NEW     ? c->sp.new
+		   : j->from == J_DEFER ? c->sp.defer
+					: c->sp.cur;
+	struct retry_state rs;
+	struct msg m;
+	struct stat st;
+	const char *err = NULL;
+	char why[600], jn[300];
+	enum proc_res res = PROC_OK;
+	size_t i;
+
+	memset(&m, 0, sizeof(m));
+	m.jfd = -1;
+	m.fd = scan_claim(&c->sp, from, j->name);
+	if (m.fd < 0) {
+		if (errno != ENOENT && errno != EWOULDBLOCK)
+			log_error("%s claim: %s", j->name, strerror(errno));
+		return;
+	}
+	m.name = j->name;
+	m.cfg = w->gen->cfg;
+	m.statefd = c->sp.state;
+	if (retry_load(c->sp.state, j->name, &rs) != 0)
+		memset(&rs, 0, sizeof(rs));
+	snprintf(jn, sizeof(jn), "%s.mbox", j->name);
+	m.redelivery = j->from != J_NEW || rs.attempts > 0 ||
+		       fstatat(c->sp.state, jn, &st, 0) == 0;
+	if (fstat(m.fd, &st) < 0 ||
+	    entry_read_fd(m.fd, &m.env, &err) < 0) {
+		snprintf(why, sizeof(why), "unreadable spool entry: %s",
+			 err ? err : strerror(errno));
+		settle_perm(w, &m, why, rs.attempts);
+		goto out;
+	}
+	m.file_size = st.st_size;
+	m.rcpt = calloc(m.env.nrcpts, sizeof(*m.rcpt));
+	if (!m.rcpt) {
+		settle_temp(w, &m, "out of memory", &rs);
+		goto out;
+	}
+	for (i = 0; i < m.env.nrcpts; i++)
+		m.rcpt[i].addr = m.env.rcpts[i];
+	why[0] = '\0';
+	for (i = 0; i < w->gen->chain.n && res == PROC_OK; i++)
+		res = w->gen->chain.p[i]->deliver(w->st[i], &m, why,
+						  sizeof(why));
+	if (res == PROC_OK) {
+		settle_ok(w, &m);
+		log_info("%s delivered nrcpt=%zu size=%lld attempts=%u%s",
+			 m.name, m.env.nrcpts, m.env.size, rs.attempts + 1,
+			 m.redelivery ? " redelivery=yes" : "");
+	} else if (res == PROC_TEMP) {
+		settle_temp(w, &m, why[0] ? why : "temporary failure", &rs);
+	} else {
+		settle_perm(w, &m, why[0] ? why : "permanent failure",
+			    rs.attempts + 1);
+	}
+out:
+	close(m.fd); /* releases the flock only now: the entry has moved */
+	msg_free_parts(&m);
+	entry_free(&m.env);
+}
+
+void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct job j;
+
+	while (queue_pop(&w->c->q, &j) == 0) {
+		if (worker_sync(w) < 0) {
+			/* the chain cannot start: leave the entry where it
+			 * is; new/ is rescanned, defer/ rescheduled */
+			if (j.from == J_DEFER)
+				queue_defer(&w->c->q, j.name, now_ms() + 60000);
+			queue_done(&w->c->q);
+			sleep(1);
+			continue;
+		}
+		deliver_job(w, &j);
+		queue_done(&w->c->q);
+	}
+	worker_release(w);
+	return NULL;
+}

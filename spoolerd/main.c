@@ -1,0 +1,454 @@
+/*
+ * main.c - spoolerd: deliver what smtpd-session spooled.
+ *
+ * Runs in the foreground (systemd Type=notify, s6, runit, a terminal).
+ * The main thread owns everything but delivery: config and SIGHUP, the
+ * inotify watch on new/ and the periodic rescan, the retry schedule, tmp/
+ * housekeeping, sd_notify. save_workers_size worker threads claim and
+ * deliver entries (deliver.c). Signals are blocked in every thread and
+ * read from a signalfd here, so no handler runs in the middle of a
+ * delivery.
+ *
+ * Start: cur/ entries (claimed by a process that died) are delivered
+ * again first, and only then new/ is read, so a torn mbox append is
+ * repaired before anything else is appended. READY=1 follows the first
+ * scan of new/.
+ *
+ * Exit: 0 after SIGTERM/SIGINT, 78 (EX_CONFIG) on a bad config, 73
+ * (EX_CANTCREAT) when the spool cannot be opened, 64 on bad usage.
+ */
+#include "cfg.h"
+#include "deliver.h"
+#include "log.h"
+#include "notify.h"
+#include "retry.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROG "spoolerd"
+#define QUEUE_CAP 16384
+#define TMP_MAX_AGE (36 * 3600)
+#define SWEEP_EVERY_MS (3600 * 1000LL)
+#define STOP_WAIT_MIN_MS 10000LL
+
+static struct ctx ctx;
+static const char *cfg_path = CFG_DEFAULT_PATH;
+static char pid_path[4096];
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long real_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: " PROG " [-c FILE] [--check-config]\n");
+	exit(64);
+}
+
+/* diag_log - config messages on reload go to the log */
+static void diag_log(void *arg, int is_error, const char *msg)
+{
+	(void)arg;
+	log_msg(is_error ? LOG_L_ERROR : LOG_L_WARN, "config %s: %s",
+		is_error ? "error" : "warning", msg);
+}
+
+/* pid_write - pid_file, or nothing when unset */
+static void pid_write(const struct cfg *cfg)
+{
+	char text[32];
+	int fd, n;
+
+	if (!cfg->pid_file || !cfg->pid_file[0])
+		return;
+	snprintf(pid_path, sizeof(pid_path), "%s", cfg->pid_file);
+	fd = open(pid_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+	if (fd < 0 || write(fd, text, (size_t)n) != n)
+		log_error("pid_file %s: %s", pid_path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+static void push_new(void *arg, const char *name)
+{
+	int *dropped = arg;
+
+	if (queue_push(&ctx.q, name, J_NEW) < 0)
+		*dropped = 1;
+}
+
+static void push_cur(void *arg, const char *name)
+{
+	(void)arg;
+	queue_push(&ctx.q, name, J_CUR);
+}
+
+static void load_defer(void *arg, const char *name)
+{
+	long long now = *(long long *)arg;
+	struct retry_state rs;
+
+	if (retry_load(ctx.sp.state, name, &rs) != 0)
+		rs.next_ms = now;
+	queue_defer(&ctx.q, name, rs.next_ms);
+}
+
+/* reload - SIGHUP: a good file replaces the config and the chain between
+ * two deliveries of each worker; a bad one is logged and ignored */
+static void reload(void)
+{
+	const struct cfg *old = ctx.gen->cfg;
+	struct gen *g, *prev;
+	struct cfg *nc;
+	char err[512];
+
+	notify_reloading();
+	log_info("reload: reading %s", cfg_path);
+	nc = cfg_load_file(cfg_path, diag_log, NULL);
+	if (!nc) {
+		log_error("reload: %s refused, keeping the running config",
+			  cfg_path);
+		notify_ready();
+		return;
+	}
+	g = gen_new(nc, err, sizeof(err));
+	if (!g) {
+		log_error("reload: %s: %s; keeping the running config",
+			  cfg_path, err);
+		cfg_free(nc);
+		notify_ready();
+		return;
+	}
+	if (strcmp(nc->spool_dir, old->spool_dir))
+		log_warnx("reload: spool_dir change needs a restart, still "
+			  "using %s",
+			  old->spool_dir);
+	if (nc->backend.save_workers_size != old->backend.save_workers_size)
+		log_warnx("reload: save_workers_size change needs a restart");
+	if (nc->backend.keep_done && ctx.sp.done < 0)
+		log_warnx("reload: keep_done needs a restart");
+	if (strcmp(nc->log_file, old->log_file) ||
+	    strcmp(nc->log_level, old->log_level))
+		log_open(PROG, nc->log_file, nc->log_level, -1);
+	pthread_mutex_lock(&ctx.gmu);
+	prev = ctx.gen;
+	ctx.gen = g;
+	pthread_mutex_unlock(&ctx.gmu);
+	gen_put(&ctx, prev);
+	log_info("reload: done, chain %s", g->chain.spec);
+	notify_ready();
+}
+
+static int setup_inotify(void)
+{
+	char p[4200];
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+
+	snprintf(p, sizeof(p), "%s/new", ctx.gen->cfg->spool_dir);
+	if (fd < 0 ||
+	    inotify_add_watch(fd, p, IN_MOVED_TO) < 0) {
+		log_error("inotify on %s: %s (rescans only)", p,
+			  strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* read_inotify - queue every name that arrived; 1 when a rescan is
+ * needed (overflow, queue full, not running yet) */
+static int read_inotify(int fd, int running)
+{
+	char buf[16384] __attribute__((aligned(8)));
+	int rescan = 0;
+
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		char *p;
+
+		if (n <= 0)
+			break;
+		for (p = buf; p < buf + n;) {
+			struct inotify_event *ev = (void *)p;
+
+			if (ev->mask & IN_Q_OVERFLOW)
+				rescan = 1;
+			else if (ev->len && scan_name_ok(ev->name) &&
+				 (!running ||
+				  queue_push(&ctx.q, ev->name, J_NEW) < 0))
+				rescan = 1;
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	return rescan;
+}
+
+static void status(void)
+{
+	static unsigned long last[4] = {~0UL, 0, 0, 0};
+	unsigned long now[4];
+
+	now[0] = (unsigned long)(queue_len(&ctx.q) + queue_deferred(&ctx.q));
+	now[1] = atomic_load(&ctx.delivered);
+	now[2] = atomic_load(&ctx.deferred);
+	now[3] = atomic_load(&ctx.failed);
+	if (!memcmp(now, last, sizeof(now)))
+		return;
+	memcpy(last, now, sizeof(now));
+	notify_status("queued %lu, delivered %lu, deferred %lu, failed %lu",
+		      now[0], now[1], now[2], now[3]);
+}
+
+/* stop_workers - finish in-flight deliveries, waiting at most wait_ms;
+ * 0 when all stopped */
+static int stop_workers(struct worker *w, size_t n, long long wait_ms)
+{
+	struct timespec dl;
+	size_t i;
+	int all = 0;
+
+	queue_stop(&ctx.q);
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += wait_ms / 1000;
+	for (i = 0; i < n; i++) {
+		if (!w[i].started)
+			continue;
+		if (pthread_timedjoin_np(w[i].thread, NULL, &dl) != 0) {
+			log_error("worker %zu still busy after %llds, exiting "
+				  "anyway (its entry stays in cur/)",
+				  i, wait_ms / 1000);
+			all = -1;
+		}
+	}
+	return all;
+}
+
+static int check_config(void)
+{
+	struct cfg *cfg = cfg_load_file(cfg_path, cfg_diag_stderr, PROG);
+	struct chain ch;
+	char err[512], *dump;
+
+	if (!cfg)
+		return EX_CONFIG_;
+	if (chain_from_cfg(cfg, &ch, err, sizeof(err)) < 0) {
+		fprintf(stderr, PROG ": config error: %s\n", err);
+		cfg_free(cfg);
+		return EX_CONFIG_;
+	}
+	dump = cfg_dump(cfg);
+	if (dump)
+		printf("%s\n", dump);
+	printf("# chain: %s\n", ch.spec);
+	free(dump);
+	cfg_free(cfg);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct worker *workers;
+	struct cfg *cfg;
+	struct pollfd pfd[2];
+	sigset_t mask;
+	const char *what;
+	char err[512];
+	long long next_scan = 0, next_sweep, wd_ms, last_wd, nworkers;
+	int sfd, ifd, i, stop = 0, running = 0, need_scan = 1, ready = 0;
+	size_t k;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-c") && i + 1 < argc)
+			cfg_path = argv[++i];
+		else if (!strcmp(argv[i], "--check-config"))
+			return check_config();
+		else
+			usage();
+	}
+	cfg = cfg_load_file(cfg_path, cfg_diag_stderr, PROG);
+	if (!cfg)
+		return EX_CONFIG_;
+	log_open(PROG, cfg->log_file, cfg->log_level, -1);
+	pthread_mutex_init(&ctx.gmu, NULL);
+	ctx.gen = gen_new(cfg, err, sizeof(err));
+	if (!ctx.gen) {
+		log_error("config %s: %s", cfg_path, err);
+		fprintf(stderr, PROG ": config error: %s\n", err);
+		cfg_free(cfg);
+		return EX_CONFIG_;
+	}
+	if (!chain_stores(&ctx.gen->chain))
+		log_warnx("chain %s stores nothing: messages are discarded "
+			  "once processed",
+			  ctx.gen->chain.spec);
+	if (scan_open(&ctx.sp, cfg->spool_dir, cfg->backend.keep_done,
+		      &what) < 0) {
+		log_error("spool %s (%s): %s", cfg->spool_dir, what,
+			  strerror(errno));
+		return 73;
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sfd < 0 || queue_init(&ctx.q, QUEUE_CAP) < 0) {
+		log_error("start: %s", strerror(errno));
+		return 71;
+	}
+	pid_write(cfg);
+	ifd = setup_inotify();
+	/* housekeeping before any worker runs */
+	k = (size_t)scan_clean_tmp(&ctx.sp, time(NULL), TMP_MAX_AGE);
+	if (k)
+		log_info("removed %zu stale files from tmp/", k);
+	k = (size_t)scan_clean_state(&ctx.sp);
+	if (k)
+		log_info("removed %zu orphaned files from state/", k);
+	{
+		long long now = real_ms();
+
+		scan_list(ctx.sp.defer, load_defer, &now);
+	}
+	k = (size_t)scan_list(ctx.sp.cur, push_cur, NULL);
+	if (k)
+		log_info("recovering %zu entries left in cur/", k);
+	nworkers = cfg->backend.save_workers_size;
+	workers = calloc((size_t)nworkers, sizeof(*workers));
+	for (i = 0; workers && i < nworkers; i++) {
+		workers[i].c = &ctx;
+		if (pthread_create(&workers[i].thread, NULL, worker_main,
+				   &workers[i]) == 0)
+			workers[i].started = 1;
+		else
+			log_error("worker %d: %s", i, strerror(errno));
+	}
+	if (!workers) {
+		log_error("out of memory");
+		return 71;
+	}
+	log_info("started: spool %s, %lld workers, chain %s", cfg->spool_dir,
+		 nworkers, ctx.gen->chain.spec);
+	wd_ms = notify_watchdog_ms();
+	last_wd = mono_ms();
+	next_sweep = mono_ms() + SWEEP_EVERY_MS;
+	while (!stop) {
+		const struct cfg_backend *b = &ctx.gen->cfg->backend;
+		long long now = mono_ms(), due, timeout = 1000;
+		struct signalfd_siginfo si;
+		int nfd = 1;
+
+		if (!running && queue_idle(&ctx.q)) {
+			running = 1; /* cur/ recovered: now new/ */
+			need_scan = 1;
+		}
+		if (running && (need_scan || now >= next_scan) &&
+		    queue_pending(&ctx.q) == 0) {
+			int dropped = 0;
+
+			scan_list(ctx.sp.new, push_new, &dropped);
+			need_scan = dropped;
+			next_scan = now + b->rescan_interval;
+			if (!ready) {
+				notify_ready();
+				ready = 1;
+			}
+		}
+		if (running)
+			queue_take_due(&ctx.q, real_ms(), &due);
+		else
+			due = -1;
+		if (due >= 0 && due - real_ms() < timeout)
+			timeout = due - real_ms() < 0 ? 0 : due - real_ms();
+		if (now >= next_sweep) {
+			k = (size_t)scan_clean_tmp(&ctx.sp, time(NULL),
+						   TMP_MAX_AGE);
+			if (k)
+				log_info("removed %zu stale files from tmp/",
+					 k);
+			next_sweep = now + SWEEP_EVERY_MS;
+		}
+		if (wd_ms && now - last_wd >= wd_ms) {
+			notify_watchdog();
+			last_wd = now;
+		}
+		status();
+		pfd[0].fd = sfd;
+		pfd[0].events = POLLIN;
+		if (ifd >= 0) {
+			pfd[1].fd = ifd;
+			pfd[1].events = POLLIN;
+			nfd = 2;
+		}
+		if (poll(pfd, (nfds_t)nfd, (int)timeout) < 0 && errno != EINTR)
+			log_error("poll: %s", strerror(errno));
+		if (nfd == 2 && (pfd[1].revents & POLLIN) &&
+		    read_inotify(ifd, running))
+			need_scan = 1;
+		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo == SIGHUP)
+				reload();
+			else if (si.ssi_signo == SIGUSR1)
+				log_reopen();
+			else
+				stop = 1;
+		}
+	}
+	notify_stopping();
+	log_info("stopping: finishing deliveries in progress");
+	{
+		long long wait = ctx.gen->cfg->backend.gw_save_timeout;
+
+		if (wait < STOP_WAIT_MIN_MS)
+			wait = STOP_WAIT_MIN_MS;
+		if (stop_workers(workers, (size_t)nworkers, wait) < 0) {
+			if (pid_path[0])
+				unlink(pid_path);
+			_exit(0);
+		}
+	}
+	log_info("stopped: delivered %lu, deferred %lu, failed %lu",
+		 atomic_load(&ctx.delivered), atomic_load(&ctx.deferred),
+		 atomic_load(&ctx.failed));
+	if (pid_path[0])
+		unlink(pid_path);
+	free(workers);
+	queue_free(&ctx.q);
+	gen_put(&ctx, ctx.gen);
+	scan_close(&ctx.sp);
+	if (ifd >= 0)
+		close(ifd);
+	close(sfd);
+	log_close();
+	return 0;
+}

@@ -1,0 +1,208 @@
+/*
+ * queue.c - the hand-off between the main thread and the workers.
+ *
+ * The main thread pushes names it saw in new/ (inotify, rescans) and
+ * deferred names whose time has come; workers pop them and claim the file
+ * themselves, so a name queued twice is harmless (the second claim finds
+ * nothing). The job queue is bounded: when it is full, names are simply
+ * not queued and the next rescan finds them still in new/. The retry
+ * schedule is a binary min-heap on the due time.
+ */
+#include "queue.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int queue_init(struct queue *q, size_t cap)
+{
+	memset(q, 0, sizeof(*q));
+	q->jobs = calloc(cap, sizeof(*q->jobs));
+	if (!q->jobs)
+		return -1;
+	q->cap = cap;
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_cond_init(&q->cv, NULL);
+	return 0;
+}
+
+void queue_free(struct queue *q)
+{
+	free(q->jobs);
+	free(q->heap);
+	pthread_mutex_destroy(&q->mu);
+	pthread_cond_destroy(&q->cv);
+	memset(q, 0, sizeof(*q));
+}
+
+int queue_push(struct queue *q, const char *name, enum job_from from)
+{
+	struct job *j;
+	int r = -1;
+
+	if (strlen(name) >= JOB_NAME_MAX)
+		return -1;
+	pthread_mutex_lock(&q->mu);
+	if (q->len < q->cap) {
+		j = &q->jobs[(q->head + q->len) % q->cap];
+		snprintf(j->name, sizeof(j->name), "%s", name);
+		j->from = from;
+		q->len++;
+		pthread_cond_signal(&q->cv);
+		r = 0;
+	}
+	pthread_mutex_unlock(&q->mu);
+	return r;
+}
+
+int queue_pop(struct queue *q, struct job *out)
+{
+	int r = -1;
+
+	pthread_mutex_lock(&q->mu);
+	while (!q->stopping && q->len == 0)
+		pthread_cond_wait(&q->cv, &q->mu);
+	if (!q->stopping) {
+		*out = q->jobs[q->head];
+		q->head = (q->head + 1) % q->cap;
+		q->len--;
+		q->active++;
+		r = 0;
+	}
+	pthread_mutex_unlock(&q->mu);
+	return r;
+}
+
+void queue_done(struct queue *q)
+{
+	pthread_mutex_lock(&q->mu);
+	q->active--;
+	pthread_mutex_unlock(&q->mu);
+}
+
+int queue_idle(struct queue *q)
+{
+	int idle;
+
+	pthread_mutex_lock(&q->mu);
+	idle = q->len == 0 && q->active == 0;
+	pthread_mutex_unlock(&q->mu);
+	return idle;
+}
+
+size_t queue_len(struct queue *q)
+{
+	size_t n;
+
+	pthread_mutex_lock(&q->mu);
+	n = q->len + q->active;
+	pthread_mutex_unlock(&q->mu);
+	return n;
+}
+
+size_t queue_pending(struct queue *q)
+{
+	size_t n;
+
+	pthread_mutex_lock(&q->mu);
+	n = q->len;
+	pthread_mutex_unlock(&q->mu);
+	return n;
+}
+
+void queue_stop(struct queue *q)
+{
+	pthread_mutex_lock(&q->mu);
+	q->stopping = 1;
+	q->len = 0;
+	pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+}
+
+static void heap_swap(struct defer_item *a, struct defer_item *b)
+{
+	struct defer_item t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+int queue_defer(struct queue *q, const char *name, long long due_ms)
+{
+	size_t i;
+
+	if (strlen(name) >= JOB_NAME_MAX)
+		return -1;
+	pthread_mutex_lock(&q->mu);
+	if (q->hlen == q->hcap) {
+		size_t nc = q->hcap ? q->hcap * 2 : 64;
+		struct defer_item *nh = realloc(q->heap, nc * sizeof(*nh));
+
+		if (!nh) {
+			pthread_mutex_unlock(&q->mu);
+			return -1;
+		}
+		q->heap = nh;
+		q->hcap = nc;
+	}
+	i = q->hlen++;
+	q->heap[i].due_ms = due_ms;
+	snprintf(q->heap[i].name, sizeof(q->heap[i].name), "%s", name);
+	while (i > 0 && q->heap[(i - 1) / 2].due_ms > q->heap[i].due_ms) {
+		heap_swap(&q->heap[(i - 1) / 2], &q->heap[i]);
+		i = (i - 1) / 2;
+	}
+	pthread_mutex_unlock(&q->mu);
+	return 0;
+}
+
+/* heap_pop_min - remove the root; caller holds the mutex */
+static void heap_pop_min(struct queue *q)
+{
+	size_t i = 0;
+
+	q->heap[0] = q->heap[--q->hlen];
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < q->hlen && q->heap[l].due_ms < q->heap[m].due_ms)
+			m = l;
+		if (r < q->hlen && q->heap[r].due_ms < q->heap[m].due_ms)
+			m = r;
+		if (m == i)
+			break;
+		heap_swap(&q->heap[i], &q->heap[m]);
+		i = m;
+	}
+}
+
+size_t queue_take_due(struct queue *q, long long now_ms, long long *next_ms)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&q->mu);
+	while (q->hlen && q->heap[0].due_ms <= now_ms && q->len < q->cap) {
+		struct job *j = &q->jobs[(q->head + q->len) % q->cap];
+
+		memcpy(j->name, q->heap[0].name, sizeof(j->name));
+		j->from = J_DEFER;
+		q->len++;
+		heap_pop_min(q);
+		n++;
+	}
+	*next_ms = q->hlen ? q->heap[0].due_ms : -1;
+	if (n)
+		pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+	return n;
+}
+
+size_t queue_deferred(struct queue *q)
+{
+	size_t n;
+
+	pthread_mutex_lock(&q->mu);
+	n = q->hlen;
+	pthread_mutex_unlock(&q->mu);
+	return n;
+}

@@ -1,0 +1,64 @@
+/* queue.h - jobs for the workers and the retry schedule */
+#ifndef QUEUE_H
+#define QUEUE_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#define JOB_NAME_MAX 208
+
+enum job_from { J_NEW, J_DEFER, J_CUR };
+
+struct job {
+	char name[JOB_NAME_MAX];
+	enum job_from from;
+};
+
+struct defer_item {
+	long long due_ms;
+	char name[JOB_NAME_MAX];
+};
+
+/* queue - FIFO of jobs (bounded) plus a min-heap of deferred entries,
+ * one mutex; workers block in queue_pop */
+struct queue {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct job *jobs;
+	size_t head, len, cap;
+	struct defer_item *heap;
+	size_t hlen, hcap;
+	unsigned active; /* jobs being worked on */
+	int stopping;
+};
+
+int queue_init(struct queue *q, size_t cap);
+void queue_free(struct queue *q);
+
+/* queue_push - add a job; 0, or -1 when full (a rescan finds it later) */
+int queue_push(struct queue *q, const char *name, enum job_from from);
+
+/* queue_pop - wait for a job; 0, or -1 when stopping. Counts the job as
+ * active until queue_done. */
+int queue_pop(struct queue *q, struct job *out);
+void queue_done(struct queue *q);
+
+/* queue_idle - nothing queued and nothing active */
+int queue_idle(struct queue *q);
+size_t queue_len(struct queue *q);
+/* queue_pending - jobs not yet taken by a worker */
+size_t queue_pending(struct queue *q);
+
+/* queue_stop - wake every worker; pending jobs are dropped (they are
+ * still in new/ or defer/, untouched) */
+void queue_stop(struct queue *q);
+
+/* queue_defer - schedule name for due_ms; 0 or -1 */
+int queue_defer(struct queue *q, const char *name, long long due_ms);
+
+/* queue_take_due - move deferred entries due at now_ms into the job
+ * queue; how many. *next_ms gets the earliest remaining due time or -1. */
+size_t queue_take_due(struct queue *q, long long now_ms, long long *next_ms);
+size_t queue_deferred(struct queue *q);
+
+#endif

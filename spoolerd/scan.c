@@ -1,0 +1,227 @@
+/*
+ * scan.c - find spool entries and claim them.
+ *
+ * Layout under spool_dir (the session writes tmp/ and new/):
+ *   tmp/     being written by a session; never read here, old files swept
+ *   new/     complete entries, not yet claimed
+ *   cur/     claimed by a spoolerd and being delivered; left here by a
+ *            crash, delivered again at start
+ *   defer/   waiting for a retry; the schedule is in state/ID
+ *   failed/  permanent failure or expiry: ID plus ID.reason
+ *   state/   ID (retry state), ID.mbox (mbox journal)
+ *   done/    delivered entries, only with keep_done
+ *
+ * Claiming: renameat(new/ID, cur/ID) is atomic, so of two spoolerds only
+ * one gets ENOENT-free success. The claimer then holds flock(LOCK_EX) on
+ * the open entry while it delivers; recovery of cur/ skips entries locked
+ * by a live process, and after taking the lock the claimer checks that
+ * cur/ID is still the file it opened (someone may have finished it).
+ */
+#include "scan.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int sub(int dir, const char *name)
+{
+	int fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 && errno == ENOENT) {
+		if (mkdirat(dir, name, 0750) < 0 && errno != EEXIST)
+			return -1;
+		fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	return fd;
+}
+
+int scan_open(struct sd_spool *sp, const char *dir, int keep_done,
+              const char **what)
+{
+	struct {
+		int *fd;
+		const char *name;
+	} subs[] = {{&sp->tmp, "tmp"},       {&sp->new, "new"},
+		    {&sp->cur, "cur"},       {&sp->defer, "defer"},
+		    {&sp->failed, "failed"}, {&sp->state, "state"},
+		    {&sp->done, "done"}};
+	size_t i, n = keep_done ? 7 : 6;
+
+	sp->tmp = sp->new = sp->cur = sp->defer = sp->failed = sp->state =
+		sp->done = -1;
+	*what = dir;
+	sp->dir = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sp->dir < 0 && errno == ENOENT && mkdir(dir, 0750) == 0)
+		sp->dir = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sp->dir < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		*subs[i].fd = sub(sp->dir, subs[i].name);
+		if (*subs[i].fd < 0) {
+			int e = errno;
+
+			*what = subs[i].name;
+			scan_close(sp);
+			errno = e;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void scan_close(struct sd_spool *sp)
+{
+	int *fds[] = {&sp->dir,    &sp->tmp,   &sp->new,  &sp->cur,
+		      &sp->defer,  &sp->failed, &sp->state, &sp->done};
+	size_t i;
+
+	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+int scan_name_ok(const char *name)
+{
+	size_t i;
+
+	if (name[0] == '.' || name[0] == '\0')
+		return 0;
+	for (i = 0; name[i]; i++) {
+		char c = name[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		      c == '-'))
+			return 0;
+	}
+	if (i > 200)
+		return 0;
+	if (i > 7 && !strcmp(name + i - 7, ".reason"))
+		return 0;
+	return 1;
+}
+
+long scan_list(int dirfd, void (*fn)(void *arg, const char *name), void *arg)
+{
+	int fd = dup(dirfd);
+	struct dirent *de;
+	long n = 0;
+	DIR *d;
+
+	if (fd < 0)
+		return -1;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -1;
+	}
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		if (!scan_name_ok(de->d_name))
+			continue;
+		fn(arg, de->d_name);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+int scan_claim(struct sd_spool *sp, int fromfd, const char *name)
+{
+	struct stat a, b;
+	int fd;
+
+	if (fromfd != sp->cur && renameat(fromfd, name, sp->cur, name) < 0)
+		return -1;
+	fd = openat(sp->cur, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &a) < 0 ||
+	    !S_ISREG(a.st_mode)) {
+		int e = errno;
+
+		close(fd);
+		errno = e ? e : EINVAL;
+		return -1;
+	}
+	/* still the file we opened, not finished by another process? */
+	if (fstatat(sp->cur, name, &b, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    a.st_ino != b.st_ino || a.st_dev != b.st_dev) {
+		close(fd);
+		errno = ENOENT;
+		return -1;
+	}
+	return fd;
+}
+
+struct sweep {
+	int dirfd;
+	time_t now;
+	long max_age;
+	long removed;
+};
+
+static void sweep_one(void *arg, const char *name)
+{
+	struct sweep *sw = arg;
+	struct stat st;
+
+	if (fstatat(sw->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode) && sw->now - st.st_mtime > sw->max_age &&
+	    unlinkat(sw->dirfd, name, 0) == 0)
+		sw->removed++;
+}
+
+long scan_clean_tmp(struct sd_spool *sp, time_t now, long max_age)
+{
+	struct sweep sw = {sp->tmp, now, max_age, 0};
+
+	scan_list(sp->tmp, sweep_one, &sw);
+	return sw.removed;
+}
+
+struct orphan {
+	struct sd_spool *sp;
+	long removed;
+};
+
+static void orphan_one(void *arg, const char *name)
+{
+	struct orphan *o = arg;
+	char id[256];
+	size_t n = strlen(name);
+	struct stat st;
+	int dirs[4], i;
+
+	if (n >= sizeof(id))
+		return;
+	memcpy(id, name, n + 1);
+	if (n > 5 && !strcmp(id + n - 5, ".mbox"))
+		id[n - 5] = '\0';
+	dirs[0] = o->sp->new;
+	dirs[1] = o->sp->cur;
+	dirs[2] = o->sp->defer;
+	dirs[3] = o->sp->failed;
+	for (i = 0; i < 4; i++)
+		if (fstatat(dirs[i], id, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+		    errno != ENOENT)
+			return;
+	if (unlinkat(o->sp->state, name, 0) == 0)
+		o->removed++;
+}
+
+long scan_clean_state(struct sd_spool *sp)
+{
+	struct orphan o = {sp, 0};
+
+	scan_list(sp->state, orphan_one, &o);
+	return o.removed;
+}
