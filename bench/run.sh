@@ -64,9 +64,14 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-wait_port() { # port
+wait_port() { # port pid
 	local i
 	for i in $(seq 1 100); do
+		kill -0 "$2" 2>/dev/null || {
+			echo "bench: the server for port $1 exited:" >&2
+			cat "$work"/*.err >&2
+			exit 1
+		}
 		if python3 - "$1" <<'EOF' 2>/dev/null; then return 0; fi
 import socket, sys
 c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2)
@@ -115,10 +120,13 @@ tcppid=$!
 pids+=("$tcppid")
 # (2) Postfix smtp-sink, the ceiling
 kport=$(free_port)
-setsid smtp-sink 127.0.0.1:"$kport" 1000 2>"$work/smtp-sink.err" &
-pids+=("$!")
-wait_port "$sport"
-wait_port "$kport"
+sinkuser=()
+[ "$(id -u)" = 0 ] && sinkuser=(-u nobody) # it refuses to run as root
+setsid smtp-sink "${sinkuser[@]}" 127.0.0.1:"$kport" 1000 2>"$work/smtp-sink.err" &
+sinkpid=$!
+pids+=("$sinkpid")
+wait_port "$sport" "$tcppid"
+wait_port "$kport" "$sinkpid"
 
 count_new() { find "$spool/new" -type f | wc -l; }
 
