@@ -102,8 +102,7 @@ static int do_data(struct run *r)
 {
 	struct io *io = r->io;
 	struct data_rd d;
-	enum reply_id err = R_WRITE_FAIL;
-	int committed = 0;
+	enum reply_id err = R_WRITE_FAIL, spooled = R_OKAY;
 
 	if (open_entry(r, &err) < 0) {
 		session_data_start(r->s, 0, err);
@@ -129,6 +128,7 @@ static int do_data(struct run *r)
 	}
 	if (d.toolarge || d.bare || d.sink_failed) {
 		spool_abort(r->sp);
+		spooled = R_WRITE_FAIL;
 		if (d.sink_failed)
 			log_error("spool write failed: %s",
 				  strerror(r->sp->err));
@@ -139,12 +139,15 @@ static int do_data(struct run *r)
 	} else if (spool_commit(r->sp, d.size) < 0) {
 		log_error("spool commit %s failed: %s", r->sp->id,
 			  strerror(r->sp->err));
+		spooled = R_WRITE_FAIL;
 	} else {
-		committed = 1;
 		log_info("%s queued from=<%s> nrcpt=%zu size=%lld", r->sp->id,
 			 r->s->tx.sender, r->s->tx.nrcpts, d.size);
 	}
-	session_data_end(r->s, &d, committed, r->sp->id);
+	if (spooled != R_OKAY &&
+	    (r->sp->err == ENOSPC || r->sp->err == EDQUOT))
+		spooled = R_NO_SPACE;
+	session_data_end(r->s, &d, spooled, r->sp->id);
 	return 1;
 }
 

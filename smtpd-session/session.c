@@ -455,14 +455,14 @@ void session_data_start(struct session *s, int ok, enum reply_id err)
 }
 
 void session_data_end(struct session *s, const struct data_rd *d,
-                      int committed, const char *qid)
+                      enum reply_id spooled, const char *qid)
 {
 	if (d->toolarge)
 		session_reply(s, R_SIZE);
 	else if (d->bare)
 		session_reply(s, R_BARE);
-	else if (!committed)
-		session_reply(s, R_WRITE_FAIL);
+	else if (spooled != R_OKAY)
+		session_reply(s, spooled);
 	else {
 		replyf(s, "250 2.0.0 OK: queued as %s", qid);
 		s->messages++;

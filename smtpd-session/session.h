@@ -90,10 +90,11 @@ void session_envelope(struct session *s, struct envelope *env);
 /* session_data_start - the spool said ok (354) or gave a reply id */
 void session_data_start(struct session *s, int ok, enum reply_id err);
 
-/* session_data_end - the message is read; committed is 1 if it is in
- * new/ as qid; reply 250 or the latched error and reset the transaction */
+/* session_data_end - the message is read; spooled is R_OKAY if it is
+ * in new/ as qid, else the spool's failure (R_WRITE_FAIL, R_NO_SPACE);
+ * reply 250 or the latched error and reset the transaction */
 void session_data_end(struct session *s, const struct data_rd *d,
-                      int committed, const char *qid);
+                      enum reply_id spooled, const char *qid);
 
 /* session_tls_done - the handshake succeeded: back to ST_CONNECTED */
 void session_tls_done(struct session *s, const char *desc);

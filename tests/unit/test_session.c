@@ -271,7 +271,7 @@ static void test_data_end_and_envelope(void **state)
 
 	data_init(&d, 1000);
 	d.size = 10;
-	session_data_end(&s, &d, 1, "QID1");
+	session_data_end(&s, &d, R_OKAY, "QID1");
 	take(&s, got, sizeof(got));
 	assert_string_equal(got, "250 2.0.0 OK: queued as QID1");
 	assert_int_equal(s.state, ST_HELO);
@@ -280,18 +280,21 @@ static void test_data_end_and_envelope(void **state)
 
 	/* each latched error, and the spool failing */
 	d.toolarge = 1;
-	session_data_end(&s, &d, 0, "x");
+	session_data_end(&s, &d, R_WRITE_FAIL, "x");
 	take(&s, got, sizeof(got));
 	assert_string_equal(got, "552 5.3.4 Message size exceeds fixed limit");
 	d.toolarge = 0;
 	d.bare = 1;
-	session_data_end(&s, &d, 0, "x");
+	session_data_end(&s, &d, R_WRITE_FAIL, "x");
 	take(&s, got, sizeof(got));
 	assert_memory_equal(got, "550 5.6.0", 9);
 	d.bare = 0;
-	session_data_end(&s, &d, 0, "x");
+	session_data_end(&s, &d, R_WRITE_FAIL, "x");
 	take(&s, got, sizeof(got));
 	assert_memory_equal(got, "451 4.3.0", 9);
+	session_data_end(&s, &d, R_NO_SPACE, "x");
+	take(&s, got, sizeof(got));
+	assert_memory_equal(got, "452 4.3.1", 9);
 	session_data_start(&s, 0, R_NO_SPACE);
 	take(&s, got, sizeof(got));
 	assert_memory_equal(got, "452 4.3.1", 9);
