@@ -35,7 +35,8 @@ COMMON_OBJS = $(BUILD)/common/cfg.o $(BUILD)/common/entry.o \
 SESSION_OBJS = $(BUILD)/smtpd-session/session.o \
 	$(BUILD)/smtpd-session/addr.o $(BUILD)/smtpd-session/data.o \
 	$(BUILD)/smtpd-session/reply.o $(BUILD)/smtpd-session/spool.o \
-	$(BUILD)/smtpd-session/io.o $(BUILD)/smtpd-session/run.o
+	$(BUILD)/smtpd-session/io.o $(BUILD)/smtpd-session/run.o \
+	$(BUILD)/smtpd-session/tls.o
 
 UNIT_TESTS = addr data session cfg spool entry
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
@@ -53,6 +54,10 @@ all: $(BINS)
 $(BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CPPFLAGS) $(CFLAGS_ALL) -c -o $@ $<
+
+# tls.c includes GnuTLS's headers but the session does not link it: the
+# library is dlopen'ed at the first handshake (see tls.c)
+$(BUILD)/smtpd-session/tls.o: CPPFLAGS += $(shell pkg-config --cflags gnutls)
 
 $(SESSION): $(BUILD)/smtpd-session/main.o $(SESSION_OBJS) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)

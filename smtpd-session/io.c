@@ -102,7 +102,7 @@ int io_fill(struct io *io)
 			return IO_EOF;
 		if (errno == EINTR || errno == EAGAIN)
 			continue;
-		return IO_ERR;
+		return errno == ETIMEDOUT ? IO_TIMEOUT : IO_ERR;
 	}
 }
 

@@ -14,6 +14,7 @@
 #include "run.h"
 #include "session.h"
 #include "spool.h"
+#include "tls.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -136,8 +137,14 @@ static const char *end_names[] = {"none",    "quit",    "eof",     "timeout",
 /* log_summary - the one line per connection (Postfix's disconnect) */
 static void log_summary(const struct session *s, double secs)
 {
-	char helo[120], cmds[400];
+	char helo[120], cmds[400], tls[128];
 	size_t n = 0, i;
+
+	/* "TLS1.3 TLS_AES_256_GCM_SHA384" -> one key=value token */
+	snprintf(tls, sizeof(tls), "%s", s->tls_on ? s->tls_desc : "no");
+	for (i = 0; tls[i]; i++)
+		if (tls[i] == ' ')
+			tls[i] = '/';
 
 	util_printable(helo, sizeof(helo), s->helo, strlen(s->helo), 100);
 	cmds[0] = '\0';
@@ -155,7 +162,7 @@ static void log_summary(const struct session *s, double secs)
 		 "rcpts=%lu bytes=%llu rejected=%lu result=%s duration=%.3fs"
 		 "%s",
 		 s->peer_ip, s->peer_port, helo[0] ? helo : "-",
-		 s->tls_on ? "yes" : "no", s->messages, s->rcpts_total,
+		 tls, s->messages, s->rcpts_total,
 		 s->bytes, s->rejected, end_names[s->end], secs, cmds);
 }
 
@@ -188,10 +195,24 @@ int main(int argc, char **argv)
 	}
 	if (check) {
 		char *dump;
+		int errors = 0;
+		size_t k;
 
 		cfg = cfg_load_file(path, cfg_diag_stderr, PROG);
 		if (!cfg)
 			return EX_CONFIG_;
+		for (k = 0; k < cfg->nservers; k++) {
+			char prefix[48];
+
+			snprintf(prefix, sizeof(prefix), "servers[%zu].tls", k);
+			if (cfg->servers[k].is_enabled)
+				errors += tls_check(&cfg->servers[k], prefix,
+						    cfg_diag_stderr, PROG);
+		}
+		if (errors) {
+			cfg_free(cfg);
+			return EX_CONFIG_;
+		}
 		dump = cfg_dump(cfg);
 		cfg_free(cfg);
 		if (!dump) {
@@ -256,7 +277,16 @@ int main(int argc, char **argv)
 	r.spool_dir = cfg->spool_dir;
 	log_debug("connect from %s port %u to %s port %u", pip, pport, lip,
 		  lport);
-	run_session(&r);
+	if (tls_configured(srv) && !srv->tls.tls_always_on &&
+	    srv->tls.start_tls_on) {
+		s.tls_offer = 1;
+		r.starttls = tls_starttls;
+	}
+	if (!srv->tls.tls_always_on || tls_implicit(&r) == 0)
+		run_session(&r);
+	else if (s.end == END_NONE)
+		s.end = END_IOERR;
+	tls_end(&r);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	log_summary(&s, (double)(t1.tv_sec - t0.tv_sec) +
 				(double)(t1.tv_nsec - t0.tv_nsec) / 1e9);

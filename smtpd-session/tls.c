@@ -1,0 +1,660 @@
+/*
+ * tls.c - STARTTLS (RFC 3207) and implicit TLS (RFC 8314) with GnuTLS on
+ * the session's fds 0 and 1. The only file that includes GnuTLS.
+ *
+ * Cost: a plaintext session must not pay for TLS. Linking libgnutls costs
+ * every process about 400 KiB of private memory and several ms of start-up
+ * (its constructor initialises the library; measured in README), so the
+ * library is dlopen'ed only when a handshake is about to happen, and the
+ * few functions used are looked up then. Certificates and keys are read
+ * per connection: a renewed certificate is used by the next connection.
+ *
+ * STARTTLS injection (CVE-2011-0411 class): any plaintext the client sent
+ * after STARTTLS is discarded before the handshake, never read as commands
+ * inside TLS. After the handshake the session is back in ST_CONNECTED.
+ */
+#include "tls.h"
+#include "log.h"
+#include "util.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* the GnuTLS functions we use, looked up with dlsym */
+#define GNUTLS_FUNCS(X)                                                       \
+	X(int, gnutls_certificate_allocate_credentials,                       \
+	  (gnutls_certificate_credentials_t *))                               \
+	X(void, gnutls_certificate_free_credentials,                          \
+	  (gnutls_certificate_credentials_t))                                 \
+	X(int, gnutls_certificate_set_x509_key_file2,                         \
+	  (gnutls_certificate_credentials_t, const char *, const char *,      \
+	   gnutls_x509_crt_fmt_t, const char *, unsigned))                    \
+	X(int, gnutls_certificate_set_x509_trust_file,                        \
+	  (gnutls_certificate_credentials_t, const char *,                    \
+	   gnutls_x509_crt_fmt_t))                                            \
+	X(void, gnutls_certificate_server_set_request,                        \
+	  (gnutls_session_t, gnutls_certificate_request_t))                   \
+	X(int, gnutls_certificate_verify_peers2,                              \
+	  (gnutls_session_t, unsigned *))                                     \
+	X(const gnutls_datum_t *, gnutls_certificate_get_peers,               \
+	  (gnutls_session_t, unsigned *))                                     \
+	X(int, gnutls_init, (gnutls_session_t *, unsigned))                   \
+	X(void, gnutls_deinit, (gnutls_session_t))                            \
+	X(int, gnutls_priority_set_direct,                                    \
+	  (gnutls_session_t, const char *, const char **))                    \
+	X(int, gnutls_priority_init,                                          \
+	  (gnutls_priority_t *, const char *, const char **))                 \
+	X(void, gnutls_priority_deinit, (gnutls_priority_t))                  \
+	X(int, gnutls_credentials_set,                                        \
+	  (gnutls_session_t, gnutls_credentials_type_t, void *))              \
+	X(void, gnutls_transport_set_int2, (gnutls_session_t, int, int))      \
+	X(void, gnutls_handshake_set_timeout, (gnutls_session_t, unsigned))   \
+	X(void, gnutls_record_set_timeout, (gnutls_session_t, unsigned))      \
+	X(int, gnutls_handshake, (gnutls_session_t))                          \
+	X(int, gnutls_error_is_fatal, (int))                                  \
+	X(const char *, gnutls_strerror, (int))                               \
+	X(ssize_t, gnutls_record_recv, (gnutls_session_t, void *, size_t))    \
+	X(ssize_t, gnutls_record_send,                                        \
+	  (gnutls_session_t, const void *, size_t))                           \
+	X(size_t, gnutls_record_check_pending, (gnutls_session_t))            \
+	X(int, gnutls_bye, (gnutls_session_t, gnutls_close_request_t))        \
+	X(gnutls_protocol_t, gnutls_protocol_get_version, (gnutls_session_t)) \
+	X(const char *, gnutls_protocol_get_name, (gnutls_protocol_t))        \
+	X(const char *, gnutls_ciphersuite_get, (gnutls_session_t))           \
+	X(int, gnutls_x509_crt_init, (gnutls_x509_crt_t *))                   \
+	X(void, gnutls_x509_crt_deinit, (gnutls_x509_crt_t))                  \
+	X(int, gnutls_x509_crt_import,                                        \
+	  (gnutls_x509_crt_t, const gnutls_datum_t *, gnutls_x509_crt_fmt_t)) \
+	X(time_t, gnutls_x509_crt_get_expiration_time, (gnutls_x509_crt_t))
+
+#define DECLARE(ret, name, args) static ret(*p_##name) args;
+GNUTLS_FUNCS(DECLARE)
+#undef DECLARE
+#define G(name) p_##name
+
+static void *lib;
+
+struct tls_state {
+	gnutls_session_t session;
+	gnutls_certificate_credentials_t cred;
+	int verify; /* check the client certificate after the handshake */
+};
+
+static struct tls_state st;
+
+/* tls_load_lib - dlopen libgnutls once; 0 or -1 (reason logged) */
+static int tls_load_lib(void)
+{
+	if (lib)
+		return 0;
+	lib = dlopen("libgnutls.so.30", RTLD_NOW | RTLD_LOCAL);
+	if (!lib) {
+		log_error("TLS: cannot load libgnutls.so.30: %s", dlerror());
+		return -1;
+	}
+#define RESOLVE(ret, name, args)                                     \
+	*(void **)(&p_##name) = dlsym(lib, #name);                   \
+	if (!p_##name) {                                             \
+		log_error("TLS: libgnutls lacks %s", #name);         \
+		dlclose(lib);                                        \
+		lib = NULL;                                          \
+		return -1;                                           \
+	}
+	GNUTLS_FUNCS(RESOLVE)
+#undef RESOLVE
+	return 0;
+}
+
+/* ---- priority strings from go-guerrilla's keys ---- */
+
+struct suite {
+	const char *iana;
+	const char *kx, *cipher, *mac; /* GnuTLS names; kx NULL: TLS 1.3 */
+};
+
+static const struct suite suites[] = {
+	{"TLS_AES_128_GCM_SHA256", NULL, "AES-128-GCM", "AEAD"},
+	{"TLS_AES_256_GCM_SHA384", NULL, "AES-256-GCM", "AEAD"},
+	{"TLS_CHACHA20_POLY1305_SHA256", NULL, "CHACHA20-POLY1305", "AEAD"},
+	{"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "ECDHE-ECDSA",
+	 "AES-128-GCM", "AEAD"},
+	{"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "ECDHE-ECDSA",
+	 "AES-256-GCM", "AEAD"},
+	{"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "ECDHE-RSA", "AES-128-GCM",
+	 "AEAD"},
+	{"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "ECDHE-RSA", "AES-256-GCM",
+	 "AEAD"},
+	{"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305", "ECDHE-ECDSA",
+	 "CHACHA20-POLY1305", "AEAD"},
+	{"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "ECDHE-ECDSA",
+	 "CHACHA20-POLY1305", "AEAD"},
+	{"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305", "ECDHE-RSA",
+	 "CHACHA20-POLY1305", "AEAD"},
+	{"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", "ECDHE-RSA",
+	 "CHACHA20-POLY1305", "AEAD"},
+	{"TLS_DHE_RSA_WITH_AES_128_GCM_SHA256", "DHE-RSA", "AES-128-GCM",
+	 "AEAD"},
+	{"TLS_DHE_RSA_WITH_AES_256_GCM_SHA384", "DHE-RSA", "AES-256-GCM",
+	 "AEAD"},
+	{"TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", "ECDHE-ECDSA", "AES-128-CBC",
+	 "SHA1"},
+	{"TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", "ECDHE-ECDSA", "AES-256-CBC",
+	 "SHA1"},
+	{"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", "ECDHE-RSA", "AES-128-CBC",
+	 "SHA1"},
+	{"TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", "ECDHE-RSA", "AES-256-CBC",
+	 "SHA1"},
+	{"TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256", "ECDHE-ECDSA",
+	 "AES-128-CBC", "SHA256"},
+	{"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", "ECDHE-RSA", "AES-128-CBC",
+	 "SHA256"},
+	{"TLS_RSA_WITH_AES_128_GCM_SHA256", "RSA", "AES-128-GCM", "AEAD"},
+	{"TLS_RSA_WITH_AES_256_GCM_SHA384", "RSA", "AES-256-GCM", "AEAD"},
+	{"TLS_RSA_WITH_AES_128_CBC_SHA", "RSA", "AES-128-CBC", "SHA1"},
+	{"TLS_RSA_WITH_AES_256_CBC_SHA", "RSA", "AES-256-CBC", "SHA1"},
+	{"TLS_RSA_WITH_AES_128_CBC_SHA256", "RSA", "AES-128-CBC", "SHA256"},
+	{"TLS_RSA_WITH_3DES_EDE_CBC_SHA", "RSA", "3DES-CBC", "SHA1"},
+	{"TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA", "ECDHE-RSA", "3DES-CBC",
+	 "SHA1"},
+};
+
+static const struct {
+	const char *go, *gnutls;
+} curves[] = {
+	{"P256", "GROUP-SECP256R1"}, {"P384", "GROUP-SECP384R1"},
+	{"P521", "GROUP-SECP521R1"}, {"X25519", "GROUP-X25519"},
+	{"X448", "GROUP-X448"},
+};
+
+static const struct {
+	const char *go, *gnutls;
+	int rank;
+} versions[] = {
+	{"ssl3.0", "VERS-SSL3.0", 0}, {"tls1.0", "VERS-TLS1.0", 1},
+	{"tls1.1", "VERS-TLS1.1", 2}, {"tls1.2", "VERS-TLS1.2", 3},
+	{"tls1.3", "VERS-TLS1.3", 4},
+};
+
+#define NVERS (sizeof(versions) / sizeof(versions[0]))
+
+/* add - append ":+name" (or the given prefix) once */
+static int add(char *out, size_t size, const char *pre, const char *name)
+{
+	size_t n = strlen(out);
+	char item[64];
+
+	snprintf(item, sizeof(item), "%s%s", pre, name);
+	if (strstr(out, item)) {
+		const char *hit = strstr(out, item);
+		char after = hit[strlen(item)];
+
+		if (after == ':' || after == '\0')
+			return 0;
+	}
+	if ((size_t)snprintf(out + n, size - n, "%s", item) >= size - n)
+		return -1;
+	return 0;
+}
+
+int tls_priority(const struct cfg_tls *t, char *out, size_t size, char *err,
+                 size_t errsize)
+{
+	int lo = -1, hi = -1;
+	size_t i, k;
+
+	err[0] = '\0';
+	if (t->priority) {
+		snprintf(out, size, "%s", t->priority);
+		return 0;
+	}
+	snprintf(out, size, "NORMAL:-VERS-ALL");
+	for (i = 0; i < t->protocols.n; i++) {
+		for (k = 0; k < NVERS; k++)
+			if (!strcasecmp(t->protocols.v[i], versions[k].go))
+				break;
+		if (k == NVERS) {
+			snprintf(err, errsize,
+				 "protocols[%zu]: unknown, expected tls1.0, "
+				 "tls1.1, tls1.2 or tls1.3",
+				 i);
+			return -1;
+		}
+		if (lo < 0 || versions[k].rank < lo)
+			lo = versions[k].rank;
+		if (versions[k].rank > hi)
+			hi = versions[k].rank;
+	}
+	if (lo < 0) { /* empty list: our default */
+		lo = 3;
+		hi = 4;
+	}
+	/* go-guerrilla reads the list as [min, max] */
+	for (k = NVERS; k-- > 0;)
+		if (versions[k].rank >= lo && versions[k].rank <= hi &&
+		    add(out, size, ":+", versions[k].gnutls) < 0)
+			goto full;
+	if (t->ciphers.n == 0) {
+		/* forward-secret AEAD suites only */
+		if (add(out, size, "", ":-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM"
+				       ":+CHACHA20-POLY1305:-MAC-ALL:+AEAD"
+				       ":-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA") < 0)
+			goto full;
+	} else {
+		/* as Go's crypto/tls: the list chooses TLS 1.2 and older
+		 * suites; TLS 1.3 keeps its AEAD suites. GnuTLS combines
+		 * key exchanges, ciphers and MACs, so the list is honoured
+		 * as a set of each. */
+		if (add(out, size, "", ":-CIPHER-ALL:-MAC-ALL:-KX-ALL") < 0)
+			goto full;
+		if (hi >= 4 && add(out, size, "",
+				   ":+AES-256-GCM:+AES-128-GCM"
+				   ":+CHACHA20-POLY1305:+AEAD") < 0)
+			goto full;
+		for (i = 0; i < t->ciphers.n; i++) {
+			const char *c = t->ciphers.v[i];
+
+			if (!strcmp(c, "TLS_FALLBACK_SCSV"))
+				continue; /* GnuTLS handles it itself */
+			for (k = 0; k < sizeof(suites) / sizeof(suites[0]); k++)
+				if (!strcmp(c, suites[k].iana))
+					break;
+			if (k == sizeof(suites) / sizeof(suites[0])) {
+				snprintf(err, errsize,
+					 "ciphers[%zu]: unknown or unsupported "
+					 "cipher suite",
+					 i);
+				return -1;
+			}
+			if ((suites[k].kx &&
+			     add(out, size, ":+", suites[k].kx) < 0) ||
+			    add(out, size, ":+", suites[k].cipher) < 0 ||
+			    add(out, size, ":+", suites[k].mac) < 0)
+				goto full;
+		}
+	}
+	if (t->curves.n) {
+		if (add(out, size, "", ":-GROUP-ALL") < 0)
+			goto full;
+		for (i = 0; i < t->curves.n; i++) {
+			for (k = 0; k < sizeof(curves) / sizeof(curves[0]); k++)
+				if (!strcasecmp(t->curves.v[i], curves[k].go))
+					break;
+			if (k == sizeof(curves) / sizeof(curves[0])) {
+				snprintf(err, errsize,
+					 "curves[%zu]: unknown, expected P256, "
+					 "P384, P521, X25519 or X448",
+					 i);
+				return -1;
+			}
+			if (add(out, size, ":+", curves[k].gnutls) < 0)
+				goto full;
+		}
+	}
+	if (add(out, size, "", ":%SERVER_PRECEDENCE") < 0)
+		goto full;
+	return 0;
+full:
+	snprintf(err, errsize, "priority string too long");
+	return -1;
+}
+
+int tls_configured(const struct cfg_server *srv)
+{
+	return srv->tls.public_key_file.n > 0 &&
+	       srv->tls.private_key_file.n == srv->tls.public_key_file.n;
+}
+
+/* tls_path - a relative path names a systemd credential when
+ * $CREDENTIALS_DIRECTORY is set (LoadCredential=), so the session user
+ * needs no access to the key file itself */
+static const char *tls_path(const char *p, char *buf, size_t size)
+{
+	const char *cd = getenv("CREDENTIALS_DIRECTORY");
+
+	if (p[0] == '/' || !cd)
+		return p;
+	snprintf(buf, size, "%s/%s", cd, p);
+	return buf;
+}
+
+/* tls_creds - read every certificate and key of the entry (per
+ * connection); 0, or -1 with the failing file and reason in why */
+static int tls_creds(const struct cfg_tls *t,
+                     gnutls_certificate_credentials_t *cred, char *why,
+                     size_t whysize)
+{
+	size_t i;
+	int r;
+
+	r = G(gnutls_certificate_allocate_credentials)(cred);
+	if (r < 0) {
+		snprintf(why, whysize, "%s", G(gnutls_strerror)(r));
+		return -1;
+	}
+	for (i = 0; i < t->public_key_file.n; i++) {
+		char cb[1024], kb[1024];
+		const char *c = tls_path(t->public_key_file.v[i], cb, sizeof(cb));
+		const char *k =
+			tls_path(t->private_key_file.v[i], kb, sizeof(kb));
+
+		r = G(gnutls_certificate_set_x509_key_file2)(
+			*cred, c, k, GNUTLS_X509_FMT_PEM, NULL, 0);
+		if (r < 0) {
+			snprintf(why, whysize, "%s / %s: %s", c, k,
+				 G(gnutls_strerror)(r));
+			goto fail;
+		}
+	}
+	if (t->root_cas_file) {
+		char rb[1024];
+		const char *ca = tls_path(t->root_cas_file, rb, sizeof(rb));
+
+		r = G(gnutls_certificate_set_x509_trust_file)(
+			*cred, ca, GNUTLS_X509_FMT_PEM);
+		if (r < 0) {
+			snprintf(why, whysize, "%s: %s", ca,
+				 G(gnutls_strerror)(r));
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	G(gnutls_certificate_free_credentials)(*cred);
+	*cred = NULL;
+	return -1;
+}
+
+/* ---- the transport below io.c once TLS is up ---- */
+
+static ssize_t tls_rd(struct io *io, void *p, size_t n)
+{
+	ssize_t r = G(gnutls_record_recv)(io->ctx, p, n);
+
+	if (r >= 0)
+		return r;
+	if (r == GNUTLS_E_INTERRUPTED || r == GNUTLS_E_AGAIN)
+		errno = EINTR;
+	else if (r == GNUTLS_E_TIMEDOUT)
+		errno = ETIMEDOUT;
+	else if (r == GNUTLS_E_PREMATURE_TERMINATION)
+		return 0; /* the client just closed */
+	else
+		errno = EPROTO;
+	return -1;
+}
+
+static ssize_t tls_wr(struct io *io, const void *p, size_t n)
+{
+	ssize_t r = G(gnutls_record_send)(io->ctx, p, n);
+
+	if (r >= 0)
+		return r;
+	errno = (r == GNUTLS_E_INTERRUPTED || r == GNUTLS_E_AGAIN) ? EINTR
+								  : EPIPE;
+	return -1;
+}
+
+static size_t tls_pending(struct io *io)
+{
+	return G(gnutls_record_check_pending)(io->ctx);
+}
+
+/* handshake - set up and run the server side handshake on fds 0/1 */
+static int handshake(struct run *r)
+{
+	const struct cfg_server *srv = r->s->srv;
+	const struct cfg_tls *t = &srv->tls;
+	char prio[1024], err[160], desc[128];
+	const char *pos = NULL, *proto, *suite;
+	int ret;
+
+	if (tls_priority(t, prio, sizeof(prio), err, sizeof(err)) < 0) {
+		log_error("TLS: servers.tls.%s", err);
+		return -1;
+	}
+	ret = G(gnutls_init)(&st.session, GNUTLS_SERVER);
+	if (ret < 0)
+		goto fail;
+	ret = G(gnutls_priority_set_direct)(st.session, prio, &pos);
+	if (ret < 0)
+		goto fail;
+	ret = G(gnutls_credentials_set)(st.session, GNUTLS_CRD_CERTIFICATE,
+					st.cred);
+	if (ret < 0)
+		goto fail;
+	if (!strcasecmp(t->client_auth_type, "RequestClientCert") ||
+	    !strcasecmp(t->client_auth_type, "VerifyClientCertIfGiven"))
+		G(gnutls_certificate_server_set_request)(st.session,
+							 GNUTLS_CERT_REQUEST);
+	else if (!strcasecmp(t->client_auth_type, "RequireAnyClientCert") ||
+		 !strcasecmp(t->client_auth_type,
+			     "RequireAndVerifyClientCert"))
+		G(gnutls_certificate_server_set_request)(st.session,
+							 GNUTLS_CERT_REQUIRE);
+	st.verify = !strncasecmp(t->client_auth_type, "Verify", 6) ||
+		    !strcasecmp(t->client_auth_type,
+				"RequireAndVerifyClientCert");
+	G(gnutls_transport_set_int2)(st.session, r->io->rfd, r->io->wfd);
+	G(gnutls_handshake_set_timeout)(st.session,
+					(unsigned)t->handshake_timeout * 1000);
+	G(gnutls_record_set_timeout)(st.session,
+				     (unsigned)srv->timeout * 1000);
+	do {
+		ret = G(gnutls_handshake)(st.session);
+	} while (ret < 0 && !G(gnutls_error_is_fatal)(ret) && !io_stop);
+	if (ret < 0)
+		goto fail;
+	if (st.verify) {
+		unsigned status = 0, n = 0;
+
+		if (G(gnutls_certificate_get_peers)(st.session, &n) && n &&
+		    (G(gnutls_certificate_verify_peers2)(st.session, &status) <
+			     0 ||
+		     status != 0)) {
+			log_info("TLS: client certificate from %s not "
+				 "trusted (status 0x%x)",
+				 r->s->peer_ip, status);
+			return -1;
+		}
+	}
+	proto = G(gnutls_protocol_get_name)(
+		G(gnutls_protocol_get_version)(st.session));
+	suite = G(gnutls_ciphersuite_get)(st.session);
+	snprintf(desc, sizeof(desc), "%s %s", proto ? proto : "TLS",
+		 suite ? suite : "unknown");
+	r->io->ctx = st.session;
+	r->io->rd = tls_rd;
+	r->io->wr = tls_wr;
+	r->io->pending = tls_pending;
+	session_tls_done(r->s, desc);
+	log_debug("TLS established with %s: %s", r->s->peer_ip, desc);
+	return 0;
+fail:
+	log_info("TLS handshake with %s failed: %s", r->s->peer_ip,
+		 io_stop ? "timeout" : G(gnutls_strerror)(ret));
+	return -1;
+}
+
+int tls_starttls(struct run *r)
+{
+	char why[600];
+	size_t pending;
+
+	if (tls_load_lib() < 0 ||
+	    tls_creds(&r->s->srv->tls, &st.cred, why, sizeof(why)) < 0) {
+		if (lib)
+			log_error("TLS: %s", why);
+		session_reply(r->s, R_TLS_UNAVAIL);
+		return 0;
+	}
+	session_reply(r->s, R_TLS_GO);
+	if (run_flush(r) < 0)
+		return -1;
+	pending = r->io->end - r->io->start;
+	if (pending) {
+		/* never let plaintext sent before the handshake be read as
+		 * commands inside TLS (RFC 3207 5, CVE-2011-0411) */
+		log_info("discarding %zu bytes sent after STARTTLS by %s",
+			 pending, r->s->peer_ip);
+		r->io->start = r->io->end;
+	}
+	return handshake(r);
+}
+
+int tls_implicit(struct run *r)
+{
+	char why[600];
+
+	if (tls_load_lib() < 0)
+		return -1;
+	if (tls_creds(&r->s->srv->tls, &st.cred, why, sizeof(why)) < 0) {
+		log_error("TLS: %s", why);
+		return -1;
+	}
+	return handshake(r);
+}
+
+void tls_end(struct run *r)
+{
+	(void)r;
+	if (st.session) {
+		if (!io_stop)
+			G(gnutls_bye)(st.session, GNUTLS_SHUT_WR);
+		G(gnutls_deinit)(st.session);
+		st.session = NULL;
+	}
+	if (st.cred) {
+		G(gnutls_certificate_free_credentials)(st.cred);
+		st.cred = NULL;
+	}
+}
+
+/* read_file - whole small file into a malloc'd datum; 0 or -1 */
+static int read_file(const char *path, gnutls_datum_t *d)
+{
+	struct stat sb;
+	ssize_t got;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &sb) < 0 || sb.st_size > 1 << 20) {
+		close(fd);
+		return -1;
+	}
+	d->data = malloc((size_t)sb.st_size + 1);
+	if (!d->data) {
+		close(fd);
+		return -1;
+	}
+	got = read(fd, d->data, (size_t)sb.st_size);
+	close(fd);
+	if (got != sb.st_size) {
+		free(d->data);
+		return -1;
+	}
+	d->size = (unsigned)got;
+	return 0;
+}
+
+/* check_expiry - warn about an expired or soon expiring certificate */
+static void check_expiry(const char *path, const char *key, cfg_diag_fn diag,
+                         void *arg)
+{
+	gnutls_x509_crt_t crt;
+	gnutls_datum_t d;
+	char msg[600], when[64];
+	time_t exp;
+
+	if (read_file(path, &d) < 0)
+		return;
+	if (G(gnutls_x509_crt_init)(&crt) == 0) {
+		if (G(gnutls_x509_crt_import)(crt, &d, GNUTLS_X509_FMT_PEM) ==
+		    0) {
+			exp = G(gnutls_x509_crt_get_expiration_time)(crt);
+			util_rfc5322_date((long long)exp, when, sizeof(when));
+			if (exp < time(NULL)) {
+				snprintf(msg, sizeof(msg),
+					 "%s: %s: certificate expired on %s",
+					 key, path, when);
+				diag(arg, 0, msg);
+			} else if (exp < time(NULL) + 14 * 86400) {
+				snprintf(msg, sizeof(msg),
+					 "%s: %s: certificate expires on %s",
+					 key, path, when);
+				diag(arg, 0, msg);
+			}
+		}
+		G(gnutls_x509_crt_deinit)(crt);
+	}
+	free(d.data);
+}
+
+int tls_check(const struct cfg_server *srv, const char *prefix,
+              cfg_diag_fn diag, void *arg)
+{
+	const struct cfg_tls *t = &srv->tls;
+	gnutls_certificate_credentials_t cred;
+	gnutls_priority_t pr;
+	char prio[1024], err[160], why[600], msg[900];
+	const char *pos = NULL;
+	size_t i;
+	int errors = 0;
+
+	if (!t->start_tls_on && !t->tls_always_on)
+		return 0;
+	if (!tls_configured(srv)) {
+		snprintf(msg, sizeof(msg),
+			 "%s.public_key_file: TLS is on but no certificate "
+			 "is set",
+			 prefix);
+		diag(arg, !t->start_tls_on || t->tls_always_on, msg);
+		return t->tls_always_on ? 1 : 0;
+	}
+	if (tls_priority(t, prio, sizeof(prio), err, sizeof(err)) < 0) {
+		snprintf(msg, sizeof(msg), "%s.%s", prefix, err);
+		diag(arg, 1, msg);
+		return 1;
+	}
+	if (tls_load_lib() < 0) {
+		snprintf(msg, sizeof(msg), "%s: cannot load libgnutls.so.30",
+			 prefix);
+		diag(arg, 1, msg);
+		return 1;
+	}
+	if (G(gnutls_priority_init)(&pr, prio, &pos) < 0) {
+		snprintf(msg, sizeof(msg),
+			 "%s.priority: GnuTLS refuses \"%s\" near \"%s\"",
+			 prefix, prio, pos ? pos : "");
+		diag(arg, 1, msg);
+		errors++;
+	} else {
+		G(gnutls_priority_deinit)(pr);
+	}
+	if (tls_creds(t, &cred, why, sizeof(why)) < 0) {
+		snprintf(msg, sizeof(msg), "%s.public_key_file: %s", prefix,
+			 why);
+		diag(arg, 1, msg);
+		errors++;
+	} else {
+		G(gnutls_certificate_free_credentials)(cred);
+	}
+	for (i = 0; i < t->public_key_file.n; i++) {
+		char cb[1024], key[160];
+
+		snprintf(key, sizeof(key), "%s.public_key_file", prefix);
+		check_expiry(tls_path(t->public_key_file.v[i], cb, sizeof(cb)),
+			     key, diag, arg);
+	}
+	return errors;
+}

@@ -1,0 +1,36 @@
+/* tls.h - STARTTLS and implicit TLS on fds 0/1 (the only GnuTLS user) */
+#ifndef TLS_H
+#define TLS_H
+
+#include "cfg.h"
+#include "run.h"
+
+#include <stddef.h>
+
+/* tls_priority - the GnuTLS priority string for a server entry's tls
+ * keys (priority as is, else protocols/ciphers/curves mapped). 0, or -1
+ * with the offending key ("ciphers[2]") and reason in err. */
+int tls_priority(const struct cfg_tls *t, char *out, size_t size, char *err,
+                 size_t errsize);
+
+/* tls_configured - STARTTLS may be offered / implicit TLS is wanted */
+int tls_configured(const struct cfg_server *srv);
+
+/* tls_starttls - run.c's hook for ACT_STARTTLS: 220, handshake, reset;
+ * or 454 and plaintext goes on. -1 closes the session. */
+int tls_starttls(struct run *r);
+
+/* tls_implicit - handshake before the greeting (RFC 8314); -1 on failure
+ * (logged), the caller closes */
+int tls_implicit(struct run *r);
+
+/* tls_end - close_notify and free, after the last reply */
+void tls_end(struct run *r);
+
+/* tls_check - for --check-config: load every certificate and key of the
+ * entry, check the priority string. Reports through diag with the key
+ * path prefix (e.g. "servers[0].tls"). Returns the number of errors. */
+int tls_check(const struct cfg_server *srv, const char *prefix,
+              cfg_diag_fn diag, void *arg);
+
+#endif
