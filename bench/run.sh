@@ -41,6 +41,9 @@ done
 work=$top/build/bench
 rm -rf "$work"
 mkdir -p "$work" "$top/bench/results"
+# a private copy, so a rebuild during the run cannot break an exec
+cp "$SESSION" "$work/smtpd-session"
+SESSION=$work/smtpd-session
 spool=$work/spool
 mkdir -p "$spool"/{tmp,new,cur,failed}
 
