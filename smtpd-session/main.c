@@ -10,6 +10,7 @@
  */
 #include "cfg.h"
 #include "io.h"
+#include "limits.h"
 #include "log.h"
 #include "run.h"
 #include "session.h"
@@ -179,6 +180,7 @@ int main(int argc, char **argv)
 	struct io io;
 	struct run r;
 	struct cfg *cfg;
+	enum limits_result lim;
 	int check = 0, i;
 	size_t cap;
 
@@ -256,6 +258,16 @@ int main(int argc, char **argv)
 		log_error("no enabled server in %s", path);
 		printf("421 4.3.0 Service not available, closing connection\r\n");
 		return EX_CONFIG_;
+	}
+	lim = limits_take(cfg, srv, pip);
+	if (lim != LIM_OK) {
+		log_info("refused %s port %u: %s reached", pip, pport,
+			 lim == LIM_IP_FULL ? "max_clients_per_ip"
+					    : "max_clients");
+		printf("421 4.7.0 Too many connections, try again later\r\n");
+		fflush(stdout);
+		cfg_free(cfg);
+		return 0;
 	}
 	setup_signals(srv->max_session_time);
 	spool_init(&sp);
