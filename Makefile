@@ -48,6 +48,11 @@ HEADERS = $(wildcard common/*.h smtpd-session/*.h)
 BINS = $(SESSION)
 # spoolerd's rules (it adds to BINS and UNIT_BINS)
 -include spoolerd/spoolerd.mk
+# install/uninstall (units/install.mk), fuzzing (tests/fuzz/fuzz.mk),
+# the chaos load test (tests/load/load.mk)
+-include units/install.mk
+-include tests/fuzz/fuzz.mk
+-include tests/load/load.mk
 
 all: $(BINS)
 
