@@ -78,6 +78,8 @@ static long decode_text(int enc, const char *s, size_t n, char *out,
 		}
 		return (long)o;
 	}
+	if (enc != 'Q' && enc != 'q')
+		return -1;
 	for (i = 0; i < n; i++) {
 		char c = s[i];
 

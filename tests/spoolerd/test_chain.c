@@ -1,0 +1,116 @@
+/* test_chain.c - the save_process parser and backend_name mapping */
+#include "testutil.h"
+#include "chain.h"
+
+static void parses_case_insensitive(void **state)
+{
+	struct chain ch;
+	char err[256];
+	(void)state;
+
+	assert_int_equal(chain_parse("headersparser| HEADER |Hasher|debugger"
+				     "|MailDir|mbox",
+				     &ch, err, sizeof(err)),
+			 0);
+	assert_int_equal(ch.n, 6);
+	assert_ptr_equal(ch.p[0], &proc_headersparser);
+	assert_ptr_equal(ch.p[1], &proc_header);
+	assert_ptr_equal(ch.p[4], &proc_maildir);
+	assert_ptr_equal(ch.p[5], &proc_mbox);
+	assert_true(chain_stores(&ch));
+	assert_int_equal(chain_parse("Debugger", &ch, err, sizeof(err)), 0);
+	assert_false(chain_stores(&ch));
+}
+
+static void unknown_name_is_named(void **state)
+{
+	struct chain ch;
+	char err[256];
+	(void)state;
+
+	assert_int_equal(chain_parse("HeadersParser|Frobnicator|Maildir", &ch,
+				     err, sizeof(err)),
+			 -1);
+	assert_non_null(strstr(err, "Frobnicator"));
+	assert_int_equal(chain_parse("Maildir||Mbox", &ch, err, sizeof(err)),
+			 -1);
+	assert_non_null(strstr(err, "empty"));
+	assert_int_equal(chain_parse("", &ch, err, sizeof(err)), -1);
+	assert_int_equal(chain_parse("Maildir|", &ch, err, sizeof(err)), -1);
+	/* a name that is a prefix of a real one is not that one */
+	assert_int_equal(chain_parse("Mail", &ch, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "\"Mail\""));
+}
+
+static void later_processors_refused(void **state)
+{
+	struct chain ch;
+	char err[256];
+	(void)state;
+
+	assert_int_equal(chain_parse("HeadersParser|redis", &ch, err,
+				     sizeof(err)),
+			 -1);
+	assert_non_null(strstr(err, "Redis"));
+	assert_non_null(strstr(err, "not available"));
+	assert_int_equal(chain_parse("MySQL", &ch, err, sizeof(err)), -1);
+	assert_int_equal(chain_parse("Compressor", &ch, err, sizeof(err)), -1);
+}
+
+static void too_many(void **state)
+{
+	char spec[1024] = "Header";
+	struct chain ch;
+	char err[256];
+	int i;
+	(void)state;
+
+	for (i = 0; i < CHAIN_MAX; i++)
+		memcpy(spec + strlen(spec), "|Header", 8);
+	assert_int_equal(chain_parse(spec, &ch, err, sizeof(err)), -1);
+}
+
+static void backend_name_mapping(void **state)
+{
+	struct cfg *c;
+	struct chain ch;
+	char err[256];
+	(void)state;
+
+	c = tu_cfg("{\"backend_name\":\"dummy\"}");
+	assert_string_equal(chain_spec(c), "HeadersParser|Header|Debugger");
+	assert_int_equal(chain_from_cfg(c, &ch, err, sizeof(err)), 0);
+	cfg_free(c);
+	c = tu_cfg("{\"backend_name\":\"guerrilla-db-redis\"}");
+	assert_int_equal(chain_from_cfg(c, &ch, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "backend_name"));
+	assert_non_null(strstr(err, "not available"));
+	cfg_free(c);
+	/* save_process wins over backend_name */
+	c = tu_cfg("{\"backend_name\":\"dummy\",\"backend_config\":"
+		   "{\"save_process\":\"Maildir\"}}");
+	assert_string_equal(chain_spec(c), "Maildir");
+	cfg_free(c);
+	c = tu_cfg("{}");
+	assert_non_null(strstr(chain_spec(c), "Maildir"));
+	cfg_free(c);
+	/* the processors' own settings are checked by chain_from_cfg */
+	c = tu_cfg("{\"backend_config\":{\"save_process\":\"Maildir\","
+		   "\"maildir_path\":\"/x/{nope}\"}}");
+	assert_int_equal(chain_from_cfg(c, &ch, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "maildir_path"));
+	cfg_free(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(parses_case_insensitive),
+		cmocka_unit_test(unknown_name_is_named),
+		cmocka_unit_test(later_processors_refused),
+		cmocka_unit_test(too_many),
+		cmocka_unit_test(backend_name_mapping),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
