@@ -132,8 +132,9 @@ static void setup_signals(long max_session_time)
 	alarm((unsigned)max_session_time);
 }
 
-static const char *end_names[] = {"none",    "quit",    "eof",     "timeout",
-				  "errors",  "io-error", "internal"};
+static const char *end_names[] = {"none",     "quit",     "eof",
+				  "timeout",  "errors",   "io-error",
+				  "internal", "tls-failed"};
 
 /* log_summary - the one line per connection (Postfix's disconnect) */
 static void log_summary(const struct session *s, double secs)
@@ -297,7 +298,7 @@ int main(int argc, char **argv)
 	if (!srv->tls.tls_always_on || tls_implicit(&r) == 0)
 		run_session(&r);
 	else if (s.end == END_NONE)
-		s.end = END_IOERR;
+		s.end = END_TLS;
 	tls_end(&r);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	log_summary(&s, (double)(t1.tv_sec - t0.tv_sec) +

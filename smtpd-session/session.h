@@ -33,6 +33,7 @@ enum session_end {
 	END_ERRORS,
 	END_IOERR,
 	END_INTERNAL,
+	END_TLS, /* the TLS handshake failed */
 };
 
 #define SESSION_NCMDS 14

@@ -482,6 +482,8 @@ static int handshake(struct run *r)
 fail:
 	log_info("TLS handshake with %s failed: %s", r->s->peer_ip,
 		 io_stop ? "timeout" : G(gnutls_strerror)(ret));
+	if (r->s->end == END_NONE)
+		r->s->end = END_TLS;
 	return -1;
 }
 
