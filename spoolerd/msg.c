@@ -25,7 +25,7 @@ char *msg_make_head(const struct msg *m, size_t i)
 
 	if (!h)
 		return NULL;
-	/* a recipient without a domain (RFC 5321 "postmaster") gets
+	/* a recipient without a domain (RFC 5321 "postmaster") receives
 	 * primary_mail_host, as go-guerrilla's Header does */
 	if (!strchr(r, '@') && host && *host)
 		snprintf(h, n, "Return-Path: <%s>\r\nDelivered-To: %s@%s\r\n",

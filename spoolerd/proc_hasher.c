@@ -2,7 +2,7 @@
  * proc_hasher.c - Hasher: one hex MD5 per recipient, go-guerrilla's id
  * for a stored copy: MD5(sender, subject, time stamp, recipient).
  *
- * go-guerrilla takes the time stamp at processing time, so a retry gets a
+ * go-guerrilla takes the time stamp at processing time, so a retry has a
  * new hash and stores a duplicate. Here the stamp is the queue id (time,
  * microseconds, pid, counter of the session), so every attempt of one
  * entry gives the same hashes and processors keyed by them stay

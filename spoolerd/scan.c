@@ -12,9 +12,10 @@
  *   done/    delivered entries, only with keep_done
  *
  * Claiming: renameat(new/ID, cur/ID) is atomic, so of two spoolerds only
- * one gets ENOENT-free success. The claimer then holds flock(LOCK_EX) on
- * the open entry while it delivers; recovery of cur/ skips entries locked
- * by a live process, and after taking the lock the claimer checks that
+ * one succeeds, the other sees ENOENT. The claimer then holds
+ * flock(LOCK_EX) on the open entry while it delivers; recovery of cur/
+ * skips entries locked by a live process, and after taking the lock the
+ * claimer checks that
  * cur/ID is still the file it opened (someone may have finished it).
  */
 #include "scan.h"

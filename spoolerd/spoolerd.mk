@@ -1,5 +1,5 @@
 # spoolerd/spoolerd.mk - spoolerd and its unit tests; included by the
-# top-level Makefile before `all`. Objects go to $(BUILD)/spoolerd/.
+# top-level Makefile before `all`. Objects go to $(BUILD)/sd/.
 
 PKGS_SPOOLERD = libcjson libsystemd gnutls
 LIBS_SPOOLERD = $(shell pkg-config --libs $(PKGS_SPOOLERD) 2>/dev/null) \
@@ -9,7 +9,7 @@ SPOOLERD_HEADERS = $(wildcard spoolerd/*.h)
 SPOOLERD_MODS = chain msg path retry scan queue deliver notify \
 	proc_headersparser proc_header proc_hasher proc_debugger \
 	proc_maildir proc_mbox
-SPOOLERD_OBJS = $(SPOOLERD_MODS:%=$(BUILD)/spoolerd/%.o)
+SPOOLERD_OBJS = $(SPOOLERD_MODS:%=$(BUILD)/sd/%.o)
 
 SPOOLERD_UNIT = chain retry path mbox hasher headers maildir queue
 SPOOLERD_UNIT_BINS = $(SPOOLERD_UNIT:%=$(BUILD)/tests/test_spoolerd_%)
@@ -17,13 +17,13 @@ SPOOLERD_UNIT_BINS = $(SPOOLERD_UNIT:%=$(BUILD)/tests/test_spoolerd_%)
 BINS += $(SPOOLERD)
 UNIT_BINS += $(SPOOLERD_UNIT_BINS)
 
-$(BUILD)/spoolerd/%.o: spoolerd/%.c $(HEADERS) $(SPOOLERD_HEADERS)
+$(BUILD)/sd/%.o: spoolerd/%.c $(HEADERS) $(SPOOLERD_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) -Ispoolerd \
 		$(shell pkg-config --cflags libsystemd gnutls 2>/dev/null) \
 		$(CPPFLAGS) $(CFLAGS_ALL) -c -o $@ $<
 
-$(SPOOLERD): $(BUILD)/spoolerd/main.o $(SPOOLERD_OBJS) $(COMMON_OBJS)
+$(SPOOLERD): $(BUILD)/sd/main.o $(SPOOLERD_OBJS) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_SPOOLERD)
 
