@@ -50,6 +50,10 @@ INST_SED = sed -e 's|/usr/sbin/|$(SBINDIR)/|g' \
 
 .PHONY: install uninstall
 
+# spoolerd/spoolerd.mk, included before `all:`, would otherwise make its
+# binary the default goal
+.DEFAULT_GOAL := all
+
 install: $(SESSION) $(SPOOLERD)
 	$(INSTALL) -d -m 0755 $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
@@ -81,8 +85,15 @@ install: $(SESSION) $(SPOOLERD)
 	chmod 0755 $(DESTDIR)$(DATADIR)/smtpd/tcpserver/run
 	$(INSTALL) -m 0644 conf/tcpserver/tcp.smtp \
 		$(DESTDIR)$(DATADIR)/smtpd/tcpserver/tcp.smtp
-	$(INSTALL) -m 0644 $(INST_MAN8) $(DESTDIR)$(MANDIR)/man8/
-	$(INSTALL) -m 0644 $(INST_MAN5) $(DESTDIR)$(MANDIR)/man5/
+	@# a missing page is reported, not fatal (tests/launchers checks
+	@# the complete list)
+	for m in $(INST_MAN8) $(INST_MAN5); do \
+		if [ -f $$m ]; then \
+			$(INSTALL) -m 0644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/ || exit 1; \
+		else \
+			echo "install: WARNING: $$m is missing" >&2; \
+		fi; \
+	done
 	@# a config installed once is never overwritten
 	if [ -e $(DESTDIR)$(SYSCONFDIR)/smtpd/smtpd.json ]; then \
 		echo "install: keeping $(DESTDIR)$(SYSCONFDIR)/smtpd/smtpd.json" \
