@@ -402,6 +402,8 @@ int main(int argc, char **argv)
 			notify_watchdog();
 			last_wd = now;
 		}
+		if (wd_ms && last_wd + wd_ms - now < timeout)
+			timeout = last_wd + wd_ms - now;
 		status();
 		pfd[0].fd = sfd;
 		pfd[0].events = POLLIN;

@@ -90,13 +90,16 @@ def free_port():
 class Daemon:
     """spoolerd in the background, stderr to a log file."""
 
-    def __init__(self, conf, log):
-        self.conf, self.log, self.p = conf, log, None
+    def __init__(self, conf, log, env=None):
+        self.conf, self.log, self.p, self.env = conf, log, None, env
 
     def start(self):
         self.logf = open(self.log, "ab")
+        env = dict(os.environ)
+        env.update(self.env or {})
         self.p = subprocess.Popen([SPOOLERD, "-c", self.conf],
-                                  stdout=self.logf, stderr=self.logf)
+                                  stdout=self.logf, stderr=self.logf,
+                                  env=env)
         return self
 
     def signal(self, sig):
