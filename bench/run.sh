@@ -169,7 +169,7 @@ pss=$(python3 "$top/bench/pss.py" "$tcppid" "$sport" 20)
 out=$top/bench/results/latest.txt
 {
 	echo "smtpd-session benchmark $(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-		"($(nproc) cpus, $(uname -r))"
+		"($(nproc) cpus, $(uname -r), load $(cut -d" " -f1-3 /proc/loadavg))"
 	echo "smtp-source -> tcpserver+smtpd-session (fsync per message)" \
 		"vs smtp-sink; 5120-byte messages; median of $REPS runs"
 	printf '%-44s %10s %10s %7s %7s\n' case session sink ratio target
