@@ -28,6 +28,7 @@ static int fd = 2;
 static enum log_level minlevel = LOG_L_INFO;
 static char path[1024];
 static char prog[64] = "smtpd";
+static long pid;
 
 /* same_file - do two fds refer to one open socket/file? */
 static int same_file(int a, int b)
@@ -51,6 +52,7 @@ static void use_syslog(void)
 void log_open(const char *p, const char *d, const char *level, int conn_fd)
 {
 	snprintf(prog, sizeof(prog), "%s", p);
+	pid = (long)getpid();
 	if (level) {
 		if (!strcasecmp(level, "debug"))
 			minlevel = LOG_L_DEBUG;
@@ -144,12 +146,14 @@ void log_msg(enum log_level lv, const char *fmt, ...)
 
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
-		n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-		n += (size_t)snprintf(line + n, sizeof(line) - n, ".%03ldZ ",
-				      ts.tv_nsec / 1000000);
+		n = (size_t)snprintf(line, sizeof(line),
+				     "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ ",
+				     tm.tm_year + 1900, tm.tm_mon + 1,
+				     tm.tm_mday, tm.tm_hour, tm.tm_min,
+				     tm.tm_sec, ts.tv_nsec / 1000000);
 	}
 	r = snprintf(line + n, sizeof(line) - n, "%s[%ld]: %s: ", prog,
-		     (long)getpid(), names[lv]);
+		     pid ? pid : (long)getpid(), names[lv]);
 	if (r > 0)
 		n += (size_t)r;
 	if (n < sizeof(line)) {

@@ -128,14 +128,22 @@ void util_printable(char *dst, size_t dstsize, const char *src, size_t len,
 	dst[o] = '\0';
 }
 
-/* util_rfc5322_date - always UTC, so no time zone file is read */
+/* util_rfc5322_date - always UTC; formatted by hand because strftime
+ * calls tzset(), which reads /etc/localtime in every session */
 void util_rfc5322_date(long long t, char *buf, size_t size)
 {
+	static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed",
+					"Thu", "Fri", "Sat"};
+	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr",
+					   "May", "Jun", "Jul", "Aug",
+					   "Sep", "Oct", "Nov", "Dec"};
 	time_t tt = (time_t)t;
 	struct tm tm;
 
 	gmtime_r(&tt, &tm);
-	strftime(buf, size, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	snprintf(buf, size, "%s, %02d %s %04d %02d:%02d:%02d +0000",
+		 days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
+		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 /* util_lower - ASCII only; bytes >= 0x80 are left alone */
