@@ -266,7 +266,7 @@ static int check_config(void)
 	dump = cfg_dump(cfg);
 	if (dump)
 		printf("%s\n", dump);
-	printf("# chain: %s\n", ch.spec);
+	fprintf(stderr, PROG ": chain %s\n", ch.spec);
 	free(dump);
 	cfg_free(cfg);
 	return 0;

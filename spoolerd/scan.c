@@ -222,7 +222,27 @@ static void orphan_one(void *arg, const char *name)
 long scan_clean_state(struct sd_spool *sp)
 {
 	struct orphan o = {sp, 0};
+	int fd = dup(sp->state);
+	struct dirent *de;
+	DIR *d;
 
 	scan_list(sp->state, orphan_one, &o);
+	/* ".ID.tmp" of a retry_save cut short by a crash */
+	d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return o.removed;
+	}
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+
+		if (de->d_name[0] == '.' && n > 5 &&
+		    !strcmp(de->d_name + n - 4, ".tmp") &&
+		    unlinkat(sp->state, de->d_name, 0) == 0)
+			o.removed++;
+	}
+	closedir(d);
 	return o.removed;
 }
