@@ -216,6 +216,17 @@ class Server:
         except OSError:
             return ""
 
+    def wait_log(self, pattern, timeout=5.0):
+        """The match of pattern in the session log, waiting for the
+        session to write it (it logs after its last reply)."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            m = rx.search(self.log_text())
+            if m or time.monotonic() > deadline:
+                return m
+            time.sleep(0.05)
+
     def diag(self, n=12):
         lines = self.log_text().splitlines()[-n:]
         try:
@@ -322,7 +333,7 @@ class Conn:
             self._more(timeout=secs)
         except (socket.timeout, TimeoutError, ssl.SSLError):
             return b""
-        except EOFError:
+        except (EOFError, ConnectionResetError):
             return b""
         return self.buf
 
