@@ -154,8 +154,12 @@ static void reload(void)
 	if (nc->backend.keep_done && ctx.sp.done < 0)
 		log_warnx("reload: keep_done needs a restart");
 	if (strcmp(nc->log_file, old->log_file) ||
-	    strcmp(nc->log_level, old->log_level))
+	    strcmp(nc->log_level, old->log_level)) {
+		/* log.c swaps its fd unlocked: no worker may log meanwhile */
+		queue_pause(&ctx.q);
 		log_open(PROG, nc->log_file, nc->log_level, -1);
+		queue_resume(&ctx.q);
+	}
 	pthread_mutex_lock(&ctx.gmu);
 	prev = ctx.gen;
 	ctx.gen = g;
@@ -420,8 +424,11 @@ int main(int argc, char **argv)
 		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo == SIGHUP)
 				reload();
-			else if (si.ssi_signo == SIGUSR1)
+			else if (si.ssi_signo == SIGUSR1) {
+				queue_pause(&ctx.q);
 				log_reopen();
+				queue_resume(&ctx.q);
+			}
 			else
 				stop = 1;
 		}

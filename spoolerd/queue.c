@@ -60,7 +60,7 @@ int queue_pop(struct queue *q, struct job *out)
 	int r = -1;
 
 	pthread_mutex_lock(&q->mu);
-	while (!q->stopping && q->len == 0)
+	while (!q->stopping && (q->len == 0 || q->paused))
 		pthread_cond_wait(&q->cv, &q->mu);
 	if (!q->stopping) {
 		*out = q->jobs[q->head];
@@ -77,6 +77,25 @@ void queue_done(struct queue *q)
 {
 	pthread_mutex_lock(&q->mu);
 	q->active--;
+	if (q->paused && q->active == 0)
+		pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+}
+
+void queue_pause(struct queue *q)
+{
+	pthread_mutex_lock(&q->mu);
+	q->paused = 1;
+	while (q->active > 0)
+		pthread_cond_wait(&q->cv, &q->mu);
+	pthread_mutex_unlock(&q->mu);
+}
+
+void queue_resume(struct queue *q)
+{
+	pthread_mutex_lock(&q->mu);
+	q->paused = 0;
+	pthread_cond_broadcast(&q->cv);
 	pthread_mutex_unlock(&q->mu);
 }
 

@@ -30,6 +30,7 @@ struct queue {
 	size_t hlen, hcap;
 	unsigned active; /* jobs being worked on */
 	int stopping;
+	int paused;
 };
 
 int queue_init(struct queue *q, size_t cap);
@@ -52,6 +53,12 @@ size_t queue_pending(struct queue *q);
 /* queue_stop - wake every worker; pending jobs are dropped (they are
  * still in new/ or defer/, untouched) */
 void queue_stop(struct queue *q);
+
+/* queue_pause - wait until no job is active and keep workers from
+ * taking new ones (the main thread then changes what workers share, such
+ * as the log file descriptor); queue_resume lets them go on */
+void queue_pause(struct queue *q);
+void queue_resume(struct queue *q);
 
 /* queue_defer - schedule name for due_ms; 0 or -1 */
 int queue_defer(struct queue *q, const char *name, long long due_ms);

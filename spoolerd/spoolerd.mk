@@ -11,7 +11,7 @@ SPOOLERD_MODS = chain msg path retry scan queue deliver notify \
 	proc_maildir proc_mbox
 SPOOLERD_OBJS = $(SPOOLERD_MODS:%=$(BUILD)/sd/%.o)
 
-SPOOLERD_UNIT = chain retry path mbox hasher headers maildir queue
+SPOOLERD_UNIT = chain retry path mbox hasher headers maildir queue procs
 SPOOLERD_UNIT_BINS = $(SPOOLERD_UNIT:%=$(BUILD)/tests/test_spoolerd_%)
 
 BINS += $(SPOOLERD)
