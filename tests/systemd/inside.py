@@ -7,17 +7,24 @@ spawn rates to /results/rates.json. Exit status 0 when every check passed
 
   inside.py test     the checks (tests/systemd/suite)
   inside.py bench    connections/s only (bench/launchers.sh)
+  inside.py profiles connections/s for each drop-in in profiles.json
+  inside.py rate PORT N PARALLEL   connections/s against 127.0.0.1:PORT,
+                     printed (bench/launchers.sh uses it on the host, so
+                     every launcher is measured by the same client)
 """
 import glob, json, os, re, smtplib, socket, ssl, subprocess, sys, threading
 import time
 
-RES = "/results"
+RES = os.environ.get("RESULTS", "/results")
 MAILDIR = "/var/mail/example.com"
 CONF = "/etc/smtpd/smtpd.json"
 DROPIN_DIR = "/etc/systemd/system/smtpd-session@.service.d"
 STRICT = "/usr/share/smtpd/smtpd-session-strict.conf"
-tap = open(os.path.join(RES, "tap"), "w")
+if not os.path.isdir(RES):
+    RES = "/tmp"
+tap = open(os.path.join(RES, "tap"), "w") if RES != "/tmp" else sys.stdout
 logf = open(os.path.join(RES, "log"), "a")
+PORT = 25
 count = 0
 failed = 0
 msgs = {}  # Message-ID -> maildir user, every message accepted so far
@@ -85,7 +92,7 @@ def send(mode="plain", user="alice", src=None, quiet=False):
             c = smtplib.SMTP_SSL("127.0.0.1", 465, timeout=20,
                                  context=tls_ctx(), source_address=srcaddr)
         else:
-            c = smtplib.SMTP("127.0.0.1", 25, timeout=20,
+            c = smtplib.SMTP("127.0.0.1", PORT, timeout=20,
                              source_address=srcaddr)
         c.ehlo("client.test")
         info = ""
@@ -526,8 +533,33 @@ def rates(label, out, n):
 
 
 def main():
+    global PORT
     mode = sys.argv[1] if len(sys.argv) > 1 else "test"
     rs = {}
+    if mode == "rate":
+        PORT = int(sys.argv[2])
+        r, errs = rate(int(sys.argv[3]), parallel=int(sys.argv[4]))
+        print("%.1f %d" % (r, len(errs)))
+        if errs:
+            print("errors:", errs[:3], file=sys.stderr)
+        return 0
+    if mode == "profiles":
+        # /results/profiles.json: {"name": "drop-in text", ...}; measures
+        # each as an extra drop-in of smtpd-session@.service
+        n = int(os.environ.get("BENCH_N", "200"))
+        profs = json.load(open(os.path.join(RES, "profiles.json")))
+        path = os.path.join(DROPIN_DIR, "zz-profile.conf")
+        os.makedirs(DROPIN_DIR, exist_ok=True)
+        for name, text in profs.items():
+            with open(path, "w") as fh:
+                fh.write(text)
+            sh("systemctl", "daemon-reload")
+            r, errs = rate(n)
+            rs[name] = round(r, 1)
+            log("profile", name, r, errs[:3])
+        os.unlink(path)
+        json.dump(rs, open(os.path.join(RES, "rates.json"), "w"))
+        return 0
     if mode == "bench":
         n = int(os.environ.get("BENCH_N", "300"))
         for prof in ("default", "strict"):
