@@ -43,8 +43,9 @@ const char *chain_spec(const struct cfg *cfg)
 		return "HeadersParser|Header|Debugger";
 	if (bn && (!strcasecmp(bn, "guerrilla-db-redis") ||
 		   !strcasecmp(bn, "guerrilla-redis-db")))
-		return "HeadersParser|Header|Hasher|Compressor|"
-		       "GuerrillaRedisDB";
+		/* go-guerrilla's own chain for its old backend: the
+		 * compressed message in Redis, a row in MySQL */
+		return "HeadersParser|Header|Hasher|Compressor|Redis|SQL";
 	return DEFAULT_CHAIN;
 }
 
