@@ -3,7 +3,11 @@
  *
  * The file is go-guerrilla's goguerrilla.conf.json (v1.6) with our keys
  * added; the older shape (backend_name, TLS keys flat on the server,
- * mysql_* keys) loads too. Comments are stripped by cJSON_Minify.
+ * mysql_* keys) loads too. Comments (line and block) are blanked out by
+ * strip_comments, not cJSON_Minify: cJSON 1.7.15 takes the closing quote
+ * of a string ending in an escaped backslash ("a\\") for an escaped one,
+ * and then drops every '/' and treats "//" as a comment inside the
+ * strings that follow.
  *
  * One table per JSON object drives everything: parsing, type and range
  * checks, defaults and the --check-config dump. Unknown keys warn, bad
@@ -646,6 +650,36 @@ static void validate(struct loader *l, struct cfg *c)
 	}
 }
 
+/* strip_comments - blank out line and block comments outside strings,
+ * in place; inside a string a backslash and the byte after it go as a
+ * pair, so "a\\" ends where JSON says */
+static void strip_comments(char *s)
+{
+	int in_str = 0;
+
+	for (; *s; s++) {
+		if (in_str) {
+			if (*s == '\\' && s[1])
+				s++;
+			else if (*s == '"')
+				in_str = 0;
+		} else if (*s == '"') {
+			in_str = 1;
+		} else if (s[0] == '/' && s[1] == '/') {
+			size_t n = strcspn(s, "\n");
+
+			memset(s, ' ', n);
+			s += n - 1;
+		} else if (s[0] == '/' && s[1] == '*') {
+			char *e = strstr(s + 2, "*/");
+			size_t n = e ? (size_t)(e + 2 - s) : strlen(s);
+
+			memset(s, ' ', n);
+			s += n - 1;
+		}
+	}
+}
+
 /* fill_host_names - default host_name is this machine's name */
 static int fill_host_names(struct cfg *c)
 {
@@ -690,7 +724,7 @@ struct cfg *cfg_load_buf(const char *buf, cfg_diag_fn diag, void *arg)
 	if (!text)
 		goto oom;
 	memcpy(text, buf, len + 1);
-	cJSON_Minify(text);
+	strip_comments(text);
 	root = cJSON_Parse(text);
 	if (!root) {
 		const char *e = cJSON_GetErrorPtr();
