@@ -187,22 +187,24 @@ static const struct {
 
 #define NVERS (sizeof(versions) / sizeof(versions[0]))
 
-/* add - append ":+name" (or the given prefix) once */
+/* add - append pre and name, unless that exact item is there already;
+ * -1 when out is full */
 static int add(char *out, size_t size, const char *pre, const char *name)
 {
-	size_t n = strlen(out);
-	char item[64];
+	size_t n = strlen(out), pl = strlen(pre), nl = strlen(name);
+	const char *hit;
 
-	snprintf(item, sizeof(item), "%s%s", pre, name);
-	if (strstr(out, item)) {
-		const char *hit = strstr(out, item);
-		char after = hit[strlen(item)];
+	for (hit = strstr(out, name); hit; hit = strstr(hit + 1, name)) {
+		char after = hit[nl];
 
-		if (after == ':' || after == '\0')
+		if ((size_t)(hit - out) >= pl &&
+		    !memcmp(hit - pl, pre, pl) && (after == ':' || !after))
 			return 0;
 	}
-	if ((size_t)snprintf(out + n, size - n, "%s", item) >= size - n)
+	if (n + pl + nl + 1 > size)
 		return -1;
+	memcpy(out + n, pre, pl);
+	memcpy(out + n + pl, name, nl + 1);
 	return 0;
 }
 
