@@ -234,8 +234,13 @@ void deliver_job(struct worker *w, const struct job *j)
 	m.jfd = -1;
 	m.fd = scan_claim(&c->sp, from, j->name);
 	if (m.fd < 0) {
-		if (errno != ENOENT && errno != EWOULDBLOCK)
+		if (errno != ENOENT && errno != EWOULDBLOCK) {
 			log_error("%s claim: %s", j->name, strerror(errno));
+			/* scan_claim put it back; new/ is rescanned, a
+			 * deferred entry needs its place in the schedule */
+			if (j->from == J_DEFER)
+				queue_defer(&c->q, j->name, now_ms() + 60000);
+		}
 		return;
 	}
 	m.name = j->name;

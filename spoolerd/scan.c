@@ -143,15 +143,21 @@ int scan_claim(struct sd_spool *sp, int fromfd, const char *name)
 	if (fromfd != sp->cur && renameat(fromfd, name, sp->cur, name) < 0)
 		return -1;
 	fd = openat(sp->cur, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno != ENOENT)
+		goto give_back;
 	if (fd < 0)
 		return -1;
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &a) < 0 ||
-	    !S_ISREG(a.st_mode)) {
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		int e = errno;
 
 		close(fd);
-		errno = e ? e : EINVAL;
+		errno = e; /* EWOULDBLOCK: another process delivers it */
 		return -1;
+	}
+	if (fstat(fd, &a) < 0 || !S_ISREG(a.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		goto give_back;
 	}
 	/* still the file we opened, not finished by another process? */
 	if (fstatat(sp->cur, name, &b, AT_SYMLINK_NOFOLLOW) < 0 ||
@@ -161,6 +167,17 @@ int scan_claim(struct sd_spool *sp, int fromfd, const char *name)
 		return -1;
 	}
 	return fd;
+give_back:
+	/* out of fds or the like: put it back where a later scan finds it
+	 * rather than strand it in cur/ until the next start */
+	{
+		int e = errno;
+
+		if (fromfd != sp->cur)
+			renameat(sp->cur, name, fromfd, name);
+		errno = e;
+	}
+	return -1;
 }
 
 struct sweep {
