@@ -43,7 +43,8 @@ static size_t domain_len(const char *p, const char *end)
 		if (!e)
 			return 0;
 		n = (size_t)(e - p - 1);
-		if (n == 0 || n >= sizeof(lit))
+		/* a NUL would end the text inet_pton sees, not the literal */
+		if (n == 0 || n >= sizeof(lit) || memchr(p + 1, '\0', n))
 			return 0;
 		memcpy(lit, p + 1, n);
 		lit[n] = '\0';
