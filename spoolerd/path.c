@@ -58,13 +58,11 @@ int path_check_template(const char *tmpl, const char **why)
 		*why = "empty path template";
 		return -1;
 	}
-	while ((p = strchr(p, '{'))) {
+	for (p = strchr(p, '{'); p; p = strchr(p + 1, '{'))
 		if (strncmp(p, "{user}", 6) && strncmp(p, "{domain}", 8)) {
 			*why = "only {user} and {domain} may appear in braces";
 			return -1;
 		}
-		p++;
-	}
 	return 0;
 }
 

@@ -122,12 +122,9 @@ static int in_cur(const char *dir, const char *name)
 	d = opendir(p);
 	if (!d)
 		return 0;
-	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, name, nl) &&
-		    (de->d_name[nl] == '\0' || de->d_name[nl] == ':')) {
-			found = 1;
-			break;
-		}
+	for (de = readdir(d); de && !found; de = readdir(d))
+		found = !strncmp(de->d_name, name, nl) &&
+			(de->d_name[nl] == '\0' || de->d_name[nl] == ':');
 	closedir(d);
 	return found;
 }

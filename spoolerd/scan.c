@@ -125,7 +125,7 @@ long scan_list(int dirfd, void (*fn)(void *arg, const char *name), void *arg)
 		return -1;
 	}
 	rewinddir(d);
-	while ((de = readdir(d))) {
+	for (de = readdir(d); de; de = readdir(d)) {
 		if (!scan_name_ok(de->d_name))
 			continue;
 		fn(arg, de->d_name);
@@ -252,7 +252,7 @@ long scan_clean_state(struct sd_spool *sp)
 		return o.removed;
 	}
 	rewinddir(d);
-	while ((de = readdir(d))) {
+	for (de = readdir(d); de; de = readdir(d)) {
 		size_t n = strlen(de->d_name);
 
 		if (de->d_name[0] == '.' && n > 5 &&

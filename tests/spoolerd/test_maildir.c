@@ -11,7 +11,7 @@ static int count(const char *dir)
 
 	if (!d)
 		return -1;
-	while ((de = readdir(d)))
+	for (de = readdir(d); de; de = readdir(d))
 		if (de->d_name[0] != '.')
 			n++;
 	closedir(d);
