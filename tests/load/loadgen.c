@@ -207,10 +207,10 @@ static double pct(struct series *s, double p)
 	return s->v[i];
 }
 
-enum { L_CONNECT, L_GREET, L_TLS, L_DOT, L_TXN, L_SILENT, L_NSERIES };
+enum { L_CONNECT, L_GREET, L_TLS, L_DOT, L_TXN, L_SILENT, L_CUT, L_NSERIES };
 static const char *series_names[] = {"connect", "greeting", "tls_handshake",
 				     "final_250", "transaction",
-				     "silent_to_421"};
+				     "silent_to_421", "session_cut_age"};
 static struct series lat[L_NSERIES];
 
 struct kind {
@@ -261,6 +261,16 @@ static struct {
 } st;
 
 static struct recs recs;
+#define TL_MAX 7200
+static int tl_acc[TL_MAX], tl_conn[TL_MAX];
+static double start_epoch;
+
+static int tl_slot(void)
+{
+	int i = (int)(now_s() - st.t_start);
+
+	return i < 0 ? 0 : i >= TL_MAX ? TL_MAX - 1 : i;
+}
 static FILE *dbg;
 
 /* ---------- the message text pool ---------- */
@@ -383,7 +393,7 @@ struct client {
 	uint8_t q[QCAP];
 	uint16_t qarg[QCAP];
 	unsigned qh, qt;
-	double t_conn, t_wait, t_silent, t_hs;
+	double t_conn, t_wait, t_silent, t_hs, t_greet;
 	int burst_n;
 };
 
@@ -856,6 +866,7 @@ static void start_conn(struct client *c)
 	c->inject = 0;
 	c->need_rset = 0;
 	c->holding = 0;
+	c->t_greet = 0;
 	c->phase = P_GREET;
 	c->qh = c->qt = 0;
 	expect(c, RK_GREET, 0);
@@ -1261,6 +1272,12 @@ static void step(struct client *c)
 
 static void closing(struct client *c)
 {
+	/* the server still holds its slot until its process exits, after
+	 * this reply: counting the session as over here keeps the client's
+	 * view of concurrency within the server's (max_clients check) */
+	if (c->greeted)
+		st.concurrent--;
+	c->greeted = 0;
 	c->expect_close = 1;
 	c->state = C_CLOSING;
 	set_timer(c, now_s() + 10, TK_WATCHDOG);
@@ -1278,11 +1295,38 @@ static void msg_done(struct client *c, int outcome)
 	c->phase = P_READY;
 }
 
+/* timeout_421 - "421 4.4.2" while we were not silent: the session's
+ * max_session_time (a limit doing its job) or an idle timeout that
+ * fired early (an error); 1 if handled */
+static int timeout_421(struct client *c, int code, const char *text)
+{
+	double age;
+
+	if (code != 421 || !strstr(text, "4.4.2") || !c->t_greet)
+		return 0;
+	age = now_s() - c->t_greet;
+	if (age >= O.session_time - 1) {
+		series_add(&lat[L_CUT], age);
+		count("limit:421-max-session-time");
+		if (age > O.session_time + O.slack)
+			count("limit:session-overran-max-session-time");
+	} else {
+		count("error:421-timeout-while-active");
+		logx("client %d: 421 4.4.2 after %.1f s, phase %d", c->id, age,
+		     c->phase);
+	}
+	closing(c);
+	return 1;
+}
+
 static void on_reply(struct client *c, int code, const char *text)
 {
 	struct msg *m = c->m;
 	int kind, arg;
 	double now = now_s();
+
+	if (c->state != C_SILENT && timeout_421(c, code, text))
+		return;
 
 	if (c->qh == c->qt) {
 		if (c->state == C_SILENT) {
@@ -1320,6 +1364,8 @@ static void on_reply(struct client *c, int code, const char *text)
 	case RK_GREET:
 		if (code == 220) {
 			series_add(&lat[L_GREET], now - c->t_conn);
+			c->t_greet = now;
+			tl_conn[tl_slot()]++;
 			c->greeted = 1;
 			st.greeted++;
 			if (++st.concurrent > st.peak_concurrent)
@@ -1423,6 +1469,7 @@ static void on_reply(struct client *c, int code, const char *text)
 			if (m->smuggle)
 				count("error:smuggling-message-accepted");
 			st.msgs_accepted++;
+			tl_acc[tl_slot()]++;
 			st.bytes_accepted += m->gen;
 			msg_done(c, OUT_ACCEPTED);
 		} else {
@@ -1775,6 +1822,29 @@ static void write_json(const char *path, struct sample_stats *ss,
 		st.bytes_sent_wire, (double)st.msgs_accepted / load,
 		(double)st.conns_ok / load,
 		(double)st.bytes_accepted / load / 1e6);
+	{
+		struct rusage ru;
+
+		getrusage(RUSAGE_SELF, &ru);
+		fprintf(f,
+			" \"generator_cpu_s\": {\"user\": %.2f, \"sys\": %.2f},\n",
+			(double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
+			(double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
+	}
+	fprintf(f, " \"start_epoch\": %.3f,\n \"timeline_accepted\": [",
+		start_epoch);
+	{
+		int last = (int)(st.t_end - st.t_start) + 1;
+
+		if (last > TL_MAX)
+			last = TL_MAX;
+		for (int i = 0; i < last; i++)
+			fprintf(f, "%s%d", i ? "," : "", tl_acc[i]);
+		fprintf(f, "],\n \"timeline_greeted\": [");
+		for (int i = 0; i < last; i++)
+			fprintf(f, "%s%d", i ? "," : "", tl_conn[i]);
+		fprintf(f, "],\n");
+	}
 	fprintf(f, " \"latency\": {\n");
 	for (int i = 0; i < L_NSERIES; i++) {
 		struct series *s = &lat[i];
@@ -1857,6 +1927,20 @@ static void print_summary(struct sample_stats *ss)
 	       st.msgs_accepted, (double)st.msgs_accepted / load,
 	       (double)st.bytes_accepted / load / 1e6, st.msgs_refused,
 	       st.msgs_aborted, st.msgs_unknown, st.peak_concurrent);
+	{
+		struct rusage ru;
+
+		getrusage(RUSAGE_SELF, &ru);
+		printf("[%s] generator CPU: user %.1f s, sys %.1f s (%.0f%% of one "
+		       "core over the run)\n",
+		       O.label,
+		       (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
+		       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6,
+		       100.0 *
+			       ((double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+				(double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6) /
+			       (st.t_end - st.t_start));
+	}
 	for (int i = 0; i < L_NSERIES; i++) {
 		struct series *s = &lat[i];
 
@@ -2011,6 +2095,12 @@ int main(int argc, char **argv)
 	if (ep < 0 || !cl)
 		return 1;
 	st.t_start = now_s();
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		start_epoch = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	}
 	t_deadline = st.t_start + O.duration;
 	t_cut = t_deadline + O.grace;
 	for (int i = 0; i < O.clients; i++) {
@@ -2035,7 +2125,17 @@ int main(int argc, char **argv)
 			cutting = 1;
 			for (int i = 0; i < O.clients; i++)
 				if (cl[i].fd >= 0) {
-					count("cut-at-end");
+					struct client *c = &cl[i];
+
+					count("cut-at-end:%s",
+					      c->state == C_CONNECTING ? "connecting"
+					      : c->state == C_SILENT ? "silent"
+					      : c->state == C_HANDSHAKE ? "tls"
+					      : c->state == C_CLOSING ? "closing"
+					      : c->qh != c->qt
+						      ? rk_names[c->q[c->qh % QCAP]]
+					      : c->phase == P_BODY ? "data"
+								   : "idle");
 					close_conn(&cl[i], 1);
 				}
 		}
