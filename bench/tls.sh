@@ -14,7 +14,10 @@
 #     its queue files are fsync'd too) -- skipped if it does not start
 #
 # Each measurement runs N sessions (default 1000) REPS times (default 3)
-# and prints the median sessions/s, and the ratio session/Postfix. Output
+# (the two servers alternating run by run, so both see the same machine
+# load) and prints the median sessions/s and the median of the per-run
+# ratios session/Postfix, with the load average (rates on a busy machine
+# are not comparable between runs of the script). Output
 # to stdout and bench/results/tls-latest.txt.
 #
 # Environment: SESSION (binary), N, REPS, CONC (default 50), NO_POSTFIX=1.
@@ -299,42 +302,56 @@ if [ "${NO_POSTFIX:-0}" != 1 ]; then
 	fi
 fi
 
-measure() { # port label -> median sessions/s in $rate, TLS seen in $seen
-	local i out ok fail dt rates=()
-	for i in $(seq 1 "$REPS"); do
-		out=$(python3 "$work/load.py" "$1" "$N" "$CONC" 2 2>"$work/load.err")
-		read -r ok fail dt seen <<<"$out"
-		if [ "$fail" != 0 ]; then
-			echo "bench: $2: $fail of $N sessions failed:" >&2
-			cat "$work/load.err" >&2
-		fi
-		rates+=("$(python3 -c "print('%.1f' % ($ok / $dt))")")
-	done
-	rate=$(printf '%s\n' "${rates[@]}" | sort -n | sed -n "$(((REPS + 1) / 2))p")
-	all="${rates[*]}"
+once() { # port label -> sessions/s of one run in $r1, TLS seen in $seen
+	local out ok fail dt
+	out=$(python3 "$work/load.py" "$1" "$N" "$CONC" 2 2>"$work/load.err")
+	read -r ok fail dt seen <<<"$out"
+	if [ "$fail" != 0 ]; then
+		echo "bench: $2: $fail of $N sessions failed:" >&2
+		cat "$work/load.err" >&2
+	fi
+	r1=$(python3 -c "print('%.1f' % ($ok / $dt))")
+}
+
+median() {
+	printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"
 }
 
 out=$top/bench/results/tls-latest.txt
 {
-	echo "# bench/tls.sh $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores:" \
+	echo "# bench/tls.sh $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores," \
+		"load average $(cut -d' ' -f1-3 /proc/loadavg):" \
 		"STARTTLS sessions/s, $N sessions x $REPS runs, $CONC concurrent," \
-		"5 KB message each; median (all runs)"
-	printf '%-6s %-34s %10s  %-22s %s\n' cert server "sessions/s" runs "TLS seen by the client"
+		"5 KB message each; the servers alternate run by run; median (all runs)"
+	printf '%-6s %-34s %10s  %-24s %s\n' cert server "sessions/s" runs "TLS seen by the client"
 	for cert in ec rsa; do
 		[ $cert = ec ] && port=$p_ec || port=$p_rsa
-		n0=$(find "$spool/new" -type f | wc -l)
-		measure "$port" "smtpd-session $cert"
-		n1=$(find "$spool/new" -type f | wc -l)
-		ours=$rate
-		printf '%-6s %-34s %10s  %-22s %s\n' "$cert" "smtpd-session (tcpserver)" "$ours" "($all)" "$seen"
-		echo "#        spool/new gained $((n1 - n0)) entries for $((N * REPS)) sessions"
-		rm -f "$spool"/new/*
+		[ $cert = ec ] && pport=$pf_ec || pport=$pf_rsa
+		ours=() theirs=() ratios=() stored=0
+		for i in $(seq 1 "$REPS"); do
+			once "$port" "smtpd-session $cert"
+			ours+=("$r1")
+			seen_ours=$seen
+			n=$(find "$spool/new" -type f | wc -l)
+			stored=$((stored + n))
+			find "$spool/new" -type f -delete
+			if [ $have_pf = 1 ]; then
+				once "$pport" "postfix $cert"
+				theirs+=("$r1")
+				seen_pf=$seen
+				ratios+=("$(python3 -c "print('%.2f' % (${ours[-1]} / $r1))")")
+			fi
+		done
+		printf '%-6s %-34s %10s  %-24s %s\n' "$cert" "smtpd-session (tcpserver)" \
+			"$(median "${ours[@]}")" "(${ours[*]})" "$seen_ours"
+		echo "#        spool/new gained $stored entries for $((N * REPS)) sessions"
 		if [ $have_pf = 1 ]; then
-			[ $cert = ec ] && port=$pf_ec || port=$pf_rsa
-			measure "$port" "postfix $cert"
-			printf '%-6s %-34s %10s  %-22s %s\n' "$cert" "postfix smtpd (discard)" "$rate" "($all)" "$seen"
-			python3 -c "print('%-6s %-34s %10.2f' % ('$cert', 'ratio smtpd-session / postfix', $ours / $rate))"
+			printf '%-6s %-34s %10s  %-24s %s\n' "$cert" "postfix smtpd (discard)" \
+				"$(median "${theirs[@]}")" "(${theirs[*]})" "$seen_pf"
+			printf '%-6s %-34s %10s  %-24s\n' "$cert" "ratio smtpd-session / postfix" \
+				"$(median "${ratios[@]}")" "(${ratios[*]})"
 		fi
 	done
 	[ $have_pf = 1 ] || echo "# Postfix smtpd not measured (see stderr)"
+	echo "# load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$out"
