@@ -99,6 +99,32 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/rsa.key" \
 	-out "$work/rsa.crt" -days 30 -subj /CN=mx.test 2>/dev/null
 
+# CPU seconds used so far by a process tree: the root and its live
+# descendants (user+system), plus what the root and they reaped from
+# children that exited (cutime+cstime) -- tcpserver reaps every session,
+# Postfix's master every smtpd, cleanup, ...
+cat >"$work/cpu.py" <<'EOF'
+import os, sys
+tck = os.sysconf("SC_CLK_TCK")
+kids, stat = {}, {}
+for p in os.listdir("/proc"):
+    if not p.isdigit():
+        continue
+    try:
+        with open("/proc/%s/stat" % p) as f:
+            f = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        continue
+    stat[int(p)] = sum(int(x) for x in f[11:15])  # utime stime cutime cstime
+    kids.setdefault(int(f[1]), []).append(int(p))
+total, todo = 0, [int(sys.argv[1])]
+while todo:
+    p = todo.pop()
+    total += stat.get(p, 0)
+    todo += kids.get(p, [])
+print("%.3f" % (total / tck))
+EOF
+
 # the load generator
 cat >"$work/load.py" <<'EOF'
 """STARTTLS sessions against 127.0.0.1:PORT: N sessions, CONC at a time,
@@ -302,9 +328,14 @@ if [ "${NO_POSTFIX:-0}" != 1 ]; then
 	fi
 fi
 
-once() { # port label -> sessions/s of one run in $r1, TLS seen in $seen
-	local out ok fail dt
+once() { # port label root-pid -> sessions/s of one run in $r1, server CPU
+	# ms per session in $c1, TLS seen in $seen
+	local out ok fail dt cpu0 cpu1
+	cpu0=$(python3 "$work/cpu.py" "$3")
 	out=$(python3 "$work/load.py" "$1" "$N" "$CONC" 2 2>"$work/load.err")
+	sleep 0.5 # the last sessions exit and are reaped
+	cpu1=$(python3 "$work/cpu.py" "$3")
+	c1=$(python3 -c "print('%.2f' % (($cpu1 - $cpu0) * 1000 / $N))")
 	read -r ok fail dt seen <<<"$out"
 	if [ "$fail" != 0 ]; then
 		echo "bench: $2: $fail of $N sessions failed:" >&2
@@ -327,27 +358,33 @@ out=$top/bench/results/tls-latest.txt
 	for cert in ec rsa; do
 		[ $cert = ec ] && port=$p_ec || port=$p_rsa
 		[ $cert = ec ] && pport=$pf_ec || pport=$pf_rsa
-		ours=() theirs=() ratios=() stored=0
+		[ $cert = ec ] && tpid=${pids[0]} || tpid=${pids[1]}
+		ours=() theirs=() ratios=() stored=0 cours=() ctheirs=()
 		for i in $(seq 1 "$REPS"); do
-			once "$port" "smtpd-session $cert"
+			once "$port" "smtpd-session $cert" "$tpid"
 			ours+=("$r1")
+			cours+=("$c1")
 			seen_ours=$seen
 			n=$(find "$spool/new" -type f | wc -l)
 			stored=$((stored + n))
 			find "$spool/new" -type f -delete
 			if [ $have_pf = 1 ]; then
-				once "$pport" "postfix $cert"
+				once "$pport" "postfix $cert" "$(tr -d ' ' <"$pf/queue/pid/master.pid")"
 				theirs+=("$r1")
+				ctheirs+=("$c1")
 				seen_pf=$seen
 				ratios+=("$(python3 -c "print('%.2f' % (${ours[-1]} / $r1))")")
 			fi
 		done
 		printf '%-6s %-34s %10s  %-24s %s\n' "$cert" "smtpd-session (tcpserver)" \
 			"$(median "${ours[@]}")" "(${ours[*]})" "$seen_ours"
-		echo "#        spool/new gained $stored entries for $((N * REPS)) sessions"
+		echo "#        server CPU ms/session $(median "${cours[@]}") (${cours[*]});" \
+			"spool/new gained $stored entries for $((N * REPS)) sessions"
 		if [ $have_pf = 1 ]; then
 			printf '%-6s %-34s %10s  %-24s %s\n' "$cert" "postfix smtpd (discard)" \
 				"$(median "${theirs[@]}")" "(${theirs[*]})" "$seen_pf"
+			echo "#        server CPU ms/session $(median "${ctheirs[@]}") (${ctheirs[*]})" \
+				"(master and all its children)"
 			printf '%-6s %-34s %10s  %-24s\n' "$cert" "ratio smtpd-session / postfix" \
 				"$(median "${ratios[@]}")" "(${ratios[*]})"
 		fi
