@@ -423,7 +423,7 @@ def t_burst():
     bad = []
     for s in socks:
         s.setblocking(True)
-        s.settimeout(60)
+        s.settimeout(150)
         try:
             line = s.recv(512)
             if line.startswith(b"220"):
