@@ -216,7 +216,12 @@ int tls_priority(const struct cfg_tls *t, char *out, size_t size, char *err,
 
 	err[0] = '\0';
 	if (t->priority) {
-		snprintf(out, size, "%s", t->priority);
+		/* a cut string could drop the restrictions at its end */
+		if ((size_t)snprintf(out, size, "%s", t->priority) >= size) {
+			snprintf(err, errsize, "priority: longer than %zu bytes",
+				 size - 1);
+			return -1;
+		}
 		return 0;
 	}
 	snprintf(out, size, "NORMAL:-VERS-ALL");
