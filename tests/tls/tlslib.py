@@ -238,7 +238,7 @@ class Server:
                          ["launcher: " + x for x in ll])
 
 
-def wait_listen(port, proc, plain=True, timeout=10.0):
+def wait_listen(port, proc, plain=True, timeout=20.0):
     """Until the launcher accepts on port: with plain, until a session
     sends a 220 banner (the exec works); else only a TCP connect."""
     deadline = time.monotonic() + timeout
