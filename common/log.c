@@ -100,8 +100,17 @@ void log_reopen(void)
 		       strerror(e));
 		return;
 	}
-	if (dest == D_FILE && fd > 2)
-		close(fd);
+	if (dest == D_FILE && fd > 2) {
+		/* swap the file under the same fd number, so a thread
+		 * logging meanwhile never writes into a reused fd */
+		if (dup3(nfd, fd, O_CLOEXEC) < 0) {
+			close(fd);
+			fd = nfd;
+			return;
+		}
+		close(nfd);
+		return;
+	}
 	dest = D_FILE;
 	fd = nfd;
 }
