@@ -14,4 +14,6 @@ apt-get install -y -qq --no-install-recommends \
 	libhiredis-dev default-libmysqlclient-dev zlib1g-dev \
 	systemd ucspi-tcp-ipv6 xinetd swaks postfix \
 	gnutls-bin openssl valgrind procps iproute2 util-linux \
-	redis-server mariadb-server mariadb-client
+	redis-server mariadb-server mariadb-client \
+	testssl.sh clang libclang-rt-14-dev afl++ \
+	systemd-container debootstrap linux-perf
