@@ -83,6 +83,9 @@ struct sample_stats {
 	long long peak_spool_new; /* entries waiting in spool new/ */
 	long long min_mem_avail_kib, mem_avail_start_kib;
 	double sample_cpu_s;     /* CPU the sampler itself used */
+	int peak_running;        /* runnable tasks on the machine */
+	double peak_loadavg;     /* 1-minute load average */
+	int oldest_pid;          /* the session of max_age_s */
 };
 
 int sampler_start(int launcher_pid, int spoolerd_pid, const char *spool,

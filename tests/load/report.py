@@ -31,6 +31,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--out", required=True)
 ap.add_argument("--profile", default="none")
 ap.add_argument("--pids", default="")
+ap.add_argument("--strict-limits", type=int, default=1)
 args = ap.parse_args()
 OUT = args.out
 
@@ -188,19 +189,22 @@ def categorize(comm, pid, frames, kind):
         return "max_clients slot lock"
     if has_prefix("log_") or has("vsyslog", "__vsyslog_internal"):
         return "logging"
-    if has_prefix("spool_", "entry_") or has(
+    if has("spool_begin", "spool_write", "spool_commit", "spool_abort",
+           "spool_open_dirs", "spool_space_ok", "spool_close_dirs",
+           "entry_format", "open_entry", "generic_perform_write",
+           "ext4_buffered_write_iter", "ext4_da_write_begin") or has(
             "ext4_file_write_iter", "__x64_sys_renameat2", "__x64_sys_openat",
             "__x64_sys_unlinkat", "__x64_sys_statfs", "__x64_sys_fstatfs",
             "ext4_create", "ext4_rename"):
         return "spool write (create, write, rename)"
-    if any(s in SESSION_PARSE for s in syms) or has_prefix("cmd_", "session_"):
-        return "SMTP parsing and replies"
     if has("tcp_sendmsg", "tcp_recvmsg", "sock_read_iter", "sock_write_iter",
            "__x64_sys_poll", "do_sys_poll", "__x64_sys_ppoll", "tcp_v4_rcv",
            "__x64_sys_sendto", "__x64_sys_recvfrom", "net_rx_action",
            "__x64_sys_shutdown", "tcp_close", "__x64_sys_read",
            "__x64_sys_write", "io_fill", "io_write_all"):
         return "network I/O (loopback TCP, poll)"
+    if any(s in SESSION_PARSE for s in syms) or has_prefix("cmd_", "session_"):
+        return "SMTP parsing and replies"
     if has("__libc_start_main", "__libc_start_call_main", "_start",
            "__libc_early_init", "_IO_new_file_fopen"):
         return "process start: libc init"
@@ -222,25 +226,31 @@ GROUPS = [
 ]
 
 
-def parse_perf(path, ours, session_pids):
-    """yield (comm, pid, period_ns, frames, kind)"""
+FORK = re.compile(r"PERF_RECORD_FORK\((\d+):(\d+)\):\((\d+):(\d+)\)")
+
+
+def parse_perf(path, ours, launcher):
+    """yield (comm, pid, period_ns, frames, kind). Who is who comes from
+    the fork events in the stream (perf synthesizes them for processes
+    that existed at the start): a child of the launcher is a session;
+    pids are reused (pid_max is 32768 here), so a fork event resets the
+    kind of the pid it creates."""
     comm = pid = period = None
     frames = []
+    kinds = dict(ours)
 
     def emit():
         if comm is None:
             return None
         if pid == 0:
             return None  # idle
-        if pid in session_pids:
-            kind = "session"
-        elif pid in ours:
-            kind = ours[pid]
-        elif comm.startswith(("kworker", "jbd2", "ksoftirqd", "rcu",
-                              "migration", "kswapd", "kcompactd")):
-            kind = "kthread"
-        else:
-            kind = "other"
+        kind = kinds.get(pid)
+        if kind is None:
+            if comm.startswith(("kworker", "jbd2", "ksoftirqd", "rcu",
+                                "migration", "kswapd", "kcompactd")):
+                kind = "kthread"
+            else:
+                kind = "other"
         return (comm, pid, period, frames, kind)
 
     hdr = re.compile(r"^(\S.*?)\s+(\d+)/(\d+)\s+(\d+)\s*$")
@@ -248,6 +258,23 @@ def parse_perf(path, ours, session_pids):
     with open(path, errors="replace") as f:
         for line in f:
             if not line.strip():
+                r = emit()
+                if r:
+                    yield r
+                comm = None
+                frames = []
+                continue
+            if "PERF_RECORD_" in line:
+                m = FORK.search(line)
+                if m:
+                    child, parent = int(m.group(1)), int(m.group(3))
+                    if child != parent and child not in ours:
+                        if parent == launcher:
+                            kinds[child] = "session"
+                        elif kinds.get(parent) == "session":
+                            kinds[child] = "session"
+                        else:
+                            kinds.pop(child, None)
                 r = emit()
                 if r:
                     yield r
@@ -393,6 +420,14 @@ def phase_table(name, j):
       % j["peak_concurrent_greeted"])
     s = j["server"]
     w("| peak smtpd-session processes (sampled) | %d |" % s["peak_procs"])
+    never = sum(v for kk, v in j["events"].items()
+                if kk in ("cut-at-end:greeting", "cut-at-end:connecting",
+                          "error:reply-timeout-greeting",
+                          "error:connect-timeout"))
+    w("| connections never greeted (cut at the end or timed out) | %d |"
+      % never)
+    w("| machine: peak runnable tasks / peak load average | %d / %.0f |"
+      % (s.get("peak_running", 0), s.get("peak_loadavg", 0)))
     w("| peak PSS sum of sessions | %.1f MiB (%d processes, %.0f KiB each) |"
       % (s["peak_pss_kib"] / 1024, s["procs_at_pss_peak"],
          s["peak_pss_kib"] / max(1, s["procs_at_pss_peak"])))
@@ -456,10 +491,16 @@ if limits:
 checks = []
 
 
-def check(name, ok, detail):
-    checks.append((name, ok, detail))
+def check(name, ok, detail, fatal=None):
+    """fatal: None = a limit check (fatal unless --strict-limits 0)"""
+    if fatal is None:
+        fatal = bool(args.strict_limits)
+    checks.append((name, ok, detail, fatal))
     if not ok:
-        failures.append(name + ": " + detail)
+        (failures if fatal else warnings).append(name + ": " + detail)
+
+
+warnings = []
 
 
 def ev(j, k):
@@ -499,11 +540,12 @@ for label, j in (("main", main), ("limits", limits)):
           % (per, s["min_mem_avail_kib"] / 1024))
     k = j["check"]
     check("%s: spool drained" % label, k["drained"] == 1 and
-          k["spool_left"] == 0, k["spool_detail"])
+          k["spool_left"] == 0, k["spool_detail"], True)
     check("%s: nothing lost, duplicated or corrupted" % label,
           k["lost"] == 0 and k["duplicated"] == 0 and k["corrupted"] == 0,
           "accepted %d, lost %d, duplicated %d, corrupted %d"
-          % (k["accepted"], k["lost"], k["duplicated"], k["corrupted"]))
+          % (k["accepted"], k["lost"], k["duplicated"], k["corrupted"]),
+          True)
 if limits:
     maxc = int(text("limits-max-clients.txt", "0").strip() or 0)
     n421 = ev(limits, "limit:421-max-clients")
@@ -517,13 +559,15 @@ if limits:
           % (limits["peak_concurrent_greeted"], maxc,
              limits["server"]["peak_procs"]))
 check("no session killed by a signal", not crashes,
-      "%d (tcpserver end status)" % len(crashes))
+      "%d (tcpserver end status)" % len(crashes), True)
 w("## Limits under the storm")
 w("")
 w("| check | result | detail |")
 w("|---|---|---|")
-for name, ok, detail in checks:
-    w("| %s | %s | %s |" % (name, "ok" if ok else "**FAILED**", detail))
+for name, ok, detail, fatal in checks:
+    w("| %s | %s | %s |" % (name, "ok" if ok else "**FAILED**" if fatal
+                            else "**FAILED** (not fatal: LIMITS_STRICT=0)",
+                            detail))
 w("")
 if exits:
     w("Session exit codes other than 0 (code count): %s" % "; ".join(exits))
@@ -563,7 +607,7 @@ if len(pl) >= 2:
     ours[int(pl[1])] = "spoolerd"
 if len(pl) >= 3:
     ours[int(pl[2])] = "loadgen"
-session_pids = set(int(x) for x in text("session-pids.txt").split())
+launcher = int(pl[0]) if pl else -1
 perf_script = os.path.join(OUT, "perf.script")
 if args.profile == "perf" and os.path.exists(perf_script) and main:
     cat = collections.Counter()
@@ -584,7 +628,7 @@ if args.profile == "perf" and os.path.exists(perf_script) and main:
     total_ns = 0
     by_kind = collections.Counter()
     for comm, pid, period, frames, kind in parse_perf(perf_script, ours,
-                                                      session_pids):
+                                                      launcher):
         c = categorize(comm, pid, frames, kind)
         cat[c] += period
         by_kind[kind] += period
@@ -674,7 +718,7 @@ if args.profile == "perf" and os.path.exists(perf_script) and main:
     # top leaf symbols of the stack
     leaf = collections.Counter()
     for comm, pid, period, frames, kind in parse_perf(perf_script, ours,
-                                                      session_pids):
+                                                      launcher):
         if kind in ("session", "tcpserver", "spoolerd") and frames:
             s, d = frames[0]
             leaf["%s (%s)" % (s, d)] += period
@@ -727,6 +771,12 @@ if failures:
     w("")
     for f in failures:
         w("- " + f)
+elif warnings:
+    w("Delivery checks passed; limit checks FAILED (not fatal with "
+      "LIMITS_STRICT=0):")
+    w("")
+    for f in warnings:
+        w("- " + f)
 else:
     w("All checks passed.")
 w("")
@@ -743,4 +793,6 @@ with open(os.path.join(OUT, "report.md"), "w") as f:
     f.write("\n".join(lines) + "\n")
 for f in failures:
     print("loadtest: check failed: " + f, file=sys.stderr)
+for f in warnings:
+    print("loadtest: limit check failed (not fatal): " + f, file=sys.stderr)
 sys.exit(1 if failures else 0)

@@ -156,8 +156,10 @@ static void *run(void *arg)
 				continue;
 			rss += r * page;
 			age = uptime - (double)start / (double)hz;
-			if (age > S.st.max_age_s)
+			if (age > S.st.max_age_s) {
 				S.st.max_age_s = age;
+				S.st.oldest_pid = pids[i];
+			}
 			if (S.age_limit > 0 && age > S.age_limit)
 				S.st.sessions_over_age++;
 			if (do_pss && (v = pss_kib(pids[i])) > 0)
@@ -189,6 +191,23 @@ static void *run(void *arg)
 			v = count_dir(path);
 			if (v > S.st.peak_spool_new)
 				S.st.peak_spool_new = v;
+		}
+		{
+			char sb[8192], *q;
+
+			if (read_file("/proc/stat", sb, sizeof(sb)) > 0 &&
+			    (q = strstr(sb, "\nprocs_running "))) {
+				int r = atoi(q + 15);
+
+				if (r > S.st.peak_running)
+					S.st.peak_running = r;
+			}
+			if (read_file("/proc/loadavg", sb, sizeof(sb)) > 0) {
+				double la = strtod(sb, NULL);
+
+				if (la > S.st.peak_loadavg)
+					S.st.peak_loadavg = la;
+			}
 		}
 		v = meminfo("MemAvailable:");
 		if (v > 0 && v < S.st.min_mem_avail_kib)
