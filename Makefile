@@ -44,6 +44,7 @@ UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 HEADERS = $(wildcard common/*.h smtpd-session/*.h)
 
 .PHONY: all test unit lint deps need-deps run bench clean
+.DEFAULT_GOAL := all
 
 BINS = $(SESSION)
 # spoolerd's rules (it adds to BINS and UNIT_BINS)
@@ -102,8 +103,12 @@ lint:
 run: need-deps all
 	tests/run-local.sh
 
+# intake vs smtp-sink, spoolerd drain, STARTTLS vs Postfix, launchers
+# (the last needs root and builds a container root once)
 bench: need-deps all
 	bench/run.sh
+	bench/tls.sh
+	bench/launchers.sh
 
 clean:
 	rm -rf build build-asan smtpd-session/smtpd-session spoolerd/spoolerd
