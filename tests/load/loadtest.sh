@@ -75,21 +75,27 @@ if [ "$PROFILE" = auto ]; then
 fi
 log "$CLIENTS clients, $DURATION s, profile: $PROFILE"
 
-# binaries: with perf, a copy built with frame pointers (same -O2 code)
-# so that call stacks through our code are whole
-if [ "$PROFILE" = perf ] &&
-	make -s BUILD=build/loadprof SESSION=build/loadprof/bin/smtpd-session \
-		SPOOLERD=build/loadprof/bin/spoolerd \
-		CFLAGS=-fno-omit-frame-pointer \
-		build/loadprof/bin/smtpd-session build/loadprof/bin/spoolerd \
+# binaries under test: the committed HEAD (git archive; other work in
+# progress in the tree cannot break the run), built -O2 with frame
+# pointers so that perf's call stacks through our code are whole.
+# LOADTEST_TREE=work: the working tree's binaries (make all) instead.
+src=$top/build/loadprof-src
+if [ "${LOADTEST_TREE:-head}" = head ] && rm -rf "$src" && mkdir -p "$src" &&
+	git -C "$top" archive HEAD | tar -x -C "$src" &&
+	make -s -C "$src" CFLAGS=-fno-omit-frame-pointer \
+		smtpd-session/smtpd-session spoolerd/spoolerd \
 		>"$OUT/build.log" 2>&1; then
-	export SMTPD_SESSION=$top/build/loadprof/bin/smtpd-session
-	export SPOOLERD=$top/build/loadprof/bin/spoolerd
-	echo "-O2 -g -fno-omit-frame-pointer (build/loadprof)" >"$OUT/binaries.txt"
+	export SMTPD_SESSION=$src/smtpd-session/smtpd-session
+	export SPOOLERD=$src/spoolerd/spoolerd
+	echo "commit $(git -C "$top" rev-parse --short HEAD), -O2 -g -fno-omit-frame-pointer (build/loadprof-src)" >"$OUT/binaries.txt"
 else
+	[ "${LOADTEST_TREE:-head}" = head ] &&
+		log "building HEAD failed (see $OUT/build.log): the working tree's binaries"
+	make -s -C "$top" all >>"$OUT/build.log" 2>&1 ||
+		log "make all failed: testing the binaries already built"
 	export SMTPD_SESSION=$top/smtpd-session/smtpd-session
 	export SPOOLERD=$top/spoolerd/spoolerd
-	echo "-O2 -g (the normal build)" >"$OUT/binaries.txt"
+	echo "working tree, -O2 -g (the normal build)" >"$OUT/binaries.txt"
 fi
 
 . "$top/tests/load/stack.sh"
@@ -109,7 +115,6 @@ stack_init "$OUT/work" || exit 2
 	echo "fs: $(df -T "$WORK" | awk 'NR==2 {print $2}')"
 	echo "tcpserver: $(dpkg-query -W -f '${Package} ${Version}' ucspi-tcp-ipv6 2>/dev/null)"
 	echo "gnutls: $(pkg-config --modversion gnutls)"
-	echo "commit: $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- smtpd-session spoolerd common 2>/dev/null || echo ' (+ uncommitted changes)')"
 	echo "binaries: $(cat "$OUT/binaries.txt")"
 	echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$OUT/env.txt"
@@ -129,8 +134,43 @@ json.dump(out, open(sys.argv[1], "w"))
 EOF
 }
 
+# durable write cost on this file system: what a session pays per
+# accepted message (entry) and spoolerd per delivered copy
+fsync_probe() { # output file
+python3 - "$WORK" >"$1" <<'EOF'
+import json, os, sys, time
+d = os.path.join(sys.argv[1], "fsync-probe")
+os.makedirs(os.path.join(d, "tmp"), exist_ok=True)
+os.makedirs(os.path.join(d, "new"), exist_ok=True)
+dfd = os.open(os.path.join(d, "new"), os.O_RDONLY | os.O_DIRECTORY)
+data = os.urandom(4096)
+ts = []
+for i in range(200):
+    t0 = time.monotonic()
+    p = os.path.join(d, "tmp", str(i))
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, data)
+    os.fsync(fd)
+    os.close(fd)
+    os.rename(p, os.path.join(d, "new", str(i)))
+    os.fsync(dfd)
+    ts.append(time.monotonic() - t0)
+ts.sort()
+print(json.dumps({"n": len(ts), "p50_ms": ts[len(ts) // 2] * 1e3,
+                  "p90_ms": ts[int(len(ts) * 0.9)] * 1e3,
+                  "mean_ms": sum(ts) / len(ts) * 1e3}))
+EOF
+rm -rf "$WORK/fsync-probe"
+}
+
+cpu_ticks() { # pid: utime+stime in clock ticks
+	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
 stack_config $((CLIENTS + 100)) $TIMEOUT $SESSION_TIME
 stack_start $((CLIENTS + 100)) || exit 2
+fsync_probe "$OUT/fsync-before.json"
+echo "$(cpu_ticks "$SPOOLERD_PID") $(cpu_ticks "$TCP_PID")" >"$OUT/cpu-0.txt"
 
 # ---------- phase 1: the main load ----------
 ramp=$(awk -v d="$DURATION" 'BEGIN { printf "%d", d / 6 }')
@@ -162,6 +202,7 @@ fi
 wait "$gen_pid"
 main_rc=$?
 netstat_snap "$OUT/netstat-main-1.json"
+echo "$(cpu_ticks "$SPOOLERD_PID") $(cpu_ticks "$TCP_PID")" >"$OUT/cpu-1.txt"
 cat "$OUT/main.out" | tee -a "$OUT/loadtest.log" >&2
 stack_alive || log "a server process exited during phase 1"
 
@@ -194,33 +235,8 @@ else
 fi
 stack_alive || log "a server process exited during the run"
 
-# durable write cost on this file system: what a session pays per
-# accepted message (entry) and spoolerd per delivered copy
-python3 - "$WORK" >"$OUT/fsync.json" <<'EOF'
-import json, os, sys, time
-d = os.path.join(sys.argv[1], "fsync-probe")
-os.makedirs(os.path.join(d, "tmp"), exist_ok=True)
-os.makedirs(os.path.join(d, "new"), exist_ok=True)
-dfd = os.open(os.path.join(d, "new"), os.O_RDONLY | os.O_DIRECTORY)
-data = os.urandom(4096)
-ts = []
-for i in range(200):
-    t0 = time.monotonic()
-    p = os.path.join(d, "tmp", str(i))
-    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    os.write(fd, data)
-    os.fsync(fd)
-    os.close(fd)
-    os.rename(p, os.path.join(d, "new", str(i)))
-    os.fsync(dfd)
-    ts.append(time.monotonic() - t0)
-ts.sort()
-print(json.dumps({"n": len(ts), "p50_ms": ts[len(ts) // 2] * 1e3,
-                  "p90_ms": ts[int(len(ts) * 0.9)] * 1e3,
-                  "mean_ms": sum(ts) / len(ts) * 1e3}))
-EOF
-rm -rf "$WORK/fsync-probe"
 
+fsync_probe "$OUT/fsync.json"
 stack_crashes >"$OUT/crashes.txt"
 stack_exits >"$OUT/exits.txt"
 grep -c "^tcpserver: pid " "$WORK/tcpserver.log" >"$OUT/sessions.txt"
