@@ -4,10 +4,11 @@
  * go-guerrilla's syntax: names separated by '|', matched without regard
  * to case, run left to right; each processor can stop the chain with a
  * temporary or permanent failure. The seed's backend_name is mapped to
- * the chain it stood for. Names of processors that later issues add
- * (Redis, MySQL, ...) are known but refused here with "not available in
- * this build", so a config written for them fails loudly, never silently
- * drops mail.
+ * the chain it stood for, and go-guerrilla's monolithic GuerrillaDbRedis
+ * (alias GuerrillaRedisDB) stands for the chain that does the same work:
+ * HeadersParser|Header|Hasher|Compressor|Redis|SQL. Redis and MySQL key
+ * their writes by the hash: a chain naming them without Hasher gets one
+ * just before the first of them.
  */
 #include "chain.h"
 
@@ -15,21 +16,27 @@
 #include <string.h>
 #include <strings.h>
 
-/* known but not built yet: config error when named */
-#define UNAVAILABLE(sym, nm)                                                \
-	static const struct proc_ops sym = {nm, 0, 1, NULL, NULL, NULL}
-UNAVAILABLE(proc_compressor, "Compressor");
-UNAVAILABLE(proc_redis, "Redis");
-UNAVAILABLE(proc_mysql, "MySQL");
-UNAVAILABLE(proc_sql, "SQL");
-UNAVAILABLE(proc_gredisdb, "GuerrillaRedisDB");
-UNAVAILABLE(proc_gdbredis, "GuerrillaDbRedis");
-
 static const struct proc_ops *registry[] = {
 	&proc_headersparser, &proc_header, &proc_hasher, &proc_debugger,
 	&proc_maildir,       &proc_mbox,   &proc_compressor, &proc_redis,
-	&proc_mysql,         &proc_sql,    &proc_gredisdb,  &proc_gdbredis,
+	&proc_mysql,         &proc_sql,
 };
+
+/* go-guerrilla's monolithic processor, as the chain doing its work */
+static const struct proc_ops *const gdbredis[] = {
+	&proc_headersparser, &proc_header, &proc_hasher,
+	&proc_compressor,    &proc_redis,  &proc_sql,
+};
+
+static int chain_has(const struct chain *ch, const struct proc_ops *p)
+{
+	size_t i;
+
+	for (i = 0; i < ch->n; i++)
+		if (ch->p[i] == p)
+			return 1;
+	return 0;
+}
 
 #define DEFAULT_CHAIN "HeadersParser|Header|Hasher|Debugger|Maildir"
 
@@ -76,9 +83,20 @@ int chain_parse(const char *spec, struct chain *ch, char *err, size_t n)
 			if (strlen(registry[i]->name) == len &&
 			    !strncasecmp(registry[i]->name, s, len))
 				found = registry[i];
-		/* go-guerrilla's alias for its own redis+db processor */
-		if (!found && len == 16 && !strncasecmp(s, "guerrillaredisdb", 16))
-			found = &proc_gredisdb;
+		if ((len == 16 && !strncasecmp(s, "guerrilladbredis", 16)) ||
+		    (len == 16 && !strncasecmp(s, "guerrillaredisdb", 16))) {
+			if (ch->n + 6 > CHAIN_MAX) {
+				snprintf(err, n, "more than %d processors",
+					 CHAIN_MAX);
+				return -1;
+			}
+			for (i = 0; i < 6; i++)
+				ch->p[ch->n++] = gdbredis[i];
+			if (!bar)
+				break;
+			p = bar + 1;
+			continue;
+		}
 		if (!found) {
 			snprintf(err, n, "unknown processor \"%.*s\"",
 				 (int)(len > 64 ? 64 : len), s);
@@ -94,6 +112,19 @@ int chain_parse(const char *spec, struct chain *ch, char *err, size_t n)
 		if (ch->n == CHAIN_MAX) {
 			snprintf(err, n, "more than %d processors", CHAIN_MAX);
 			return -1;
+		}
+		if ((found == &proc_redis || found == &proc_mysql ||
+		     found == &proc_sql) &&
+		    !chain_has(ch, &proc_hasher)) {
+			/* go-guerrilla lets these run without a hash and
+			 * stores under ""; here the hash is the key, so
+			 * Hasher runs first even when not named */
+			if (ch->n + 1 == CHAIN_MAX) {
+				snprintf(err, n, "more than %d processors",
+					 CHAIN_MAX);
+				return -1;
+			}
+			ch->p[ch->n++] = &proc_hasher;
 		}
 		ch->p[ch->n++] = found;
 		if (!bar)
@@ -141,4 +172,49 @@ int chain_stores(const struct chain *ch)
 		if (ch->p[i]->stores)
 			return 1;
 	return 0;
+}
+
+size_t chain_batch(const struct chain *ch, const struct cfg *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < ch->n; i++)
+		if (ch->p[i]->deliver_batch)
+			return cfg->backend.sql_batch_size > 1
+				       ? (size_t)cfg->backend.sql_batch_size
+				       : 1;
+	return 1;
+}
+
+int chain_check(const struct chain *ch, const struct cfg *cfg,
+                void (*report)(void *arg, const char *name, int ok,
+                               const char *text),
+                void *arg)
+{
+	const struct proc_ops *done[CHAIN_MAX];
+	size_t i, j, nd = 0;
+	int bad = 0;
+
+	for (i = 0; i < ch->n; i++) {
+		char err[600];
+		int dup = 0;
+
+		if (!ch->p[i]->check)
+			continue;
+		/* MySQL and SQL are one store */
+		for (j = 0; j < nd; j++)
+			if (done[j]->check == ch->p[i]->check)
+				dup = 1;
+		if (dup)
+			continue;
+		done[nd++] = ch->p[i];
+		err[0] = '\0';
+		if (ch->p[i]->check(cfg, err, sizeof(err)) < 0) {
+			bad++;
+			report(arg, ch->p[i]->name, 0, err);
+		} else {
+			report(arg, ch->p[i]->name, 1, "");
+		}
+	}
+	return bad;
 }

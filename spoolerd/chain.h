@@ -29,4 +29,16 @@ int chain_from_cfg(const struct cfg *cfg, struct chain *ch, char *err,
 /* chain_stores - does any processor keep the message? */
 int chain_stores(const struct chain *ch);
 
+/* chain_batch - how many entries a worker takes at once: sql_batch_size
+ * when a processor stores several at a time, else 1 */
+size_t chain_batch(const struct chain *ch, const struct cfg *cfg);
+
+/* chain_check - probe every store of the chain (reachable, table there);
+ * report is called once per store with its name, ok, and what is wrong.
+ * Returns the number of stores that failed. */
+int chain_check(const struct chain *ch, const struct cfg *cfg,
+                void (*report)(void *arg, const char *name, int ok,
+                               const char *text),
+                void *arg);
+
 #endif

@@ -13,6 +13,12 @@
  * Processors key their writes by queue id, so doing a step twice is safe.
  * A worker changes config generation only between two entries, so SIGHUP
  * never cuts a delivery.
+ *
+ * Batches: when the chain has a processor that stores several entries at
+ * once (MySQL's multi-row INSERT), a worker takes up to sql_batch_size
+ * entries that are ready (never waiting for more), claims them all, runs
+ * the chain stage by stage over those still going, and settles each on
+ * its own outcome. Alone, an entry is a batch of one.
  */
 #include "deliver.h"
 #include "log.h"
@@ -143,6 +149,17 @@ static void write_reason(struct ctx *c, const struct msg *m,
 		log_error("%s failed/%s: %s", m->name, name, strerror(errno));
 }
 
+/* release - what a delivery holds: the flock (closing the fd, only now
+ * that the entry has moved), the parts, the envelope */
+static void release(struct msg *m)
+{
+	if (m->fd >= 0)
+		close(m->fd);
+	m->fd = -1;
+	msg_free_parts(m);
+	entry_free(&m->env);
+}
+
 static void settle_ok(struct worker *w, struct msg *m)
 {
 	struct ctx *c = w->c;
@@ -216,24 +233,25 @@ static void settle_temp(struct worker *w, struct msg *m, const char *why,
 		  rs->attempts, when, why);
 }
 
-void deliver_job(struct worker *w, const struct job *j)
+/* prepare - claim and read one entry; 0 when ready for the chain, -1
+ * when there is nothing to deliver (gone, locked, or settled as
+ * unreadable) */
+static int prepare(struct worker *w, const struct job *j, struct msg *m,
+                   struct retry_state *rs)
 {
 	struct ctx *c = w->c;
 	int from = j->from == J_NEW     ? c->sp.new
 		   : j->from == J_DEFER ? c->sp.defer
 					: c->sp.cur;
-	struct retry_state rs;
-	struct msg m;
 	struct stat st;
 	const char *err = NULL;
-	char why[600], jn[300];
-	enum proc_res res = PROC_OK;
+	char jn[300];
 	size_t i;
 
-	memset(&m, 0, sizeof(m));
-	m.jfd = -1;
-	m.fd = scan_claim(&c->sp, from, j->name);
-	if (m.fd < 0) {
+	memset(m, 0, sizeof(*m));
+	m->jfd = -1;
+	m->fd = scan_claim(&c->sp, from, j->name);
+	if (m->fd < 0) {
 		if (errno != ENOENT && errno != EWOULDBLOCK) {
 			log_error("%s claim: %s", j->name, strerror(errno));
 			/* scan_claim put it back; new/ is rescanned, a
@@ -241,70 +259,155 @@ void deliver_job(struct worker *w, const struct job *j)
 			if (j->from == J_DEFER)
 				queue_defer(&c->q, j->name, now_ms() + 60000);
 		}
-		return;
+		return -1;
 	}
-	m.name = j->name;
-	m.cfg = w->gen->cfg;
-	m.statefd = c->sp.state;
-	if (retry_load(c->sp.state, j->name, &rs) != 0)
-		memset(&rs, 0, sizeof(rs));
+	m->name = j->name;
+	m->cfg = w->gen->cfg;
+	m->statefd = c->sp.state;
+	if (retry_load(c->sp.state, j->name, rs) != 0)
+		memset(rs, 0, sizeof(*rs));
+	m->attempts = rs->attempts;
 	snprintf(jn, sizeof(jn), "%s.mbox", j->name);
-	m.redelivery = j->from != J_NEW || rs.attempts > 0 ||
-		       fstatat(c->sp.state, jn, &st, 0) == 0;
-	if (fstat(m.fd, &st) < 0 ||
-	    entry_read_fd(m.fd, &m.env, &err) < 0) {
-		snprintf(why, sizeof(why), "unreadable spool entry: %s",
+	m->redelivery = j->from != J_NEW || rs->attempts > 0 ||
+			fstatat(c->sp.state, jn, &st, 0) == 0;
+	if (fstat(m->fd, &st) < 0 ||
+	    entry_read_fd(m->fd, &m->env, &err) < 0) {
+		snprintf(m->why, sizeof(m->why), "unreadable spool entry: %s",
 			 err ? err : strerror(errno));
-		settle_perm(w, &m, why, rs.attempts);
-		goto out;
+		settle_perm(w, m, m->why, rs->attempts);
+		release(m);
+		return -1;
 	}
-	m.file_size = st.st_size;
-	m.rcpt = calloc(m.env.nrcpts, sizeof(*m.rcpt));
-	if (!m.rcpt) {
-		settle_temp(w, &m, "out of memory", &rs);
-		goto out;
+	m->file_size = st.st_size;
+	m->rcpt = calloc(m->env.nrcpts ? m->env.nrcpts : 1, sizeof(*m->rcpt));
+	if (!m->rcpt) {
+		settle_temp(w, m, "out of memory", rs);
+		release(m);
+		return -1;
 	}
-	for (i = 0; i < m.env.nrcpts; i++)
-		m.rcpt[i].addr = m.env.rcpts[i];
-	why[0] = '\0';
-	for (i = 0; i < w->gen->chain.n && res == PROC_OK; i++)
-		res = w->gen->chain.p[i]->deliver(w->st[i], &m, why,
-						  sizeof(why));
+	for (i = 0; i < m->env.nrcpts; i++)
+		m->rcpt[i].addr = m->env.rcpts[i];
+	return 0;
+}
+
+/* finish - settle one entry after the chain */
+static void finish(struct worker *w, struct msg *m, struct retry_state *rs,
+                   enum proc_res res)
+{
 	if (res == PROC_OK) {
-		settle_ok(w, &m);
+		settle_ok(w, m);
 		log_info("%s delivered nrcpt=%zu size=%lld attempts=%u%s",
-			 m.name, m.env.nrcpts, m.env.size, rs.attempts + 1,
-			 m.redelivery ? " redelivery=yes" : "");
+			 m->name, m->env.nrcpts, m->env.size, rs->attempts + 1,
+			 m->redelivery ? " redelivery=yes" : "");
 	} else if (res == PROC_TEMP) {
-		settle_temp(w, &m, why[0] ? why : "temporary failure", &rs);
+		settle_temp(w, m, m->why[0] ? m->why : "temporary failure", rs);
 	} else {
-		settle_perm(w, &m, why[0] ? why : "permanent failure",
-			    rs.attempts + 1);
+		settle_perm(w, m, m->why[0] ? m->why : "permanent failure",
+			    rs->attempts + 1);
 	}
+	release(m);
+}
+
+void deliver_jobs(struct worker *w, const struct job *j, size_t n)
+{
+	const struct chain *ch = &w->gen->chain;
+	struct msg *ms = calloc(n, sizeof(*ms));
+	struct msg **live = calloc(n, sizeof(*live));
+	struct retry_state *rs = calloc(n, sizeof(*rs));
+	enum proc_res *res = calloc(n, sizeof(*res)), *sub = NULL;
+	size_t *idx = calloc(n, sizeof(*idx));
+	size_t i, k, nm = 0, s;
+
+	if (!ms || !live || !rs || !res || !idx) {
+		/* left where they are: new/ is rescanned, defer/ too */
+		log_error("out of memory for a batch of %zu", n);
+		for (i = 0; i < n; i++)
+			if (j[i].from == J_DEFER)
+				queue_defer(&w->c->q, j[i].name,
+					    now_ms() + 60000);
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		if (prepare(w, &j[i], &ms[nm], &rs[nm]) == 0)
+			nm++;
+	sub = calloc(nm ? nm : 1, sizeof(*sub));
+	/* stage by stage: a processor that stores several at once gets
+	 * every entry still going; the others one by one */
+	for (s = 0; s < ch->n; s++) {
+		const struct proc_ops *p = ch->p[s];
+
+		for (i = 0, k = 0; i < nm; i++)
+			if (res[i] == PROC_OK) {
+				idx[k] = i;
+				live[k++] = &ms[i];
+			}
+		if (k == 0)
+			break;
+		if (p->deliver_batch && sub) {
+			p->deliver_batch(w->st[s], live, k, sub);
+			for (i = 0; i < k; i++)
+				res[idx[i]] = sub[i];
+			continue;
+		}
+		for (i = 0; i < k; i++)
+			res[idx[i]] = p->deliver(w->st[s], live[i],
+						 live[i]->why,
+						 sizeof(live[i]->why));
+	}
+	for (i = 0; i < nm; i++)
+		finish(w, &ms[i], &rs[i], res[i]);
 out:
-	close(m.fd); /* releases the flock only now: the entry has moved */
-	msg_free_parts(&m);
-	entry_free(&m.env);
+	free(sub);
+	free(ms);
+	free(live);
+	free(rs);
+	free(res);
+	free(idx);
+}
+
+void deliver_job(struct worker *w, const struct job *j)
+{
+	deliver_jobs(w, j, 1);
 }
 
 void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct job j;
+	struct job *jobs = NULL;
+	size_t cap = 0, max = 1, n, i;
 
-	while (queue_pop(&w->c->q, &j) == 0) {
+	for (;;) {
+		if (max > cap) {
+			struct job *nj = realloc(jobs, max * sizeof(*nj));
+
+			if (nj) {
+				jobs = nj;
+				cap = max;
+			}
+		}
+		if (!jobs)
+			break;
+		n = queue_pop_many(&w->c->q, jobs, max < cap ? max : cap);
+		if (n == 0)
+			break;
 		if (worker_sync(w) < 0) {
-			/* the chain cannot start: leave the entry where it
-			 * is; new/ is rescanned, defer/ rescheduled */
-			if (j.from == J_DEFER)
-				queue_defer(&w->c->q, j.name, now_ms() + 60000);
-			queue_done(&w->c->q);
+			/* the chain cannot start: leave the entries where
+			 * they are; new/ is rescanned, defer/ rescheduled */
+			for (i = 0; i < n; i++) {
+				if (jobs[i].from == J_DEFER)
+					queue_defer(&w->c->q, jobs[i].name,
+						    now_ms() + 60000);
+				queue_done(&w->c->q);
+			}
 			sleep(1);
 			continue;
 		}
-		deliver_job(w, &j);
-		queue_done(&w->c->q);
+		deliver_jobs(w, jobs, n);
+		for (i = 0; i < n; i++)
+			queue_done(&w->c->q);
+		max = chain_batch(&w->gen->chain, w->gen->cfg);
 	}
+	free(jobs);
 	worker_release(w);
 	return NULL;
 }

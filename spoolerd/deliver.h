@@ -45,6 +45,9 @@ void *worker_main(void *arg);
 /* deliver_job - one job, all outcomes handled; for tests too */
 void deliver_job(struct worker *w, const struct job *j);
 
+/* deliver_jobs - n jobs as one batch (each settled on its own) */
+void deliver_jobs(struct worker *w, const struct job *j, size_t n);
+
 /* worker_release - drop processor states and the gen */
 void worker_release(struct worker *w);
 

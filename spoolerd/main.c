@@ -95,6 +95,59 @@ static void pid_write(const struct cfg *cfg)
 		close(fd);
 }
 
+/* store_report - one line per store probed at start or reload */
+static void store_report(void *arg, const char *name, int ok,
+                         const char *text)
+{
+	(void)arg;
+	if (ok)
+		log_info("store %s: ok", name);
+	else
+		log_error("store %s: %s (entries wait in the spool and are "
+			  "retried)",
+			  name, text);
+}
+
+static void *check_main(void *arg)
+{
+	struct gen *g = arg;
+
+	chain_check(&g->chain, g->cfg, store_report, NULL);
+	gen_put(&ctx, g);
+	return NULL;
+}
+
+/* stores_check - probe the chain's stores in the background: a store
+ * that is down or wrong is named in the log, and delivery goes on (the
+ * entries wait in the spool) */
+static void stores_check(void)
+{
+	struct gen *g = gen_get(&ctx);
+	pthread_attr_t a;
+	pthread_t t;
+	size_t i;
+	int any = 0;
+
+	for (i = 0; i < g->chain.n; i++)
+		if (g->chain.p[i]->check)
+			any = 1;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	if (!any || pthread_create(&t, &a, check_main, g) != 0)
+		gen_put(&ctx, g);
+	pthread_attr_destroy(&a);
+}
+
+static void check_report(void *arg, const char *name, int ok,
+                         const char *text)
+{
+	(void)arg;
+	if (ok)
+		fprintf(stderr, PROG ": store %s: ok\n", name);
+	else
+		fprintf(stderr, PROG ": store %s: %s\n", name, text);
+}
+
 static void push_new(void *arg, const char *name)
 {
 	int *dropped = arg;
@@ -166,6 +219,7 @@ static void reload(void)
 	pthread_mutex_unlock(&ctx.gmu);
 	gen_put(&ctx, prev);
 	log_info("reload: done, chain %s", g->chain.spec);
+	stores_check();
 	notify_ready();
 }
 
@@ -271,6 +325,9 @@ static int check_config(void)
 	if (dump)
 		printf("%s\n", dump);
 	fprintf(stderr, PROG ": chain %s\n", ch.spec);
+	/* a store that is down is no config error: spoolerd runs and
+	 * retries; say so, exit 0 */
+	chain_check(&ch, cfg, check_report, NULL);
 	free(dump);
 	cfg_free(cfg);
 	return 0;
@@ -363,6 +420,7 @@ int main(int argc, char **argv)
 	}
 	log_info("started: spool %s, %lld workers, chain %s", cfg->spool_dir,
 		 nworkers, ctx.gen->chain.spec);
+	stores_check();
 	wd_ms = notify_watchdog_ms();
 	last_wd = mono_ms();
 	next_sweep = mono_ms() + SWEEP_EVERY_MS;

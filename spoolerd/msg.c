@@ -10,10 +10,12 @@
 #include "processor.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 char *msg_make_head(const struct msg *m, size_t i)
 {
@@ -56,14 +58,124 @@ void msg_free_parts(struct msg *m)
 	free(m->hdr.from);
 	free(m->hdr.to);
 	free(m->hdr.message_id);
+	free(m->hdr.reply_to);
+	free(m->hdr.sender);
 	free(m->hdr.content_type);
 	free(m->hdr.charset);
 	memset(&m->hdr, 0, sizeof(m->hdr));
 	free(m->journal);
 	m->journal = NULL;
+	free(m->data);
+	m->data = NULL;
+	m->data_len = 0;
 	if (m->jfd >= 0)
 		close(m->jfd);
 	m->jfd = -1;
+}
+
+const char *msg_data(struct msg *m, size_t *len)
+{
+	off_t off = (off_t)m->env.received_off, want;
+	size_t got = 0;
+
+	if (m->data) {
+		*len = m->data_len;
+		return m->data;
+	}
+	want = m->file_size - off;
+	if (want < 0) {
+		errno = EIO;
+		return NULL;
+	}
+	m->data = malloc((size_t)want + 1);
+	if (!m->data)
+		return NULL;
+	while (got < (size_t)want) {
+		ssize_t r = pread(m->fd, m->data + got, (size_t)want - got,
+				  off + (off_t)got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0)
+				errno = EIO; /* the entry shrank */
+			free(m->data);
+			m->data = NULL;
+			return NULL;
+		}
+		got += (size_t)r;
+	}
+	m->data[got] = '\0';
+	m->data_len = got;
+	*len = got;
+	return m->data;
+}
+
+/* deflate_all - zlib stream (RFC 1950, go-guerrilla's compress/zlib) of
+ * a then b into a buffer of compressBound size */
+static char *deflate_all(int level, const char *a, size_t al, const char *b,
+                         size_t bl, size_t *len)
+{
+	z_stream z;
+	uLong cap = compressBound((uLong)(al + bl)) + 64;
+	char *out;
+	int r;
+
+	if (al + bl < al || cap > (uLong)UINT32_MAX) {
+		errno = EFBIG;
+		return NULL;
+	}
+	out = malloc(cap);
+	if (!out)
+		return NULL;
+	memset(&z, 0, sizeof(z));
+	if (deflateInit(&z, level) != Z_OK) {
+		free(out);
+		errno = ENOMEM;
+		return NULL;
+	}
+	z.next_out = (Bytef *)out;
+	z.avail_out = (uInt)cap;
+	z.next_in = (Bytef *)(uintptr_t)a;
+	z.avail_in = (uInt)al;
+	r = deflate(&z, Z_NO_FLUSH);
+	if (r == Z_OK) {
+		z.next_in = (Bytef *)(uintptr_t)b;
+		z.avail_in = (uInt)bl;
+		r = deflate(&z, Z_FINISH);
+	}
+	*len = z.total_out;
+	deflateEnd(&z);
+	if (r != Z_STREAM_END) {
+		free(out);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return out;
+}
+
+char *msg_payload(struct msg *m, size_t i, size_t *len)
+{
+	const char *head = msg_head(m, i), *d;
+	size_t hl, dl;
+	char *out;
+
+	if (!head)
+		return NULL;
+	d = msg_data(m, &dl);
+	if (!d)
+		return NULL;
+	hl = strlen(head);
+	if (m->compress > 0)
+		return deflate_all(m->compress - 1, head, hl, d, dl, len);
+	out = malloc(hl + dl + 1);
+	if (!out)
+		return NULL;
+	memcpy(out, head, hl);
+	memcpy(out + hl, d, dl);
+	out[hl + dl] = '\0';
+	*len = hl + dl;
+	return out;
 }
 
 int io_write_all(int fd, const void *p, size_t n)

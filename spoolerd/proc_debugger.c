@@ -38,4 +38,4 @@ static enum proc_res deliver(void *st, struct msg *m, char *why, size_t n)
 }
 
 const struct proc_ops proc_debugger = {"Debugger", 1, 0, NULL, deliver,
-				       NULL};
+				       NULL, NULL, NULL};

@@ -25,4 +25,4 @@ static enum proc_res deliver(void *st, struct msg *m, char *why, size_t n)
 	return PROC_OK;
 }
 
-const struct proc_ops proc_header = {"Header", 1, 0, NULL, deliver, NULL};
+const struct proc_ops proc_header = {"Header", 1, 0, NULL, deliver, NULL, NULL, NULL};

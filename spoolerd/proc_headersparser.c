@@ -1,7 +1,7 @@
 /*
  * proc_headersparser.c - HeadersParser: read the message header once and
  * keep what later processors and logs want (Subject, From, To,
- * Message-ID, Content-Type and charset, attachment or not).
+ * Reply-To, Sender, Message-ID, Content-Type and charset, attachment or not).
  *
  * Bounded: at most HDR_MAX bytes of header are read; a longer header is
  * cut, not an error (the message is still delivered). Folded lines are
@@ -269,6 +269,12 @@ static void field(struct msg_headers *h, const char *name, size_t nl,
 		decode = 1;
 	} else if (IS("Message-ID")) {
 		slot = &h->message_id;
+	} else if (IS("Reply-To")) {
+		slot = &h->reply_to;
+		decode = 1;
+	} else if (IS("Sender")) {
+		slot = &h->sender;
+		decode = 1;
 	} else if (IS("Content-Type")) {
 		char *t = dup_trim(v, vl);
 
@@ -365,5 +371,5 @@ static enum proc_res deliver(void *st, struct msg *m, char *why, size_t n)
 	return PROC_OK;
 }
 
-const struct proc_ops proc_headersparser = {"HeadersParser", 1, 0, NULL,
-					    deliver, NULL};
+const struct proc_ops proc_headersparser = {
+	"HeadersParser", 1, 0, NULL, deliver, NULL, NULL, NULL};

@@ -489,4 +489,4 @@ static enum proc_res deliver(void *state, struct msg *m, char *why, size_t n)
 	return worst;
 }
 
-const struct proc_ops proc_mbox = {"Mbox", 1, 1, init, deliver, fini};
+const struct proc_ops proc_mbox = {"Mbox", 1, 1, init, deliver, fini, NULL, NULL};

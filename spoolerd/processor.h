@@ -12,6 +12,8 @@
 
 enum proc_res { PROC_OK, PROC_TEMP, PROC_PERM };
 
+#define PROC_WHY_MAX 600
+
 /* what HeadersParser found; strings malloc'd, UTF-8, NULL if absent */
 struct msg_headers {
 	int parsed;
@@ -19,6 +21,8 @@ struct msg_headers {
 	char *from;
 	char *to;
 	char *message_id;
+	char *reply_to;
+	char *sender;
 	char *content_type; /* "type/subtype", lower-case */
 	char *charset;      /* lower-case */
 	int has_attachment;
@@ -43,6 +47,13 @@ struct msg {
 	struct msg_headers hdr;
 	char *journal;     /* mbox journal contents read at start, or NULL */
 	int jfd;           /* mbox journal, -1 until the first append */
+	unsigned attempts; /* earlier attempts of this entry */
+	int compress;      /* Compressor ran: zlib level + 1, else 0 */
+	int in_redis;      /* Redis holds every recipient's copy */
+	char *data;        /* the stored message (Received + data), read
+			    * on demand by msg_data; NULL before */
+	size_t data_len;
+	char why[PROC_WHY_MAX]; /* the reason of a batch delivery */
 };
 
 struct proc_ops {
@@ -56,10 +67,18 @@ struct proc_ops {
 	enum proc_res (*deliver)(void *state, struct msg *m, char *why,
 				 size_t whylen);
 	void (*fini)(void *state);
+	/* deliver_batch - optional: n messages at once (one multi-row
+	 * INSERT); res[i] for each, the reason in m[i]->why */
+	void (*deliver_batch)(void *state, struct msg **m, size_t n,
+			      enum proc_res *res);
+	/* check - optional start-up probe: is the store reachable, does
+	 * the table exist? 0, or -1 with what is wrong in err */
+	int (*check)(const struct cfg *cfg, char *err, size_t errlen);
 };
 
 extern const struct proc_ops proc_headersparser, proc_header, proc_hasher,
-	proc_debugger, proc_maildir, proc_mbox;
+	proc_debugger, proc_maildir, proc_mbox, proc_compressor, proc_redis,
+	proc_mysql, proc_sql;
 
 /* msg_head - the delivery headers for recipient i: Header's text, or the
  * same text built on the spot when the chain has no Header */
@@ -70,6 +89,15 @@ char *msg_make_head(const struct msg *m, size_t i);
 
 /* msg_free - everything processors attached to m (not env, not fd) */
 void msg_free_parts(struct msg *m);
+
+/* msg_data - the message as stored (our Received header, then the
+ * client's data), read from the entry once; NULL with errno */
+const char *msg_data(struct msg *m, size_t *len);
+
+/* msg_payload - what a store keeps for recipient i: the delivery
+ * headers and msg_data, zlib-compressed when Compressor ran. malloc'd;
+ * NULL with errno. */
+char *msg_payload(struct msg *m, size_t i, size_t *len);
 
 /* io helpers shared by the storing processors */
 int io_write_all(int fd, const void *p, size_t n);

@@ -73,6 +73,23 @@ int queue_pop(struct queue *q, struct job *out)
 	return r;
 }
 
+size_t queue_pop_many(struct queue *q, struct job *out, size_t max)
+{
+	size_t k = 0;
+
+	pthread_mutex_lock(&q->mu);
+	while (!q->stopping && (q->len == 0 || q->paused))
+		pthread_cond_wait(&q->cv, &q->mu);
+	while (!q->stopping && q->len && k < max) {
+		out[k++] = q->jobs[q->head];
+		q->head = (q->head + 1) % q->cap;
+		q->len--;
+		q->active++;
+	}
+	pthread_mutex_unlock(&q->mu);
+	return k;
+}
+
 void queue_done(struct queue *q)
 {
 	pthread_mutex_lock(&q->mu);

@@ -44,6 +44,11 @@ int queue_push(struct queue *q, const char *name, enum job_from from);
 int queue_pop(struct queue *q, struct job *out);
 void queue_done(struct queue *q);
 
+/* queue_pop_many - wait for a job, then take up to max of those ready
+ * (a batch for processors that store several at once); how many, 0 when
+ * stopping. Each counts as active until its queue_done. */
+size_t queue_pop_many(struct queue *q, struct job *out, size_t max);
+
 /* queue_idle - nothing queued and nothing active */
 int queue_idle(struct queue *q);
 size_t queue_len(struct queue *q);

@@ -1,17 +1,23 @@
 # spoolerd/spoolerd.mk - spoolerd and its unit tests; included by the
 # top-level Makefile before `all`. Objects go to $(BUILD)/sd/.
 
-PKGS_SPOOLERD = libcjson libsystemd gnutls
+# the database clients and zlib link here only, never into smtpd-session
+PKGS_SPOOLERD = libcjson libsystemd gnutls hiredis zlib
+MYSQL_CFLAGS = $(shell pkg-config --cflags mysqlclient 2>/dev/null || \
+	mysql_config --cflags)
+MYSQL_LIBS = $(shell pkg-config --libs mysqlclient 2>/dev/null || \
+	mysql_config --libs)
 LIBS_SPOOLERD = $(shell pkg-config --libs $(PKGS_SPOOLERD) 2>/dev/null) \
-	-lpthread
+	$(MYSQL_LIBS) -lpthread
 SPOOLERD_HEADERS = $(wildcard spoolerd/*.h)
 
 SPOOLERD_MODS = chain msg path retry scan queue deliver notify \
 	proc_headersparser proc_header proc_hasher proc_debugger \
-	proc_maildir proc_mbox
+	proc_maildir proc_mbox proc_compressor proc_redis proc_sql sql_conn
 SPOOLERD_OBJS = $(SPOOLERD_MODS:%=$(BUILD)/sd/%.o)
 
-SPOOLERD_UNIT = chain retry path mbox hasher headers maildir queue procs
+SPOOLERD_UNIT = chain retry path mbox hasher headers maildir queue procs \
+	sql
 SPOOLERD_UNIT_BINS = $(SPOOLERD_UNIT:%=$(BUILD)/tests/test_spoolerd_%)
 
 BINS += $(SPOOLERD)
@@ -20,8 +26,8 @@ UNIT_BINS += $(SPOOLERD_UNIT_BINS)
 $(BUILD)/sd/%.o: spoolerd/%.c $(HEADERS) $(SPOOLERD_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) -Ispoolerd \
-		$(shell pkg-config --cflags libsystemd gnutls 2>/dev/null) \
-		$(CPPFLAGS) $(CFLAGS_ALL) -c -o $@ $<
+		$(shell pkg-config --cflags libsystemd gnutls hiredis 2>/dev/null) \
+		$(MYSQL_CFLAGS) $(CPPFLAGS) $(CFLAGS_ALL) -c -o $@ $<
 
 $(SPOOLERD): $(BUILD)/sd/main.o $(SPOOLERD_OBJS) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
@@ -31,6 +37,7 @@ $(SPOOLERD): $(BUILD)/sd/main.o $(SPOOLERD_OBJS) $(COMMON_OBJS)
 $(BUILD)/tests/test_spoolerd_%: tests/spoolerd/test_%.c \
 		tests/spoolerd/testutil.h $(SPOOLERD_OBJS) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS_ALL) -Ispoolerd -Itests/spoolerd $(CFLAGS_ALL) \
+	$(CC) $(CPPFLAGS_ALL) -Ispoolerd -Itests/spoolerd $(MYSQL_CFLAGS) \
+		$(CFLAGS_ALL) \
 		-o $@ $< $(SPOOLERD_OBJS) $(COMMON_OBJS) $(LDFLAGS_ALL) \
 		$(LIBS_SPOOLERD) $(LIBS_TEST)

@@ -42,19 +42,33 @@ static void unknown_name_is_named(void **state)
 	assert_non_null(strstr(err, "\"Mail\""));
 }
 
-static void later_processors_refused(void **state)
+static void db_processors(void **state)
 {
 	struct chain ch;
 	char err[256];
 	(void)state;
 
+	/* Redis and MySQL key by the hash: Hasher is put before them */
 	assert_int_equal(chain_parse("HeadersParser|redis", &ch, err,
 				     sizeof(err)),
-			 -1);
-	assert_non_null(strstr(err, "Redis"));
-	assert_non_null(strstr(err, "not available"));
-	assert_int_equal(chain_parse("MySQL", &ch, err, sizeof(err)), -1);
-	assert_int_equal(chain_parse("Compressor", &ch, err, sizeof(err)), -1);
+			 0);
+	assert_int_equal(ch.n, 3);
+	assert_ptr_equal(ch.p[1], &proc_hasher);
+	assert_ptr_equal(ch.p[2], &proc_redis);
+	assert_int_equal(chain_parse("Hasher|MySQL|SQL", &ch, err, sizeof(err)),
+			 0);
+	assert_int_equal(ch.n, 3);
+	assert_int_equal(chain_parse("compressor", &ch, err, sizeof(err)), 0);
+	/* go-guerrilla's monolith, under both its names */
+	assert_int_equal(chain_parse("GuerrillaDbRedis", &ch, err, sizeof(err)),
+			 0);
+	assert_int_equal(ch.n, 6);
+	assert_ptr_equal(ch.p[3], &proc_compressor);
+	assert_ptr_equal(ch.p[5], &proc_sql);
+	assert_int_equal(chain_parse("guerrillaredisdb|Debugger", &ch, err,
+				     sizeof(err)),
+			 0);
+	assert_int_equal(ch.n, 7);
 }
 
 static void too_many(void **state)
@@ -83,8 +97,16 @@ static void backend_name_mapping(void **state)
 	cfg_free(c);
 	c = tu_cfg("{\"backend_name\":\"guerrilla-db-redis\"}");
 	assert_int_equal(chain_from_cfg(c, &ch, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "backend_name"));
-	assert_non_null(strstr(err, "not available"));
+	assert_non_null(strstr(err, "SQL"));
+	assert_non_null(strstr(err, "mysql_db"));
+	cfg_free(c);
+	/* the seed's keys are enough; nothing connects at parse time */
+	c = tu_cfg("{\"backend_name\":\"guerrilla-db-redis\","
+		   "\"backend_config\":{\"mysql_db\":\"gmail_mail\","
+		   "\"mysql_host\":\"127.0.0.1:1\"}}");
+	assert_int_equal(chain_from_cfg(c, &ch, err, sizeof(err)), 0);
+	assert_int_equal(ch.n, 6);
+	assert_int_equal(chain_batch(&ch, c), 50);
 	cfg_free(c);
 	/* save_process wins over backend_name */
 	c = tu_cfg("{\"backend_name\":\"dummy\",\"backend_config\":"
@@ -107,7 +129,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(parses_case_insensitive),
 		cmocka_unit_test(unknown_name_is_named),
-		cmocka_unit_test(later_processors_refused),
+		cmocka_unit_test(db_processors),
 		cmocka_unit_test(too_many),
 		cmocka_unit_test(backend_name_mapping),
 	};
