@@ -40,6 +40,8 @@ static void parse(struct msg_headers *h, const char *p, size_t n)
 	check_str(h->from, 0);
 	check_str(h->to, 0);
 	check_str(h->message_id, 0);
+	check_str(h->reply_to, 0);
+	check_str(h->sender, 0);
 	check_str(h->content_type, 1);
 	check_str(h->charset, 1);
 }
@@ -50,6 +52,8 @@ static void clear(struct msg_headers *h)
 	free(h->from);
 	free(h->to);
 	free(h->message_id);
+	free(h->reply_to);
+	free(h->sender);
 	free(h->content_type);
 	free(h->charset);
 }
@@ -81,6 +85,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		parse(&h2, p2, plen + size);
 		CHECK(same(h.subject, h2.subject) && same(h.from, h2.from));
 		CHECK(same(h.to, h2.to) && same(h.message_id, h2.message_id));
+		CHECK(same(h.reply_to, h2.reply_to));
+		CHECK(same(h.sender, h2.sender));
 		CHECK(same(h.content_type, h2.content_type));
 		CHECK(same(h.charset, h2.charset));
 		CHECK(h.has_attachment == h2.has_attachment);
