@@ -7,6 +7,8 @@
 #                                 build-fuzz/crashes/NAME/
 #   run.sh replay 0 NAME...       run every seed and regression input once
 #
+# Each fuzzing run adds "NAME CPU-SECONDS TIME" to build-fuzz/cpu.log.
+#
 # Exit status 1 if any harness crashed (or a replayed input failed). A
 # crash is reproduced with `build-fuzz/fuzz_NAME FILE`; once fixed, the
 # file goes to tests/fuzz/regressions/NAME/.
@@ -42,7 +44,12 @@ for h in "$@"; do
 		mkdir -p "$b/corpus/$h" "$b/crashes/$h" "$b/logs"
 		echo "== fuzz_$h for ${secs}s"
 		start=$(date +%s)
-		"$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1024 \
+		timer=()
+		rm -f "$b/logs/$h.time"
+		[ -x /usr/bin/time ] &&
+			timer=(/usr/bin/time -f "%U %S" -o "$b/logs/$h.time")
+		"${timer[@]}" "$bin" -max_total_time="$secs" -timeout=10 \
+			-rss_limit_mb=1024 \
 			-dict="$(dict_of "$h")" -print_final_stats=1 \
 			-artifact_prefix="$b/crashes/$h/" \
 			"$b/corpus/$h" "$here/corpus/$h" \
@@ -52,8 +59,14 @@ for h in "$@"; do
 		rc=$?
 		grep -E '^stat::(number_of_executed_units|peak_rss_mb)|^Done|cov:' \
 			"$b/logs/$h.log" | tail -n 3
-		echo "   exit $rc after $(($(date +%s) - start))s," \
+		cpu=?
+		[ -s "$b/logs/$h.time" ] &&
+			cpu=$(awk 'END { printf "%.0f", $1 + $2 }' \
+				"$b/logs/$h.time")
+		echo "   exit $rc after $(($(date +%s) - start))s, ${cpu}s CPU," \
 			"corpus $(ls "$b/corpus/$h" | wc -l) files"
+		# CPU seconds fuzzed, per harness, summed over runs
+		echo "$h $cpu $(date +%s)" >>"$b/cpu.log"
 		if [ $rc -ne 0 ]; then
 			failed+=("$h")
 			grep -E 'ERROR|invariant|SUMMARY|artifact' \
