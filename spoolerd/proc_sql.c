@@ -646,6 +646,10 @@ static int check(const struct cfg *cfg, char *err, size_t n)
 			snprintf(err, n, "%s (mail_table \"%.100s\"; see "
 				 "conf/sql/)", e.text,
 				 cfg->backend.mail_table);
+		else if (e.no == ER_TABLEACCESS_DENIED_ERROR)
+			snprintf(err, n, "%s (does mail_table \"%.100s\" "
+				 "exist, may the user INSERT and UPDATE it?)",
+				 e.text, cfg->backend.mail_table);
 		else
 			snprintf(err, n, "%s", e.text);
 	}
