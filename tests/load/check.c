@@ -324,8 +324,14 @@ static void check_file(struct scan *sc, const char *path, const char *name)
 			problem(sc, path, "X-Load-Id of no message we sent");
 			return;
 		}
-		if (rec->outcome != OUT_ACCEPTED &&
-		    rec->outcome != OUT_UNKNOWN) {
+		if (rec->outcome == OUT_TEMPFAIL) {
+			/* checked below like an accepted copy, and counted */
+			sc->cr->tempfail_delivered++;
+			problem(sc, path,
+				"stored although its dot got a 4xx reply "
+				"(the sender retries: a duplicate)");
+		} else if (rec->outcome != OUT_ACCEPTED &&
+			   rec->outcome != OUT_UNKNOWN) {
 			sc->cr->unexpected++;
 			rec->bad[ri] = 1;
 			problem(sc, path,
@@ -475,9 +481,11 @@ int check_maildirs(const char *root, struct recs *rs,
 					bad ? " corrupted" : "");
 			break;
 		case OUT_UNKNOWN:
+		case OUT_TEMPFAIL:
 			cr->duplicated += dup;
 			cr->corrupted += bad;
-			cr->unknown_delivered += any;
+			if (r->outcome == OUT_UNKNOWN)
+				cr->unknown_delivered += any;
 			break;
 		default:
 			break; /* counted as unexpected in check_file */

@@ -607,6 +607,25 @@ static ssize_t cwrite(struct client *c, const char *p, size_t n)
 	return r;
 }
 
+static void parse(struct client *c);
+static ssize_t cread(struct client *c, char *p, size_t n);
+
+/* drain_replies - whatever the server sent before it closed */
+static void drain_replies(struct client *c)
+{
+	for (int i = 0; i < 8 && c->fd >= 0 && c->state != C_CLOSING; i++) {
+		ssize_t r;
+
+		if (c->ilen == sizeof(c->in))
+			return;
+		r = cread(c, c->in + c->ilen, sizeof(c->in) - c->ilen);
+		if (r <= 0)
+			return;
+		c->ilen += (size_t)r;
+		parse(c);
+	}
+}
+
 /* flush - 1 all written, 0 would block, -1 the connection failed */
 static int flush(struct client *c)
 {
@@ -616,6 +635,17 @@ static int flush(struct client *c)
 		if (w == -EAGAIN)
 			return 0;
 		if (w < 0) {
+			/* the server may have said why it closed (a 421 of
+			 * max_session_time while we were still sending) */
+			int fd = c->fd;
+
+			c->ooff = c->olen = 0;
+			drain_replies(c);
+			if (c->fd != fd || c->state == C_CLOSING) {
+				if (c->fd == fd)
+					close_conn(c, 1);
+				return -1;
+			}
 			fail(c, "write:%s", w == -ECONNRESET ? "reset"
 					    : w == -EPIPE    ? "pipe"
 							     : "other");
@@ -1327,6 +1357,12 @@ static void on_reply(struct client *c, int code, const char *text)
 	int kind, arg;
 	double now = now_s();
 
+	/* a 4xx verdict on a message: not accepted, a sender retries */
+	if (c->qh != c->qt && c->q[c->qh % QCAP] == RK_DOT && code / 100 == 4 &&
+	    m) {
+		recs.v[m->rec].outcome = OUT_TEMPFAIL;
+		count("tempfail:dot-%d", code);
+	}
 	if (c->state != C_SILENT && timeout_421(c, code, text))
 		return;
 
@@ -1477,7 +1513,7 @@ static void on_reply(struct client *c, int code, const char *text)
 			else
 				count("refused:dot-%d", code);
 			st.msgs_refused++;
-			msg_done(c, OUT_REJECTED);
+			msg_done(c, code / 100 == 4 ? OUT_TEMPFAIL : OUT_REJECTED);
 		}
 		break;
 	}
@@ -1891,19 +1927,20 @@ static void write_json(const char *path, struct sample_stats *ss,
 		"\"duplicated\": %lld, \"corrupted\": %lld, "
 		"\"unexpected\": %lld, \"unknown_delivered\": %lld, "
 		"\"copies_expected\": %lld, \"copies_found\": %lld, "
-		"\"maildir_tmp_left\": %lld}\n}\n",
+		"\"maildir_tmp_left\": %lld, \"tempfail_delivered\": %lld}\n}\n",
 		checked, cr->drained, cr->drain_secs, cr->spool_left,
 		cr->spool_detail, cr->accepted, cr->lost, cr->duplicated,
 		cr->corrupted, cr->unexpected, cr->unknown_delivered,
-		cr->copies_expected, cr->copies_found, cr->maildir_tmp_left);
+		cr->copies_expected, cr->copies_found, cr->maildir_tmp_left,
+		cr->tempfail_delivered);
 	fclose(f);
 }
 
 static void write_journal(const char *path)
 {
 	FILE *f = fopen(path, "w");
-	static const char *on[] = {"none", "accepted", "unknown", "refused",
-				   "aborted"};
+	static const char *on[] = {"none",    "accepted", "unknown",
+				   "refused", "aborted",  "tempfail"};
 
 	if (!f) {
 		perror(path);
@@ -2207,15 +2244,17 @@ int main(int argc, char **argv)
 		checked = 1;
 		printf("[%s] maildirs: %lld copies expected, %lld files found, "
 		       "%lld unexpected, %lld cut-after-dot messages "
-		       "delivered, %lld left in maildir tmp/\n",
+		       "delivered, %lld left in maildir tmp/, %lld copies of "
+		       "messages refused with 4xx after the dot\n",
 		       O.label, cr.copies_expected, cr.copies_found,
 		       cr.unexpected, cr.unknown_delivered,
-		       cr.maildir_tmp_left);
+		       cr.maildir_tmp_left, cr.tempfail_delivered);
 		printf("[%s] accepted %lld, lost %lld, duplicated %lld, "
 		       "corrupted %lld\n",
 		       O.label, cr.accepted, cr.lost, cr.duplicated,
 		       cr.corrupted);
-		if (cr.lost || cr.duplicated || cr.corrupted || !cr.drained)
+		if (cr.lost || cr.duplicated || cr.corrupted || !cr.drained ||
+		    cr.tempfail_delivered)
 			rc = 1;
 	}
 	if (O.json)

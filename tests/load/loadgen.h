@@ -19,6 +19,8 @@ enum outcome {
 	OUT_UNKNOWN,   /* final dot sent, no reply (cut): 0 or 1 copy */
 	OUT_REJECTED,  /* refused after the dot (550/552/451...): no copy */
 	OUT_ABORTED,   /* we cut the connection before the dot: no copy */
+	OUT_TEMPFAIL,  /* 4xx after the dot (421 included): a sender would
+	                  send it again, so a stored copy is a duplicate */
 };
 
 /* one message we sent (or began to send) */
@@ -54,6 +56,7 @@ struct check_result {
 	long long unexpected;   /* copies of messages never accepted, or
 	                           files we cannot attribute (in corrupted) */
 	long long unknown_delivered; /* cut after the dot, found (allowed) */
+	long long tempfail_delivered; /* 4xx after the dot, yet stored */
 	long long copies_expected, copies_found;
 	long long spool_left;   /* entries left in the spool */
 	long long maildir_tmp_left;

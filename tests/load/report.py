@@ -541,6 +541,11 @@ for label, j in (("main", main), ("limits", limits)):
     k = j["check"]
     check("%s: spool drained" % label, k["drained"] == 1 and
           k["spool_left"] == 0, k["spool_detail"], True)
+    check("%s: no message stored after a 4xx reply to its dot" % label,
+          k.get("tempfail_delivered", 0) == 0,
+          "%d maildir copies of messages whose final dot was answered 4xx "
+          "(the client is told to retry: with a real sender, duplicates)"
+          % k.get("tempfail_delivered", 0), True)
     check("%s: nothing lost, duplicated or corrupted" % label,
           k["lost"] == 0 and k["duplicated"] == 0 and k["corrupted"] == 0,
           "accepted %d, lost %d, duplicated %d, corrupted %d"
