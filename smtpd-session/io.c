@@ -53,7 +53,10 @@ void io_free(struct io *io)
 	io->in = NULL;
 }
 
-/* wait_fd - poll one fd for ev; 1 ready, or an io_status */
+/* wait_fd - poll one fd for ev; 1 ready, or an io_status. Only reads
+ * give up at io_stop: replies already queued (a 250 for a message that is
+ * in the spool, a 221) are still written, bounded by the timeout, so the
+ * client never hears 421 for a message we accepted. */
 static int wait_fd(struct io *io, int fd, short ev)
 {
 	struct pollfd pfd = {fd, ev, 0};
@@ -61,7 +64,7 @@ static int wait_fd(struct io *io, int fd, short ev)
 	for (;;) {
 		int r;
 
-		if (io_stop)
+		if (io_stop && ev == POLLIN)
 			return IO_TIMEOUT;
 		r = poll(&pfd, 1, io->timeout_ms);
 		if (r > 0)

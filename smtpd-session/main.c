@@ -260,6 +260,8 @@ int main(int argc, char **argv)
 		printf("421 4.3.0 Service not available, closing connection\r\n");
 		return EX_CONFIG_;
 	}
+	/* the whole-session timer starts before anything that may wait */
+	setup_signals(srv->max_session_time);
 	lim = limits_take(cfg, srv, pip);
 	if (lim != LIM_OK) {
 		log_info("refused %s port %u: %s reached", pip, pport,
@@ -270,7 +272,6 @@ int main(int argc, char **argv)
 		cfg_free(cfg);
 		return 0;
 	}
-	setup_signals(srv->max_session_time);
 	spool_init(&sp);
 	if (spool_open_dirs(&sp, cfg->spool_dir) < 0)
 		log_error("spool %s: %s (will retry at DATA)", cfg->spool_dir,

@@ -46,9 +46,9 @@ static int fill(struct run *r)
 	if (st > 0)
 		return 1;
 	if (st == IO_TIMEOUT && r->s->end == END_NONE) {
-		/* the session's time is up (or SIGTERM): one last reply,
-		 * still bounded by the per-write timeout */
-		io_stop = 0;
+		/* idle too long, the session's time is up, or SIGTERM:
+		 * one last reply (writes ignore io_stop, bounded by the
+		 * write timeout) */
 		session_reply(r->s, R_TIMEOUT);
 		run_flush(r);
 	}

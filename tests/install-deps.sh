@@ -16,4 +16,4 @@ apt-get install -y -qq --no-install-recommends \
 	gnutls-bin openssl valgrind procps iproute2 util-linux \
 	redis-server mariadb-server mariadb-client \
 	testssl.sh clang libclang-rt-14-dev afl++ \
-	systemd-container debootstrap linux-perf
+	systemd-container debootstrap linux-perf strace
