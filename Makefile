@@ -107,6 +107,7 @@ run: need-deps all
 # (the last needs root and builds a container root once)
 bench: need-deps all
 	bench/run.sh
+	bench/db-drain.sh
 	bench/tls.sh
 	bench/launchers.sh
 
