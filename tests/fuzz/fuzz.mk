@@ -9,7 +9,8 @@
 #   make fuzz-ci       the same, 30 s each
 #   make fuzz-replay   run every seed and regression input once
 #   make fuzz-afl      AFL++ on the real smtpd-session over stdin for
-#                      AFL_SECONDS (default 600)
+#                      AFL_SECONDS (default 600); for an ASan build:
+#                      make fuzz-clean; AFL_USE_ASAN=1 make fuzz-afl
 #   make fuzz-clean
 
 _fuzz_default_goal := $(.DEFAULT_GOAL)
