@@ -140,10 +140,15 @@ void util_rfc5322_date(long long t, char *buf, size_t size)
 	time_t tt = (time_t)t;
 	struct tm tm;
 
-	gmtime_r(&tt, &tm);
-	snprintf(buf, size, "%s, %02d %s %04d %02d:%02d:%02d +0000",
+	if (!gmtime_r(&tt, &tm)) {
+		/* a year past INT_MAX leaves tm unset: print the epoch */
+		tt = 0;
+		gmtime_r(&tt, &tm);
+	}
+	snprintf(buf, size, "%s, %02d %s %04lld %02d:%02d:%02d +0000",
 		 days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
-		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		 (long long)tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+		 tm.tm_sec);
 }
 
 /* util_lower - ASCII only; bytes >= 0x80 are left alone */
