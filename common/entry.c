@@ -258,7 +258,10 @@ int entry_parse(const char *p, size_t len, struct envelope *env,
 		} else if (IS("Queue-Id") && !env->queue_id) {
 			env->queue_id = dupn(v, vl);
 		} else if (IS("Time")) {
-			if (parse_ll(v, vl, &env->time) < 0) {
+			/* at most the end of year 9999: readers turn it into
+			 * a date and into milliseconds */
+			if (parse_ll(v, vl, &env->time) < 0 ||
+			    env->time > 253402300799LL) {
 				*err = "bad X-Spool-Time";
 				goto bad;
 			}

@@ -282,8 +282,12 @@ static void field(struct msg_headers *h, const char *name, size_t nl,
 			content_type(h, t);
 		free(t);
 	} else if (IS("Content-Disposition")) {
-		if (vl >= 10 && !strncasecmp(v + strspn(v, " \t"),
-					      "attachment", 10))
+		size_t i = 0;
+
+		/* v is not NUL-terminated: stay within vl */
+		while (i < vl && (v[i] == ' ' || v[i] == '\t'))
+			i++;
+		if (vl - i >= 10 && !strncasecmp(v + i, "attachment", 10))
 			h->has_attachment = 1;
 	}
 #undef IS
