@@ -7,9 +7,11 @@
  */
 #include "util.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* util_parse_ulong - digits only, no sign, no spaces, no overflow */
 int util_parse_ulong(const char *s, size_t len, unsigned long max,
@@ -149,6 +151,27 @@ void util_rfc5322_date(long long t, char *buf, size_t size)
 		 days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
 		 (long long)tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
 		 tm.tm_sec);
+}
+
+int util_write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n) {
+		ssize_t r = write(fd, c, n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			errno = EIO;
+			return -1;
+		}
+		c += r;
+		n -= (size_t)r;
+	}
+	return 0;
 }
 
 /* util_lower - ASCII only; bytes >= 0x80 are left alone */

@@ -25,6 +25,10 @@ void util_printable(char *dst, size_t dstsize, const char *src, size_t len,
 /* util_rfc5322_date - "Wed, 25 Nov 2026 13:50:00 +0000" for t. */
 void util_rfc5322_date(long long t, char *buf, size_t size);
 
+/* util_write_all - write all n bytes to fd, retrying short writes and
+ * EINTR; 0, or -1 with errno (EIO for a write of 0 bytes). */
+int util_write_all(int fd, const void *p, size_t n);
+
 /* util_lower - ASCII lower-case in place. */
 void util_lower(char *s);
 

@@ -12,6 +12,7 @@
  * never collide; O_EXCL turns a collision into a retry, not an overwrite.
  */
 #include "spool.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -76,29 +77,9 @@ int spool_space_ok(struct spool *sp, long long need, long long min_free)
 	return 1;
 }
 
-/* raw_write - write all of p, retrying short writes and EINTR */
-static int raw_write(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t r = write(fd, p, n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0) {
-			errno = EIO;
-			return -1;
-		}
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
 static int flush_wbuf(struct spool *sp)
 {
-	if (sp->wlen && raw_write(sp->fd, sp->wbuf, sp->wlen) < 0) {
+	if (sp->wlen && util_write_all(sp->fd, sp->wbuf, sp->wlen) < 0) {
 		sp->err = errno;
 		sp->wlen = 0;
 		return -1;
@@ -142,7 +123,7 @@ int spool_begin(struct spool *sp, struct envelope *env)
 		return -1;
 	}
 	sp->size_off = env->size_off;
-	if (raw_write(sp->fd, b.p, b.len) < 0) {
+	if (util_write_all(sp->fd, b.p, b.len) < 0) {
 		int e = errno;
 
 		buf_free(&b);
@@ -162,7 +143,7 @@ int spool_write(struct spool *sp, const char *p, size_t n)
 		if (flush_wbuf(sp) < 0)
 			return -1;
 		if (n >= SPOOL_WBUF) {
-			if (raw_write(sp->fd, p, n) < 0) {
+			if (util_write_all(sp->fd, p, n) < 0) {
 				sp->err = errno;
 				return -1;
 			}

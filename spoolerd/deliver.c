@@ -144,7 +144,7 @@ static void write_reason(struct ctx *c, const struct msg *m,
 	snprintf(tmp, sizeof(tmp), ".%s.reason", m->name);
 	fd = openat(c->sp.failed, tmp,
 		    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
-	if (fd < 0 || io_write_all(fd, text, (size_t)n) < 0 || fsync(fd) < 0 ||
+	if (fd < 0 || util_write_all(fd, text, (size_t)n) < 0 || fsync(fd) < 0 ||
 	    close(fd) < 0 || renameat(c->sp.failed, tmp, c->sp.failed, name) < 0)
 		log_error("%s failed/%s: %s", m->name, name, strerror(errno));
 }

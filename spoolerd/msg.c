@@ -8,6 +8,7 @@
  * header is ours and is never copied into a mailbox.
  */
 #include "processor.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -178,27 +179,6 @@ char *msg_payload(struct msg *m, size_t i, size_t *len)
 	return out;
 }
 
-int io_write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n) {
-		ssize_t r = write(fd, c, n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0) {
-			errno = EIO;
-			return -1;
-		}
-		c += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
 int io_copy_range(int src, off_t off, off_t len, int dst)
 {
 	char buf[65536];
@@ -228,7 +208,7 @@ int io_copy_range(int src, off_t off, off_t len, int dst)
 			errno = EIO; /* the entry shrank: not ours to fix */
 			return -1;
 		}
-		if (io_write_all(dst, buf, (size_t)r) < 0)
+		if (util_write_all(dst, buf, (size_t)r) < 0)
 			return -1;
 		off += r;
 		len -= r;

@@ -16,6 +16,7 @@
  */
 #include "path.h"
 #include "processor.h"
+#include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -189,7 +190,7 @@ static enum proc_res deliver_one(struct maildir *md, struct msg *m, size_t i,
 			 strerror(errno));
 		goto out;
 	}
-	if (io_write_all(fd, head, strlen(head)) < 0 ||
+	if (util_write_all(fd, head, strlen(head)) < 0 ||
 	    io_copy_range(m->fd, (off_t)m->env.received_off,
 			  m->file_size - (off_t)m->env.received_off, fd) < 0 ||
 	    fsync(fd) < 0) {

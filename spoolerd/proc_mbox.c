@@ -51,7 +51,7 @@ int sink_flush(struct sink *s)
 	if (s->len == 0 || s->err)
 		goto done;
 	if (!s->compare) {
-		if (io_write_all(s->fd, s->buf, s->len) < 0)
+		if (util_write_all(s->fd, s->buf, s->len) < 0)
 			s->err = errno ? errno : EIO;
 	} else if (!s->mismatch && !s->past_end) {
 		char *cmp = s->cmp;
@@ -340,7 +340,7 @@ static int journal_add(struct msg *m, size_t i, off_t off)
 	}
 	n = snprintf(line, sizeof(line), "mbox R%zu %lld\n", i,
 		     (long long)off);
-	if (io_write_all(m->jfd, line, (size_t)n) < 0 || fsync(m->jfd) < 0)
+	if (util_write_all(m->jfd, line, (size_t)n) < 0 || fsync(m->jfd) < 0)
 		return -1;
 	return 0;
 }

@@ -99,8 +99,6 @@ const char *msg_data(struct msg *m, size_t *len);
  * NULL with errno. */
 char *msg_payload(struct msg *m, size_t i, size_t *len);
 
-/* io helpers shared by the storing processors */
-int io_write_all(int fd, const void *p, size_t n);
 /* io_copy_range - copy src[off..off+len) to dst's current offset */
 int io_copy_range(int src, off_t off, off_t len, int dst);
 
