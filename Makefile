@@ -100,12 +100,16 @@ lint:
 		|| { echo "lint: banned function above"; exit 1; }
 	@echo "lint: ok"
 
-run: need-deps all
+# (a sub-make after need-deps: pkg-config flags are read when make starts,
+# and on a fresh machine pkg-config arrives with the deps)
+run: need-deps
+	$(MAKE) all
 	tests/run-local.sh
 
 # intake vs smtp-sink, spoolerd drain, STARTTLS vs Postfix, launchers
 # (the last needs root and builds a container root once)
-bench: need-deps all
+bench: need-deps
+	$(MAKE) all
 	bench/run.sh
 	bench/db-drain.sh
 	bench/tls.sh
