@@ -126,11 +126,6 @@ void log_close(void)
 	path[0] = '\0';
 }
 
-int log_enabled(enum log_level lv)
-{
-	return lv >= minlevel;
-}
-
 void log_msg(enum log_level lv, const char *fmt, ...)
 {
 	static const char *names[] = {"debug", "info", "warning", "error"};

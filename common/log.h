@@ -17,8 +17,6 @@ void log_reopen(void);
 /* log_close - close a log file */
 void log_close(void);
 
-int log_enabled(enum log_level lv);
-
 void log_msg(enum log_level lv, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

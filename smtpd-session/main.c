@@ -113,6 +113,17 @@ static void endpoint(int peer, char *ip, size_t size, unsigned *port)
 	*port = 0;
 }
 
+/* refuse - one reply from the table before the session starts (no
+ * greeting), written straight to the client */
+static void refuse(enum reply_id id)
+{
+	struct buf b = {NULL, 0, 0, 256};
+
+	if (reply_add(&b, id) == 0)
+		util_write_all(1, b.p, b.len);
+	buf_free(&b);
+}
+
 static void on_stop(int sig)
 {
 	(void)sig;
@@ -236,15 +247,7 @@ int main(int argc, char **argv)
 				"config %s: %s",
 				diags.is_error[i] ? "error" : "warning",
 				diags.msg[i]);
-		io_init(&io, 0, 1, 1, 5000);
-		{
-			static const char msg[] = "421 4.3.0 Service not "
-						  "available, closing "
-						  "connection\r\n";
-
-			io_write_all(&io, msg, sizeof(msg) - 1);
-		}
-		io_free(&io);
+		refuse(R_INTERNAL);
 		return EX_CONFIG_;
 	}
 	endpoint(0, lip, sizeof(lip), &lport);
@@ -257,7 +260,7 @@ int main(int argc, char **argv)
 		log_warnx("config warning: %s", diags.msg[i]);
 	if (!srv) {
 		log_error("no enabled server in %s", path);
-		printf("421 4.3.0 Service not available, closing connection\r\n");
+		refuse(R_INTERNAL);
 		return EX_CONFIG_;
 	}
 	/* the whole-session timer starts before anything that may wait */
@@ -267,8 +270,7 @@ int main(int argc, char **argv)
 		log_info("refused %s port %u: %s reached", pip, pport,
 			 lim == LIM_IP_FULL ? "max_clients_per_ip"
 					    : "max_clients");
-		printf("421 4.7.0 Too many connections, try again later\r\n");
-		fflush(stdout);
+		refuse(R_FULL);
 		cfg_free(cfg);
 		return 0;
 	}

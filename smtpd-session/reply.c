@@ -54,7 +54,6 @@ static const struct reply replies[R_COUNT] = {
 	[R_INTERNAL] = {421, "421 4.3.0 Service not available, closing "
 			     "connection"},
 	[R_TLS_UNAVAIL] = {454, "454 4.7.0 TLS not available"},
-	[R_NEED_TLS] = {530, "530 5.7.0 Must issue a STARTTLS command first"},
 	[R_FULL] = {421, "421 4.7.0 Too many connections, try again later"},
 };
 

@@ -40,7 +40,6 @@ enum reply_id {
 	R_TIMEOUT,       /* 421 4.4.2 */
 	R_INTERNAL,      /* 421 4.3.0 */
 	R_TLS_UNAVAIL,   /* 454 4.7.0 */
-	R_NEED_TLS,      /* 530 5.7.0 */
 	R_FULL,          /* 421 4.7.0 */
 	R_COUNT
 };

@@ -214,18 +214,13 @@ fail_closed:
 	return -1;
 }
 
-void spool_abort_signal(struct spool *sp)
+void spool_abort(struct spool *sp)
 {
 	if (sp->fd >= 0) {
 		close(sp->fd);
 		sp->fd = -1;
 		unlinkat(sp->tmpfd, sp->id, 0);
 	}
-}
-
-void spool_abort(struct spool *sp)
-{
-	spool_abort_signal(sp);
 	sp->wlen = 0;
 }
 

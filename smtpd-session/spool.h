@@ -44,9 +44,6 @@ int spool_commit(struct spool *sp, long long size);
 /* spool_abort - drop the entry being written (unlink tmp) */
 void spool_abort(struct spool *sp);
 
-/* spool_abort_signal - async-signal-safe part of spool_abort */
-void spool_abort_signal(struct spool *sp);
-
 /* spool_close_dirs - forget the directory fds (reopened at next use) */
 void spool_close_dirs(struct spool *sp);
 
