@@ -39,6 +39,10 @@ struct cfg_server {
 	int xclient_on;
 	long max_recipients;
 	long max_unrecognized_commands;
+	long max_errors;       /* 4xx/5xx replies before 421 and close */
+	long soft_error_limit; /* past it each error reply is delayed */
+	long long error_sleep_time; /* ms, that delay */
+	long max_junk_commands; /* NOOP VRFY RSET HELP before they count */
 	long max_line_length;
 	long max_session_time; /* seconds, whole connection */
 	long spool_min_free;   /* bytes free needed before DATA */

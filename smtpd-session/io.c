@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 volatile sig_atomic_t io_stop;
@@ -126,4 +127,13 @@ int io_write_all(struct io *io, const char *p, size_t n)
 		n -= (size_t)r;
 	}
 	return 0;
+}
+
+void io_pause(long long ms)
+{
+	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+
+	/* SIGALRM and SIGTERM interrupt it (no SA_RESTART) */
+	while (!io_stop && nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
 }

@@ -37,4 +37,8 @@ int io_fill(struct io *io);
 /* io_write_all - write everything or fail: 0 or an io_status */
 int io_write_all(struct io *io, const char *p, size_t n);
 
+/* io_pause - wait ms milliseconds (the error delay), or less if io_stop
+ * is set meanwhile */
+void io_pause(long long ms);
+
 #endif

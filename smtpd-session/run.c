@@ -7,12 +7,19 @@
  * saferead). Command lines end at LF (an optional CR before it is
  * dropped); a line longer than max_line_length gets 500 5.5.2 once and is
  * skipped to its LF, so its tail is never parsed as commands.
+ *
+ * Free space: checked at MAIL (the declared SIZE), again before 354, and
+ * every SPACE_EVERY bytes while the message streams in, so a message
+ * never takes the spool below spool_min_free; a shortfall mid-message is
+ * answered 452 4.3.1 at the dot and nothing is kept.
  */
 #include "run.h"
 #include "log.h"
 
 #include <errno.h>
 #include <string.h>
+
+#define SPACE_EVERY (1024 * 1024)
 
 int run_flush(struct run *r)
 {
@@ -21,6 +28,11 @@ int run_flush(struct run *r)
 
 	if (!out->len)
 		return 0;
+	if (r->s->delay_ms > 0) {
+		/* the soft error limit: the client waits for its replies */
+		io_pause(r->s->delay_ms);
+		r->s->delay_ms = 0;
+	}
 	st = io_write_all(r->io, out->p, out->len);
 	out->len = 0;
 	return st;
@@ -56,10 +68,36 @@ static int fill(struct run *r)
 	return 0;
 }
 
-/* sink - message bytes from the DATA machine to the spool file */
+/* space_ok - room for need bytes above spool_min_free (session.c's
+ * check at MAIL): 1, 0, or -1 when the spool cannot be asked */
+static int space_ok(void *arg, long long need)
+{
+	struct run *r = arg;
+
+	if (spool_open_dirs(r->sp, r->spool_dir) < 0)
+		return -1;
+	return spool_space_ok(r->sp, need, r->s->srv->spool_min_free);
+}
+
+/* sink - message bytes from the DATA machine to the spool file, with
+ * the free space looked at again every SPACE_EVERY bytes */
 static int sink(void *arg, const char *p, size_t n)
 {
-	return spool_write(arg, p, n);
+	struct run *r = arg;
+
+	r->unchecked += n;
+	if (r->unchecked >= SPACE_EVERY) {
+		r->unchecked = 0;
+		if (spool_space_ok(r->sp, 0, r->s->srv->spool_min_free) ==
+		    0) {
+			log_error("spool %s: free space below spool_min_free "
+				  "during DATA",
+				  r->spool_dir);
+			r->sp->err = ENOSPC;
+			return -1;
+		}
+	}
+	return spool_write(r->sp, p, n);
 }
 
 /* open_entry - dirs, free space, tmp file; the reply id on failure */
@@ -75,7 +113,7 @@ static int open_entry(struct run *r, enum reply_id *err)
 		*err = R_WRITE_FAIL;
 		return -1;
 	}
-	ok = spool_space_ok(r->sp, 0, srv->spool_min_free);
+	ok = spool_space_ok(r->sp, r->s->tx.declared, srv->spool_min_free);
 	if (ok <= 0) {
 		log_error("spool %s: %s", r->spool_dir,
 			  ok == 0 ? "free space below spool_min_free"
@@ -110,6 +148,7 @@ static int do_data(struct run *r)
 	}
 	session_data_start(r->s, 1, R_OKAY);
 	data_init(&d, r->s->srv->max_size);
+	r->unchecked = 0;
 	for (;;) {
 		size_t used;
 
@@ -120,7 +159,7 @@ static int do_data(struct run *r)
 			return 0;
 		}
 		if (data_feed(&d, io->in + io->start, io->end - io->start,
-			      &used, sink, r->sp) == DATA_END) {
+			      &used, sink, r) == DATA_END) {
 			io->start += used;
 			break;
 		}
@@ -194,6 +233,8 @@ void run_session(struct run *r)
 {
 	struct session *s = r->s;
 
+	s->space = space_ok;
+	s->space_arg = r;
 	session_greeting(s);
 	for (;;) {
 		enum session_action act;

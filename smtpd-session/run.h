@@ -12,6 +12,7 @@ struct run {
 	struct spool *sp;
 	const char *spool_dir;
 	int skipping; /* discarding the rest of an overlong line */
+	size_t unchecked; /* DATA bytes since the last free-space check */
 	/* STARTTLS hook (tls.c); NULL when TLS is not built in */
 	int (*starttls)(struct run *r);
 };

@@ -9,7 +9,13 @@
  *
  * Limits: max_recipients (452 4.5.3), max_unrecognized_commands (421 and
  * close, counting unknown verbs, overlong lines and control bytes), the
- * size declared with MAIL (552 5.3.4). Replies never echo client bytes.
+ * size declared with MAIL (552 5.3.4, and 452 4.3.1 when the spool has
+ * not that much room above spool_min_free). Every 4xx/5xx reply counts
+ * as an error, as in Postfix's smtpd: past soft_error_limit each one owes
+ * error_sleep_time before the next flush (run.c sleeps), at max_errors
+ * the session ends with 421 4.7.0; an accepted message forgives them.
+ * NOOP, VRFY, RSET and HELP past max_junk_commands count as errors too.
+ * Replies never echo client bytes.
  */
 #include "session.h"
 #include "log.h"
@@ -116,12 +122,44 @@ void session_free(struct session *s)
 	buf_free(&s->out);
 }
 
+/* count_err - one more error against the soft and hard limits */
+static void count_err(struct session *s)
+{
+	s->err_count++;
+	if (s->err_count > (unsigned long)s->srv->soft_error_limit)
+		s->delay_ms += s->srv->error_sleep_time;
+}
+
 void session_reply(struct session *s, enum reply_id id)
 {
 	if (reply_add(&s->out, id) < 0)
 		s->end = END_INTERNAL;
-	if (reply_code(id) >= 400)
+	if (reply_code(id) >= 400) {
 		s->rejected++;
+		count_err(s);
+	}
+}
+
+/* error_limit - after a command: at max_errors, 421 and close */
+static enum session_action error_limit(struct session *s,
+                                       enum session_action act)
+{
+	if (act == ACT_CLOSE || s->state == ST_QUIT ||
+	    s->err_count < (unsigned long)s->srv->max_errors)
+		return act;
+	log_info("too many errors from %s", s->peer_ip);
+	session_reply(s, R_TOO_MANY_ERR);
+	s->end = END_ERRORS;
+	session_enter(s, ST_QUIT);
+	return ACT_CLOSE;
+}
+
+/* junk - NOOP, VRFY, RSET, HELP: free up to max_junk_commands, then each
+ * counts as an error (Postfix's smtpd_junk_command_limit) */
+static void junk(struct session *s)
+{
+	if (++s->junk > (unsigned long)s->srv->max_junk_commands)
+		count_err(s);
 }
 
 /* replyf - a reply with variable text (banner, EHLO, queue id) */
@@ -164,7 +202,7 @@ static enum session_action count_error(struct session *s, enum reply_id id)
 enum session_action session_line_too_long(struct session *s)
 {
 	log_info("line too long from %s", s->peer_ip);
-	return count_error(s, R_TOO_LONG);
+	return error_limit(s, count_error(s, R_TOO_LONG));
 }
 
 /* trim - drop leading and trailing spaces/tabs of an argument */
@@ -178,8 +216,18 @@ static void trim(const char **p, size_t *n)
 		(*n)--;
 }
 
+static enum session_action feed(struct session *s, const char *line,
+                                 size_t len);
+
 enum session_action session_feed_line(struct session *s, const char *line,
                                       size_t len)
+{
+	return error_limit(s, feed(s, line, len));
+}
+
+/* feed - one command line, before the error limit is applied */
+static enum session_action feed(struct session *s, const char *line,
+                                size_t len)
 {
 	const char *arg;
 	size_t vlen, alen, i;
@@ -317,6 +365,7 @@ static int mail_params(struct session *s, const struct mailpath *mp,
 				*err = R_SIZE;
 				return -1;
 			}
+			s->tx.declared = (long long)n;
 		} else if (kl == 4 && !strncasecmp(k, "BODY", 4)) {
 			if (v && vl == 4 && !strncasecmp(v, "7BIT", 4)) {
 				s->tx.body8 = 0;
@@ -352,14 +401,48 @@ static enum session_action cmd_mail(struct session *s, const char *arg,
 		return ACT_NONE;
 	}
 	s->tx.body8 = 0;
+	s->tx.declared = 0;
 	if (mail_params(s, &mp, &err) < 0) {
 		session_reply(s, err);
+		return ACT_NONE;
+	}
+	/* RFC 1870 6.1: too big for the room we have now is a 452; an
+	 * unanswerable statvfs is left to DATA, which checks again */
+	if (s->space && s->space(s->space_arg, s->tx.declared) == 0) {
+		log_info("MAIL from %s refused: SIZE=%lld does not fit above "
+			 "spool_min_free",
+			 s->peer_ip, s->tx.declared);
+		session_reply(s, R_NO_SPACE);
 		return ACT_NONE;
 	}
 	memcpy(s->tx.sender, mp.addr, mp.len + 1);
 	session_enter(s, ST_MAIL);
 	session_reply(s, R_SENDER_OK);
 	return ACT_NONE;
+}
+
+/* rcpt_known - is mp already a recipient of tx? The local part is
+ * compared exactly (RFC 5321 2.4: it may be case-sensitive), the domain
+ * and "postmaster" without case */
+static int rcpt_known(const struct tx *tx, const struct mailpath *mp)
+{
+	size_t i, at = mp->at;
+
+	for (i = 0; i < tx->nrcpts; i++) {
+		const char *r = tx->rcpts[i];
+
+		if (strlen(r) != mp->len)
+			continue;
+		if (at >= mp->len) {
+			if (!strcasecmp(r, mp->addr))
+				return 1;
+			continue;
+		}
+		if (r[at] == '@' && !memcmp(r, mp->addr, at) &&
+		    !strcasecmp(r + at + 1, mp->addr + at + 1))
+			return 1;
+	}
+	return 0;
 }
 
 static enum session_action cmd_rcpt(struct session *s, const char *arg,
@@ -397,6 +480,13 @@ static enum session_action cmd_rcpt(struct session *s, const char *arg,
 		util_printable(a, sizeof(a), mp.addr, mp.len, 100);
 		log_info("relay denied from %s to %s", s->peer_ip, a);
 		session_reply(s, R_RELAY);
+		return ACT_NONE;
+	}
+	if (rcpt_known(&s->tx, &mp)) {
+		/* recorded once (Postfix's cleanup does the same), still a
+		 * 250: the client did nothing wrong */
+		session_enter(s, ST_RCPT);
+		session_reply(s, R_RCPT_OK);
 		return ACT_NONE;
 	}
 	nr = realloc(s->tx.rcpts, (s->tx.nrcpts + 1) * sizeof(*nr));
@@ -448,6 +538,7 @@ void session_data_start(struct session *s, int ok, enum reply_id err)
 {
 	if (!ok) {
 		session_reply(s, err);
+		error_limit(s, ACT_NONE);
 		return;
 	}
 	session_enter(s, ST_DATA);
@@ -465,17 +556,20 @@ void session_data_end(struct session *s, const struct data_rd *d,
 		session_reply(s, spooled);
 	else {
 		replyf(s, "250 2.0.0 OK: queued as %s", qid);
+		s->err_count = 0;
 		s->messages++;
 		s->rcpts_total += s->tx.nrcpts;
 		s->bytes += (unsigned long long)d->size;
 	}
 	tx_reset(&s->tx);
 	session_enter(s, ST_HELO);
+	error_limit(s, ACT_NONE);
 }
 
 static enum session_action cmd_rset(struct session *s, const char *arg,
                                     size_t alen)
 {
+	junk(s);
 	(void)arg;
 	if (alen) {
 		session_reply(s, R_NO_ARGS);
@@ -490,6 +584,7 @@ static enum session_action cmd_rset(struct session *s, const char *arg,
 static enum session_action cmd_noop(struct session *s, const char *arg,
                                     size_t alen)
 {
+	junk(s);
 	(void)arg;
 	(void)alen; /* RFC 5321 4.1.1.9: a string argument is allowed */
 	session_reply(s, R_OKAY);
@@ -499,6 +594,7 @@ static enum session_action cmd_noop(struct session *s, const char *arg,
 static enum session_action cmd_vrfy(struct session *s, const char *arg,
                                     size_t alen)
 {
+	junk(s);
 	(void)arg;
 	session_reply(s, alen ? R_VRFY : R_SYNTAX);
 	return ACT_NONE;
@@ -507,6 +603,7 @@ static enum session_action cmd_vrfy(struct session *s, const char *arg,
 static enum session_action cmd_help(struct session *s, const char *arg,
                                     size_t alen)
 {
+	junk(s);
 	(void)arg;
 	(void)alen;
 	session_reply(s, R_HELP);

@@ -44,7 +44,13 @@ struct tx {
 	size_t nrcpts;
 	size_t rcpt_tried;
 	int body8;
+	long long declared; /* MAIL's SIZE=, 0 when not given */
 };
+
+/* session_space_fn - is there room for need more bytes in the spool,
+ * above spool_min_free? 1 yes, 0 no, -1 cannot tell (errno). run.c
+ * gives one (statvfs); without one the core assumes room. */
+typedef int (*session_space_fn)(void *arg, long long need);
 
 struct session {
 	const struct cfg *cfg;
@@ -53,7 +59,12 @@ struct session {
 	char helo[256];
 	int esmtp;
 	struct tx tx;
-	unsigned errors;
+	unsigned errors;     /* unrecognised commands */
+	unsigned err_count;  /* error replies since the last message */
+	unsigned junk;       /* NOOP, VRFY, RSET, HELP so far */
+	long long delay_ms;  /* owed before the next flush (soft limit) */
+	session_space_fn space;
+	void *space_arg;
 	int tls_offer; /* STARTTLS may be advertised */
 	int tls_on;    /* the connection is TLS now */
 	char tls_desc[128];

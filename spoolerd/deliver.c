@@ -42,6 +42,30 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static long long mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
+}
+
+int worker_stuck(struct worker *w, long long n, long long now,
+                 long long limit_ms, long long *busy_ms)
+{
+	long long i;
+
+	for (i = 0; i < n; i++) {
+		long long since = atomic_load(&w[i].busy_since);
+
+		if (since && now - since > limit_ms) {
+			*busy_ms = now - since;
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
 struct gen *gen_new(struct cfg *cfg, char *err, size_t n)
 {
 	struct gen *g = calloc(1, sizeof(*g));
@@ -233,6 +257,30 @@ static void settle_temp(struct worker *w, struct msg *m, const char *why,
 		  rs->attempts, when, why);
 }
 
+/* entry_complete - does the file hold all the X-Spool-Size bytes its
+ * envelope promises? A session publishes only complete entries, so a
+ * short or long one was written into new/ by something else: one still
+ * being written (changed in the last minute) is retried later, any
+ * other is moved to failed/. 1 complete; 0 settled. */
+static int entry_complete(struct worker *w, struct msg *m,
+                          const struct stat *st, struct retry_state *rs)
+{
+	long long want = (long long)m->env.data_off + m->env.size;
+
+	if (st->st_size == want)
+		return 1;
+	snprintf(m->why, sizeof(m->why),
+		 "incomplete spool entry: X-Spool-Size promises %lld bytes "
+		 "of message, the file holds %lld",
+		 m->env.size, (long long)st->st_size - (long long)m->env.data_off);
+	if (time(NULL) - st->st_mtime < 60)
+		settle_temp(w, m, m->why, rs);
+	else
+		settle_perm(w, m, m->why, rs->attempts);
+	release(m);
+	return 0;
+}
+
 /* prepare - claim and read one entry; 0 when ready for the chain, -1
  * when there is nothing to deliver (gone, locked, or settled as
  * unreadable) */
@@ -250,7 +298,15 @@ static int prepare(struct worker *w, const struct job *j, struct msg *m,
 
 	memset(m, 0, sizeof(*m));
 	m->jfd = -1;
-	m->fd = scan_claim(&c->sp, from, j->name);
+	m->fd = scan_claim(&c->sp, from, j->name, m->why, sizeof(m->why));
+	if (m->fd == SCAN_BAD) {
+		/* moved aside once, never put back where inotify would
+		 * hand it to us again */
+		m->fd = -1;
+		m->name = j->name;
+		settle_perm(w, m, m->why, 0);
+		return -1;
+	}
 	if (m->fd < 0) {
 		if (errno != ENOENT && errno != EWOULDBLOCK) {
 			log_error("%s claim: %s", j->name, strerror(errno));
@@ -279,6 +335,8 @@ static int prepare(struct worker *w, const struct job *j, struct msg *m,
 		return -1;
 	}
 	m->file_size = st.st_size;
+	if (!entry_complete(w, m, &st, rs))
+		return -1;
 	m->rcpt = calloc(m->env.nrcpts ? m->env.nrcpts : 1, sizeof(*m->rcpt));
 	if (!m->rcpt) {
 		settle_temp(w, m, "out of memory", rs);
@@ -402,7 +460,9 @@ void *worker_main(void *arg)
 			sleep(1);
 			continue;
 		}
+		atomic_store(&w->busy_since, mono_now());
 		deliver_jobs(w, jobs, n);
+		atomic_store(&w->busy_since, 0);
 		for (i = 0; i < n; i++)
 			queue_done(&w->c->q);
 		max = chain_batch(&w->gen->chain, w->gen->cfg);

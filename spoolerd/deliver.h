@@ -31,7 +31,15 @@ struct worker {
 	int started;
 	struct gen *gen; /* the one its states belong to */
 	void *st[CHAIN_MAX];
+	/* CLOCK_MONOTONIC ms when the batch in hand was taken, 0 idle:
+	 * the main loop withholds the watchdog ping from a stuck worker */
+	atomic_llong busy_since;
 };
+
+/* worker_stuck - the index of a worker busy on one batch for more than
+ * limit_ms at now (CLOCK_MONOTONIC ms), or -1; *busy_ms says how long */
+int worker_stuck(struct worker *w, long long n, long long now,
+                 long long limit_ms, long long *busy_ms);
 
 /* gen_new - wrap a loaded config with its chain; NULL with err */
 struct gen *gen_new(struct cfg *cfg, char *err, size_t n);

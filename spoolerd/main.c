@@ -42,6 +42,9 @@
 #define QUEUE_CAP 16384
 #define TMP_MAX_AGE (36 * 3600)
 #define SWEEP_EVERY_MS (3600 * 1000LL)
+/* a worker on one batch for longer than this (or 4 gw_save_timeouts) is
+ * stuck */
+#define STUCK_MIN_MS (120 * 1000LL)
 #define STOP_WAIT_MIN_MS 10000LL
 
 static struct ctx ctx;
@@ -343,6 +346,7 @@ int main(int argc, char **argv)
 	char err[512];
 	long long next_scan = 0, next_sweep, wd_ms, last_wd, nworkers;
 	int sfd, ifd, i, stop = 0, running = 0, need_scan = 1, ready = 0;
+	int stuck_logged = 0;
 	size_t k;
 
 	for (i = 1; i < argc; i++) {
@@ -461,7 +465,24 @@ int main(int argc, char **argv)
 			next_sweep = now + SWEEP_EVERY_MS;
 		}
 		if (wd_ms && now - last_wd >= wd_ms) {
-			notify_watchdog();
+			long long busy, lim = 4 * b->gw_save_timeout;
+			int wi = worker_stuck(workers, nworkers, mono_ms(),
+					      lim > STUCK_MIN_MS ? lim
+								 : STUCK_MIN_MS,
+					      &busy);
+
+			/* a stuck worker stops the pings: systemd's
+			 * WatchdogSec then restarts us, and recovery of
+			 * cur/ picks its entries up again */
+			if (wi < 0) {
+				notify_watchdog();
+				stuck_logged = 0;
+			} else if (!stuck_logged) {
+				log_error("worker %d stuck for %llds on one "
+					  "batch: watchdog pings withheld",
+					  wi, busy / 1000);
+				stuck_logged = 1;
+			}
 			last_wd = now;
 		}
 		if (wd_ms && last_wd + wd_ms - now < timeout)

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 static int sub(int dir, const char *name)
@@ -135,18 +136,52 @@ long scan_list(int dirfd, void (*fn)(void *arg, const char *name), void *arg)
 	return n;
 }
 
-int scan_claim(struct sd_spool *sp, int fromfd, const char *name)
+/* file_type - a name for st_mode, for the reason file */
+static const char *file_type(mode_t m)
+{
+	return S_ISDIR(m)    ? "a directory"
+	       : S_ISLNK(m)  ? "a symbolic link"
+	       : S_ISFIFO(m) ? "a FIFO"
+	       : S_ISSOCK(m) ? "a socket"
+	       : S_ISCHR(m)  ? "a character device"
+	       : S_ISBLK(m)  ? "a block device"
+			     : "not a regular file";
+}
+
+/* transient - an open failure that says nothing about the entry */
+static int transient(int e)
+{
+	return e == EMFILE || e == ENFILE || e == ENOMEM || e == EINTR ||
+	       e == EAGAIN;
+}
+
+int scan_claim(struct sd_spool *sp, int fromfd, const char *name,
+               char *why, size_t whysize)
 {
 	struct stat a, b;
 	int fd;
 
 	if (fromfd != sp->cur && renameat(fromfd, name, sp->cur, name) < 0)
 		return -1;
-	fd = openat(sp->cur, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno != ENOENT)
-		goto give_back;
-	if (fd < 0)
+	/* look before opening: a FIFO would block open(2), a directory
+	 * would open; neither is mail */
+	if (fstatat(sp->cur, name, &a, AT_SYMLINK_NOFOLLOW) < 0)
+		return -1; /* ENOENT: finished by another process */
+	if (!S_ISREG(a.st_mode)) {
+		snprintf(why, whysize, "not a regular file: %s",
+			 file_type(a.st_mode));
+		return SCAN_BAD;
+	}
+	fd = openat(sp->cur, name,
+		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
 		return -1;
+	if (fd < 0 && transient(errno))
+		goto give_back;
+	if (fd < 0) {
+		snprintf(why, whysize, "cannot open: %s", strerror(errno));
+		return SCAN_BAD;
+	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		int e = errno;
 
@@ -154,10 +189,15 @@ int scan_claim(struct sd_spool *sp, int fromfd, const char *name)
 		errno = e; /* EWOULDBLOCK: another process delivers it */
 		return -1;
 	}
-	if (fstat(fd, &a) < 0 || !S_ISREG(a.st_mode)) {
+	if (fstat(fd, &a) < 0) {
 		close(fd);
-		errno = EINVAL;
 		goto give_back;
+	}
+	if (!S_ISREG(a.st_mode)) { /* swapped between fstatat and open */
+		close(fd);
+		snprintf(why, whysize, "not a regular file: %s",
+			 file_type(a.st_mode));
+		return SCAN_BAD;
 	}
 	/* still the file we opened, not finished by another process? */
 	if (fstatat(sp->cur, name, &b, AT_SYMLINK_NOFOLLOW) < 0 ||

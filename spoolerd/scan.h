@@ -25,8 +25,14 @@ long scan_list(int dirfd, void (*fn)(void *arg, const char *name),
 
 /* scan_claim - take name from fromfd (new/ or defer/; cur/ itself for
  * recovery) into cur/ by rename, open it and flock it. The fd, or -1
- * when someone else has it (ENOENT, EWOULDBLOCK) or on error (errno). */
-int scan_claim(struct sd_spool *sp, int fromfd, const char *name);
+ * when someone else has it (ENOENT, EWOULDBLOCK) or on error (errno),
+ * or SCAN_BAD when cur/name is there but can never be delivered (not a
+ * regular file, or not openable: why says what); the caller moves it
+ * aside. Only regular files are opened, never blocking (O_NONBLOCK), and
+ * never through a symlink. */
+#define SCAN_BAD (-2)
+int scan_claim(struct sd_spool *sp, int fromfd, const char *name,
+               char *why, size_t whysize);
 
 /* scan_clean_tmp - remove files in tmp/ older than max_age seconds (a
  * session that died mid-write); number removed */
