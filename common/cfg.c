@@ -994,40 +994,71 @@ static int addr_equal(const char *a, const char *b)
 }
 
 const struct cfg_server *cfg_server_pick(const struct cfg *c, const char *ip,
-                                         unsigned port, const char *name)
+                                         unsigned port, const char *name,
+                                         enum cfg_pick *why)
 {
-	const struct cfg_server *any = NULL;
+	/* best[0]: exact address, enabled; [1] exact, disabled; [2] any
+	 * address, enabled; [3] any address, disabled */
+	const struct cfg_server *best[4] = {NULL, NULL, NULL, NULL};
+	int port_seen = 0, k;
 	size_t i;
 
-	for (i = 0; name && i < c->nservers; i++) {
-		const struct cfg_server *s = &c->servers[i];
+	*why = PICK_OK;
+	if (name) {
+		for (i = 0; i < c->nservers; i++) {
+			const struct cfg_server *s = &c->servers[i];
 
-		if ((s->name && !strcmp(s->name, name)) ||
-		    !strcmp(s->listen_interface, name) ||
-		    !strcmp(s->host_name, name))
-			return s;
+			if ((s->name && !strcmp(s->name, name)) ||
+			    !strcmp(s->listen_interface, name) ||
+			    !strcmp(s->host_name, name)) {
+				if (s->is_enabled)
+					return s;
+				*why = PICK_DISABLED;
+				return NULL;
+			}
+		}
+		*why = PICK_UNKNOWN_NAME;
+		return NULL;
 	}
 	for (i = 0; ip && i < c->nservers; i++) {
 		const struct cfg_server *s = &c->servers[i];
 		char host[128];
 		unsigned p;
+		int slot;
 
-		if (!s->is_enabled ||
-		    iface_parse(s->listen_interface, host, sizeof(host), &p) <
+		if (iface_parse(s->listen_interface, host, sizeof(host), &p) <
 			    0 ||
 		    p != port)
 			continue;
+		port_seen = 1;
 		if (addr_equal(host, ip))
-			return s;
-		if (!any && (!host[0] || !strcmp(host, "0.0.0.0") ||
-			     !strcmp(host, "::")))
-			any = s;
+			slot = 0;
+		else if (!host[0] || !strcmp(host, "0.0.0.0") ||
+			 !strcmp(host, "::"))
+			slot = 2;
+		else
+			continue;
+		slot += !s->is_enabled;
+		if (!best[slot])
+			best[slot] = s;
 	}
-	if (any)
-		return any;
+	for (k = 0; k < 4; k++) {
+		if (!best[k])
+			continue;
+		if (k % 2 == 0)
+			return best[k];
+		*why = PICK_DISABLED; /* never plaintext on a port whose
+				       * entry is switched off */
+		return NULL;
+	}
+	if (port_seen) {
+		*why = PICK_NO_MATCH;
+		return NULL;
+	}
 	for (i = 0; i < c->nservers; i++)
 		if (c->servers[i].is_enabled)
 			return &c->servers[i];
+	*why = PICK_NONE_ENABLED;
 	return NULL;
 }
 

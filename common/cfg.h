@@ -121,11 +121,26 @@ char *cfg_dump(const struct cfg *c);
  * case-insensitive; "*" matches any, "*.example.com" any subdomain. */
 int cfg_host_allowed(const struct cfg *c, const char *domain, size_t len);
 
-/* cfg_server_pick - the entry whose listen_interface matches the local
- * address (ip text, port), or the one named, else the first enabled one;
- * NULL when none is enabled. */
+enum cfg_pick {
+	PICK_OK,
+	PICK_DISABLED,     /* the matching entry has is_enabled false */
+	PICK_NO_MATCH,     /* entries use this port, none this address */
+	PICK_UNKNOWN_NAME, /* -s NAME names no entry */
+	PICK_NONE_ENABLED, /* no entry is enabled */
+};
+
+/* cfg_server_pick - the servers[] entry for a connection. With name (-s):
+ * the entry of that name, listen_interface or host_name. Else with the
+ * local address (ip text, port): the entry on that exact address, else
+ * one on the port's wildcard (":25", "0.0.0.0:25", "[::]:25"); enabled
+ * entries win over disabled ones at the same rank. A disabled match, or
+ * a port that entries use but none on this address, is refused (NULL,
+ * *why says which): a disabled implicit-TLS entry must never be served
+ * by another, plaintext one. A port no entry mentions, and a pipe (ip
+ * NULL), get the first enabled entry. */
 const struct cfg_server *cfg_server_pick(const struct cfg *c, const char *ip,
-                                         unsigned port, const char *name);
+                                         unsigned port, const char *name,
+                                         enum cfg_pick *why);
 
 /* cfg_diag_stderr - a diag callback printing "smtpd: config ..." on fd 2 */
 void cfg_diag_stderr(void *arg, int is_error, const char *msg);

@@ -91,9 +91,20 @@ int entry_field_ok(const char *s, size_t len)
 }
 
 void entry_make_id(char *buf, size_t size, long long sec, long usec,
-                   long pid, unsigned counter)
+                   long pid, unsigned counter,
+                   const unsigned char rnd[ENTRY_ID_RANDOM])
 {
-	snprintf(buf, size, "%lld.M%06ldP%ldQ%u", sec, usec, pid, counter);
+	static const char hex[] = "0123456789abcdef";
+	char r[2 * ENTRY_ID_RANDOM + 1];
+	size_t i;
+
+	for (i = 0; i < ENTRY_ID_RANDOM; i++) {
+		r[2 * i] = hex[rnd[i] >> 4];
+		r[2 * i + 1] = hex[rnd[i] & 15];
+	}
+	r[2 * ENTRY_ID_RANDOM] = '\0';
+	snprintf(buf, size, "%lld.M%06ldP%ldQ%uR%s", sec, usec, pid, counter,
+		 r);
 }
 
 void entry_size_digits(char out[ENTRY_SIZE_WIDTH + 1], long long size)

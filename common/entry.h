@@ -44,11 +44,15 @@ void buf_free(struct buf *b);
  * bytes (CR, LF, NUL, DEL ...): they could forge envelope lines. */
 int entry_field_ok(const char *s, size_t len);
 
+#define ENTRY_ID_RANDOM 16 /* random bytes in a queue id */
+
 /* entry_make_id - a queue id unique across processes and hosts: time,
- * microseconds, pid, per-process counter (maildir style). Also the file
- * name in the spool, so only [A-Za-z0-9.] appear. */
+ * microseconds, pid, per-process counter (maildir style), then the random
+ * bytes in hex, so that nobody can guess another session's id. Also the
+ * file name in the spool, so only [A-Za-z0-9.] appear. */
 void entry_make_id(char *buf, size_t size, long long sec, long usec,
-                   long pid, unsigned counter);
+                   long pid, unsigned counter,
+                   const unsigned char rnd[ENTRY_ID_RANDOM]);
 
 /* entry_format - envelope block plus Received header into b; sets
  * env->size_off, received_off, data_off relative to b's start. -1 on a

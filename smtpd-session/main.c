@@ -13,6 +13,7 @@
 #include "limits.h"
 #include "log.h"
 #include "run.h"
+#include "sandbox.h"
 #include "session.h"
 #include "spool.h"
 #include "tls.h"
@@ -193,6 +194,7 @@ int main(int argc, char **argv)
 	struct run r;
 	struct cfg *cfg;
 	enum limits_result lim;
+	enum cfg_pick pick;
 	int check = 0, i;
 	size_t cap;
 
@@ -253,15 +255,30 @@ int main(int argc, char **argv)
 	endpoint(0, lip, sizeof(lip), &lport);
 	endpoint(1, pip, sizeof(pip), &pport);
 	srv = cfg_server_pick(cfg, strcmp(lip, "unknown") ? lip : NULL, lport,
-			      name);
+			      name, &pick);
 	log_open(PROG, srv && srv->log_file ? srv->log_file : cfg->log_file,
 		 cfg->log_level, 0);
 	for (i = 0; i < diags.n; i++)
 		log_warnx("config warning: %s", diags.msg[i]);
 	if (!srv) {
-		log_error("no enabled server in %s", path);
+		/* refused before any TLS or SMTP: never serve a port with
+		 * another entry's settings */
+		if (pick == PICK_UNKNOWN_NAME)
+			log_error("-s %s: no servers[] entry of that name in %s",
+				  name, path);
+		else if (pick == PICK_DISABLED)
+			log_error("refused %s port %u: the servers[] entry for "
+				  "%s port %u is disabled (is_enabled false)",
+				  pip, pport, name ? name : lip, lport);
+		else if (pick == PICK_NO_MATCH)
+			log_error("refused %s port %u: no servers[] entry "
+				  "listens on %s port %u",
+				  pip, pport, lip, lport);
+		else
+			log_error("no enabled server in %s", path);
 		refuse(R_INTERNAL);
-		return EX_CONFIG_;
+		cfg_free(cfg);
+		return pick == PICK_UNKNOWN_NAME ? 64 : EX_CONFIG_;
 	}
 	/* the whole-session timer starts before anything that may wait */
 	setup_signals(srv->max_session_time);
@@ -278,6 +295,12 @@ int main(int argc, char **argv)
 	if (spool_open_dirs(&sp, cfg->spool_dir) < 0)
 		log_error("spool %s: %s (will retry at DATA)", cfg->spool_dir,
 			  strerror(errno));
+	/* the last step before the client's first byte (sandbox.c) */
+	if (sandbox_enter() < 0) {
+		log_error("sandbox: %s", strerror(errno));
+		refuse(R_INTERNAL);
+		return 71;
+	}
 	cap = (size_t)srv->max_line_length > 16384
 		      ? (size_t)srv->max_line_length
 		      : 16384;

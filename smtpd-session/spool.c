@@ -9,7 +9,9 @@
  * and only then 250. Any failure unlinks what exists, so a file in new/ is
  * always complete. The queue id (also the file name) holds time,
  * microseconds, pid and a per-session counter, so concurrent sessions
- * never collide; O_EXCL turns a collision into a retry, not an overwrite.
+ * never collide, and 128 random bits, so no other session can guess it
+ * (all sessions share one uid: a name is the only key to an entry, see
+ * sandbox.c); O_EXCL turns a collision into a retry, not an overwrite.
  */
 #include "spool.h"
 #include "util.h"
@@ -21,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/random.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -40,11 +43,13 @@ int spool_open_dirs(struct spool *sp, const char *dir)
 
 	if (sp->tmpfd >= 0 && sp->newfd >= 0)
 		return 0;
-	d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* O_PATH: sessions may search the spool and tmp/ but not read
+	 * them; only new/ must be readable, for its fsync (sandbox.c) */
+	d = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (d < 0)
 		return -1;
 	if (sp->tmpfd < 0)
-		sp->tmpfd = openat(d, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		sp->tmpfd = openat(d, "tmp", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (sp->newfd < 0)
 		sp->newfd = openat(d, "new", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	close(d);
@@ -92,6 +97,7 @@ int spool_begin(struct spool *sp, struct envelope *env)
 {
 	struct buf b = {NULL, 0, 0, ENTRY_MAX_ENVELOPE};
 	struct timeval tv;
+	unsigned char rnd[ENTRY_ID_RANDOM];
 	int tries;
 
 	sp->err = 0;
@@ -103,8 +109,11 @@ int spool_begin(struct spool *sp, struct envelope *env)
 	}
 	for (tries = 0; tries < 5; tries++) {
 		gettimeofday(&tv, NULL);
+		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+			return -1;
 		entry_make_id(sp->id, sizeof(sp->id), (long long)tv.tv_sec,
-			      (long)tv.tv_usec, (long)getpid(), ++sp->counter);
+			      (long)tv.tv_usec, (long)getpid(), ++sp->counter,
+			      rnd);
 		sp->fd = openat(sp->tmpfd, sp->id,
 				O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 					O_CLOEXEC,

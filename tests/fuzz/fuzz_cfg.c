@@ -33,13 +33,14 @@ static void lookups(const struct cfg *c)
 {
 	static const char *hosts[] = {"example.com", "a.example.com", "", ".",
 				      "EXAMPLE.COM.", "*", "x"};
+	enum cfg_pick why;
 	size_t i;
 
 	for (i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++)
 		(void)cfg_host_allowed(c, hosts[i], strlen(hosts[i]));
-	(void)cfg_server_pick(c, "127.0.0.1", 2525, NULL);
-	(void)cfg_server_pick(c, "::1", 25, NULL);
-	(void)cfg_server_pick(c, NULL, 0, "mx");
+	(void)cfg_server_pick(c, "127.0.0.1", 2525, NULL, &why);
+	(void)cfg_server_pick(c, "::1", 25, NULL, &why);
+	(void)cfg_server_pick(c, NULL, 0, "mx", &why);
 	CHECK(c->nservers >= 1);
 	for (i = 0; i < c->nservers; i++) {
 		CHECK(c->servers[i].host_name && c->servers[i].listen_interface);

@@ -250,26 +250,75 @@ static void test_server_pick(void **state)
 		"{\"name\":\"any0\",\"listen_interface\":\"0.0.0.0:587\"}]}",
 		NULL, NULL);
 
+	enum cfg_pick why;
+
 	(void)state;
 	assert_non_null(c);
-	assert_string_equal(cfg_server_pick(c, "127.0.0.1", 25, NULL)->name,
+	assert_string_equal(cfg_server_pick(c, "127.0.0.1", 25, NULL, &why)->name,
 			    "v4");
-	assert_string_equal(cfg_server_pick(c, "::1", 25, NULL)->name, "v6");
+	assert_string_equal(cfg_server_pick(c, "::1", 25, NULL, &why)->name, "v6");
 	assert_string_equal(
-		cfg_server_pick(c, "0:0:0:0:0:0:0:1", 25, NULL)->name, "v6");
-	assert_string_equal(cfg_server_pick(c, "192.0.2.7", 465, NULL)->name,
+		cfg_server_pick(c, "0:0:0:0:0:0:0:1", 25, NULL, &why)->name, "v6");
+	assert_string_equal(cfg_server_pick(c, "192.0.2.7", 465, NULL, &why)->name,
 			    "any");
-	assert_string_equal(cfg_server_pick(c, "2001:db8::1", 465, NULL)->name,
+	assert_string_equal(cfg_server_pick(c, "2001:db8::1", 465, NULL, &why)->name,
 			    "any");
-	assert_string_equal(cfg_server_pick(c, "192.0.2.7", 587, NULL)->name,
+	assert_string_equal(cfg_server_pick(c, "192.0.2.7", 587, NULL, &why)->name,
 			    "any0");
 	/* nothing matches: the first enabled one */
-	assert_string_equal(cfg_server_pick(c, "192.0.2.7", 9, NULL)->name,
+	assert_string_equal(cfg_server_pick(c, "192.0.2.7", 9, NULL, &why)->name,
 			    "v4");
-	assert_string_equal(cfg_server_pick(c, NULL, 0, NULL)->name, "v4");
-	assert_string_equal(cfg_server_pick(c, NULL, 0, "any0")->name, "any0");
+	assert_string_equal(cfg_server_pick(c, NULL, 0, NULL, &why)->name, "v4");
+	assert_string_equal(cfg_server_pick(c, NULL, 0, "any0", &why)->name, "any0");
+	/* a port entries use, an address none listens on: refused */
+	assert_null(cfg_server_pick(c, "192.0.2.7", 25, NULL, &why));
+	assert_int_equal(why, PICK_NO_MATCH);
+	assert_null(cfg_server_pick(c, NULL, 0, "nosuch", &why));
+	assert_int_equal(why, PICK_UNKNOWN_NAME);
+	assert_null(cfg_server_pick(c, NULL, 0, "off", &why));
+	assert_int_equal(why, PICK_DISABLED);
 	cfg_free(c);
 }
+
+/* the sample's shape: :25 enabled, :465 (implicit TLS) disabled. A
+ * connection to 465 must not be served by the :25 entry in plaintext */
+static void test_server_pick_disabled(void **state)
+{
+	struct cfg *c = cfg_load_buf(
+		"{\"servers\": ["
+		"{\"name\":\"smtp\",\"listen_interface\":\":25\"},"
+		"{\"name\":\"smtps\",\"is_enabled\":false,"
+		"\"listen_interface\":\":465\","
+		"\"tls\":{\"tls_always_on\":true}},"
+		"{\"name\":\"sub\",\"is_enabled\":false,"
+		"\"listen_interface\":\"127.0.0.1:587\"},"
+		"{\"name\":\"sub2\",\"listen_interface\":\"0.0.0.0:587\"}]}",
+		NULL, NULL);
+	enum cfg_pick why = PICK_OK;
+
+	(void)state;
+	assert_non_null(c);
+	assert_null(cfg_server_pick(c, "192.0.2.7", 465, NULL, &why));
+	assert_int_equal(why, PICK_DISABLED);
+	assert_null(cfg_server_pick(c, "::1", 465, NULL, &why));
+	assert_int_equal(why, PICK_DISABLED);
+	assert_string_equal(cfg_server_pick(c, "192.0.2.7", 25, NULL, &why)->name,
+			    "smtp");
+	/* the exact address is disabled: the wildcard does not stand in */
+	assert_null(cfg_server_pick(c, "127.0.0.1", 587, NULL, &why));
+	assert_int_equal(why, PICK_DISABLED);
+	assert_string_equal(cfg_server_pick(c, "10.1.1.1", 587, NULL, &why)->name,
+			    "sub2");
+	cfg_free(c);
+	c = cfg_load_buf("{\"servers\": [{\"is_enabled\":false}]}", NULL,
+			 NULL);
+	assert_non_null(c);
+	assert_null(cfg_server_pick(c, NULL, 0, NULL, &why));
+	assert_int_equal(why, PICK_NONE_ENABLED);
+	cfg_free(c);
+}
+
+
 
 /* the dump loads back to the same dump */
 static void test_dump_roundtrip(void **state)
@@ -305,6 +354,7 @@ int main(void)
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_allowed_hosts),
 		cmocka_unit_test(test_server_pick),
+		cmocka_unit_test(test_server_pick_disabled),
 		cmocka_unit_test(test_dump_roundtrip),
 	};
 
