@@ -100,7 +100,8 @@ deps:
 	tests/install-deps.sh test
 
 # The whole suite: unit, conversations over a pipe, real clients over TCP,
-# then the same again under ASan+UBSan. Ends with "N passed, M failed".
+# then the same again under ASan+UBSan. Ends with "N passed, M failed,
+# K skipped".
 test: need-deps
 	$(MAKE) all unit
 	$(MAKE) SAN=1 all unit
