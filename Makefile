@@ -1,6 +1,6 @@
 # smtpd: smtpd-session (one SMTP session per process) and spoolerd.
-# Targets: all test lint deps run bench clean. `make SAN=1` builds the
-# AddressSanitizer + UBSan variant into build-asan/.
+# Targets: all test lint deps deps-run run bench clean. `make SAN=1`
+# builds the AddressSanitizer + UBSan variant into build-asan/.
 
 CC ?= cc
 PKGS_SESSION = libcjson
@@ -43,7 +43,8 @@ UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
 HEADERS = $(wildcard common/*.h smtpd-session/*.h)
 
-.PHONY: all test unit lint deps need-deps run bench clean
+.PHONY: all test unit lint deps deps-run need-deps need-deps-run run bench \
+	clean
 .DEFAULT_GOAL := all
 
 BINS = $(SESSION)
@@ -81,28 +82,39 @@ comma = ,
 
 unit: $(UNIT_BINS)
 
+# need-deps-run: what `make run` needs (build and run the server);
+# need-deps: that and what the tests, lint and benchmarks need. Each
+# installs what is missing (tests/deps.list), then checks again.
+need-deps-run:
+	@tests/need-deps.sh run || \
+		{ $(MAKE) deps-run && tests/need-deps.sh run; }
+
 need-deps:
-	@tests/need-deps.sh || $(MAKE) deps
+	@tests/need-deps.sh test || \
+		{ $(MAKE) deps && tests/need-deps.sh test; }
+
+deps-run:
+	tests/install-deps.sh run
 
 deps:
-	tests/install-deps.sh
+	tests/install-deps.sh test
 
 # The whole suite: unit, conversations over a pipe, real clients over TCP,
-# then the same again under ASan+UBSan. Ends with "N passed, M failed".
+# then the same again under ASan+UBSan. Ends with "N passed, M failed,
+# K skipped".
 test: need-deps
 	$(MAKE) all unit
 	$(MAKE) SAN=1 all unit
 	tests/run-all.sh
 
+# banned C functions and raw strtol/strtoul, cppcheck, shellcheck (see
+# tests/lint.sh)
 lint:
-	@! grep -nE '\b(gets|strcpy|strcat|sprintf|vsprintf|strncpy|strtok|atoi|atol|sscanf|system|popen) *\(' \
-		common/*.c smtpd-session/*.c $(wildcard spoolerd/*.c) \
-		|| { echo "lint: banned function above"; exit 1; }
-	@echo "lint: ok"
+	@tests/lint.sh
 
 # (a sub-make after need-deps: pkg-config flags are read when make starts,
 # and on a fresh machine pkg-config arrives with the deps)
-run: need-deps
+run: need-deps-run
 	$(MAKE) all
 	tests/run-local.sh
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/systemd/lib.sh - a real systemd as PID 1 for tests and benchmarks,
 # with systemd-nspawn (sourced by tests/systemd/suite and
 # bench/launchers.sh; see ../shared/LAUNCHERS.md for the recipe).
