@@ -34,8 +34,8 @@ LDFLAGS_ALL = -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(SANFLAGS) $(LDFLAGS)
 LIBS_SESSION = $(shell pkg-config --libs $(PKGS_SESSION) 2>/dev/null)
 LIBS_TEST = $(shell pkg-config --libs $(PKGS_TEST) 2>/dev/null)
 
-COMMON_OBJS = $(BUILD)/common/cfg.o $(BUILD)/common/entry.o \
-	$(BUILD)/common/log.o $(BUILD)/common/util.o
+COMMON_OBJS = $(BUILD)/common/buf.o $(BUILD)/common/cfg.o \
+	$(BUILD)/common/entry.o $(BUILD)/common/log.o $(BUILD)/common/util.o
 SESSION_OBJS = $(BUILD)/smtpd-session/session.o \
 	$(BUILD)/smtpd-session/addr.o $(BUILD)/smtpd-session/data.o \
 	$(BUILD)/smtpd-session/reply.o $(BUILD)/smtpd-session/spool.o \

@@ -27,10 +27,12 @@ FUZZ_CFLAGS = -g -O1 -std=c11 -Wall -Wextra -fno-omit-frame-pointer \
 FUZZ_LIBS = $(shell pkg-config --libs libcjson 2>/dev/null)
 
 # sources of each harness (besides tests/fuzz/fuzz_<name>.c)
-FUZZ_COMMON = common/cfg.c common/entry.c common/log.c common/util.c
+FUZZ_COMMON = common/buf.c common/cfg.c common/entry.c common/log.c \
+	common/util.c
 FUZZ_SRC_data = smtpd-session/data.c
-FUZZ_SRC_addr = smtpd-session/addr.c common/entry.c common/util.c
-FUZZ_SRC_entry = common/entry.c common/util.c
+FUZZ_SRC_addr = smtpd-session/addr.c common/buf.c common/entry.c \
+	common/util.c
+FUZZ_SRC_entry = common/buf.c common/entry.c common/util.c
 FUZZ_SRC_cfg = common/cfg.c common/util.c
 FUZZ_SRC_session = smtpd-session/session.c smtpd-session/addr.c \
 	smtpd-session/data.c smtpd-session/reply.c $(FUZZ_COMMON)
