@@ -91,7 +91,7 @@ struct cfg {
 	size_t nservers;
 };
 
-/* cfg_diag - called once per warning or error with a full message */
+/* cfg_diag_fn - called once per warning or error with a full message */
 typedef void (*cfg_diag_fn)(void *arg, int is_error, const char *msg);
 
 /* cfg_load_file - read, strip comments, parse, validate. Returns a new
