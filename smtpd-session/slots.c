@@ -100,6 +100,7 @@ static void file_name(const struct cfg_server *srv, const char *suffix,
 			out[i] = '_';
 }
 
+/* slots_take - the entry's max_clients slot first, then the IP's */
 enum slots_result slots_take(const struct cfg *cfg,
                               const struct cfg_server *srv,
                               const char *peer_ip)
