@@ -21,8 +21,12 @@ SANFLAGS =
 OPT = -O2
 endif
 
-CPPFLAGS_ALL = -D_GNU_SOURCE -Icommon -Ismtpd-session \
+# each program sees only its own headers and common/'s (INC, per
+# directory below), so none of ours can stand in for a system header
+CPPFLAGS_ALL = -D_GNU_SOURCE \
 	$(shell pkg-config --cflags $(PKGS_SESSION) 2>/dev/null)
+INC_COMMON = -Icommon
+INC_SESSION = -Icommon -Ismtpd-session
 CFLAGS_ALL = -std=c11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 	-Wno-format-nonliteral -Wno-format-truncation -D_FORTIFY_SOURCE=2 -fstack-protector-strong \
 	-fPIE $(SANFLAGS) $(CFLAGS)
@@ -30,13 +34,13 @@ LDFLAGS_ALL = -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(SANFLAGS) $(LDFLAGS)
 LIBS_SESSION = $(shell pkg-config --libs $(PKGS_SESSION) 2>/dev/null)
 LIBS_TEST = $(shell pkg-config --libs $(PKGS_TEST) 2>/dev/null)
 
-COMMON_OBJS = $(BUILD)/common/cfg.o $(BUILD)/common/entry.o \
-	$(BUILD)/common/log.o $(BUILD)/common/util.o
+COMMON_OBJS = $(BUILD)/common/buf.o $(BUILD)/common/cfg.o \
+	$(BUILD)/common/entry.o $(BUILD)/common/log.o $(BUILD)/common/util.o
 SESSION_OBJS = $(BUILD)/smtpd-session/session.o \
 	$(BUILD)/smtpd-session/addr.o $(BUILD)/smtpd-session/data.o \
 	$(BUILD)/smtpd-session/reply.o $(BUILD)/smtpd-session/spool.o \
 	$(BUILD)/smtpd-session/io.o $(BUILD)/smtpd-session/run.o \
-	$(BUILD)/smtpd-session/tls.o $(BUILD)/smtpd-session/limits.o
+	$(BUILD)/smtpd-session/tls.o $(BUILD)/smtpd-session/slots.o
 
 UNIT_TESTS = addr data session cfg spool entry tls
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
@@ -58,9 +62,12 @@ BINS = $(SESSION)
 
 all: $(BINS)
 
+$(BUILD)/common/%.o: INC = $(INC_COMMON)
+$(BUILD)/smtpd-session/%.o: INC = $(INC_SESSION)
+
 $(BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS_ALL) $(CPPFLAGS) $(CFLAGS_ALL) -c -o $@ $<
+	$(CC) $(CPPFLAGS_ALL) $(INC) $(CPPFLAGS) $(CFLAGS_ALL) -c -o $@ $<
 
 # tls.c includes GnuTLS's headers but the session does not link it: the
 # library is dlopen'ed at the first handshake (see tls.c)
@@ -74,8 +81,9 @@ $(SESSION): $(BUILD)/smtpd-session/main.o $(SESSION_OBJS) $(COMMON_OBJS)
 # the syscalls it makes fail
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(SESSION_OBJS) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $< $(SESSION_OBJS) \
-		$(COMMON_OBJS) $(LDFLAGS_ALL) $(LIBS_SESSION) $(LIBS_TEST) \
+	$(CC) $(CPPFLAGS_ALL) $(INC_SESSION) $(CFLAGS_ALL) -o $@ $< \
+		$(SESSION_OBJS) $(COMMON_OBJS) $(LDFLAGS_ALL) $(LIBS_SESSION) \
+		$(LIBS_TEST) \
 		$(if $(filter spool,$*),-Wl$(comma)--wrap=fsync -Wl$(comma)--wrap=write -Wl$(comma)--wrap=renameat2)
 
 comma = ,

@@ -12,7 +12,7 @@ struct run {
 	struct spool *sp;
 	const char *spool_dir;
 	int skipping; /* discarding the rest of an overlong line */
-	/* STARTTLS hook (tls.c); NULL when TLS is not built in */
+	/* STARTTLS hook (tls.c); set whenever s->tls_offer is */
 	int (*starttls)(struct run *r);
 };
 
