@@ -13,7 +13,7 @@ struct run {
 	const char *spool_dir;
 	int skipping; /* discarding the rest of an overlong line */
 	size_t unchecked; /* DATA bytes since the last free-space check */
-	/* STARTTLS hook (tls.c); NULL when TLS is not built in */
+	/* STARTTLS hook (tls.c); set whenever s->tls_offer is */
 	int (*starttls)(struct run *r);
 };
 
