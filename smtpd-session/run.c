@@ -9,9 +9,10 @@
  * skipped to its LF, so its tail is never parsed as commands.
  *
  * Free space: checked at MAIL (the declared SIZE), again before 354, and
- * every SPACE_EVERY bytes while the message streams in, so a message
- * never takes the spool below spool_min_free; a shortfall mid-message is
- * answered 452 4.3.1 at the dot and nothing is kept.
+ * every SPACE_EVERY bytes while the message streams in and once more
+ * before the commit, so a message never takes the spool below
+ * spool_min_free; a shortfall is answered 452 4.3.1 at the dot and
+ * nothing is kept.
  */
 #include "run.h"
 #include "log.h"
@@ -175,6 +176,15 @@ static int do_data(struct run *r)
 			log_info("message refused from %s: %s", r->s->peer_ip,
 				 d.toolarge ? "over max_size"
 					    : "bare CR or LF");
+	} else if (spool_space_ok(r->sp, (long long)r->sp->wlen,
+				  r->s->srv->spool_min_free) == 0) {
+		/* the last bytes would cross the floor (the checks while
+		 * streaming come every SPACE_EVERY bytes) */
+		spool_abort(r->sp);
+		log_error("spool %s: free space below spool_min_free after "
+			  "DATA",
+			  r->spool_dir);
+		spooled = R_NO_SPACE;
 	} else if (spool_commit(r->sp, d.size) < 0) {
 		log_error("spool commit %s failed: %s", r->sp->id,
 			  strerror(r->sp->err));
