@@ -43,7 +43,7 @@ SESSION_OBJS = $(BUILD)/smtpd-session/session.o \
 	$(BUILD)/smtpd-session/tls.o $(BUILD)/smtpd-session/slots.o \
 	$(BUILD)/smtpd-session/sandbox.o
 
-UNIT_TESTS = addr data session cfg spool entry tls abuse
+UNIT_TESTS = addr data session cfg spool entry tls abuse secrets
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
 HEADERS = $(wildcard common/*.h smtpd-session/*.h)

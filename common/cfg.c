@@ -44,6 +44,10 @@ enum ktype { K_BOOL, K_INT, K_STR, K_LIST, K_DUR, K_OBJ, K_IGNORE };
 /* a go-guerrilla key nothing here acts on (K_IGNORE): warn when present,
  * so it does not look live; not dumped */
 #define KF_NOEFFECT 2
+/* a secret: --check-config prints "********" for it */
+#define KF_SECRET 4
+/* spoolerd's alone: a session neither reads nor checks it */
+#define KF_SPOOLERD 8
 
 struct key {
 	const char *name;
@@ -162,7 +166,10 @@ static const struct key backend_keys[] = {
 	 0, 0, 0, 0},
 	{"redis_expire_seconds", K_INT, BOFF(redis_expire_seconds), 7200, 0, 1,
 	 1L << 31, 0, 0},
-	{"redis_password", K_STR, BOFF(redis_password), 0, 0, 0, 0, 0, 0},
+	{"redis_password", K_STR, BOFF(redis_password), 0, 0, 0, 0, 0,
+	 KF_SECRET},
+	{"redis_password_file", K_STR, BOFF(redis_password_file), 0, 0, 0, 0,
+	 0, 0},
 	{"redis_db", K_INT, BOFF(redis_db), 0, 0, 0, 1 << 20, 0, 0},
 	{"redis_key_prefix", K_STR, BOFF(redis_key_prefix), 0, 0, 0, 0, 0, 0},
 	{"redis_connect_timeout", K_DUR, BOFF(redis_connect_timeout), 5000, 0,
@@ -172,7 +179,8 @@ static const struct key backend_keys[] = {
 	{"compress_level", K_INT, BOFF(compress_level), 9, 0, 0, 9, 0, 0},
 	{"mail_table", K_STR, BOFF(mail_table), 0, "new_mail", 0, 0, 0, 0},
 	{"sql_driver", K_STR, BOFF(sql_driver), 0, "mysql", 0, 0, 0, 0},
-	{"sql_dsn", K_STR, BOFF(sql_dsn), 0, 0, 0, 0, 0, 0},
+	{"sql_dsn", K_STR, BOFF(sql_dsn), 0, 0, 0, 0, 0, KF_SECRET},
+	{"sql_dsn_file", K_STR, BOFF(sql_dsn_file), 0, 0, 0, 0, 0, 0},
 	{"sql_insert", K_STR, BOFF(sql_insert), 0, 0, 0, 0, 0, 0},
 	{"sql_values", K_STR, BOFF(sql_values), 0, 0, 0, 0, 0, 0},
 	/* a Go database/sql pool; ours is one connection per worker */
@@ -183,7 +191,8 @@ static const struct key backend_keys[] = {
 	{"sql_batch_size", K_INT, BOFF(sql_batch_size), 50, 0, 1, 10000, 0, 0},
 	{"mysql_host", K_STR, BOFF(mysql_host), 0, 0, 0, 0, 0, 0},
 	{"mysql_user", K_STR, BOFF(mysql_user), 0, 0, 0, 0, 0, 0},
-	{"mysql_pass", K_STR, BOFF(mysql_pass), 0, 0, 0, 0, 0, 0},
+	{"mysql_pass", K_STR, BOFF(mysql_pass), 0, 0, 0, 0, 0, KF_SECRET},
+	{"mysql_pass_file", K_STR, BOFF(mysql_pass_file), 0, 0, 0, 0, 0, 0},
 	{"mysql_db", K_STR, BOFF(mysql_db), 0, 0, 0, 0, 0, 0},
 	{0, 0, 0, 0, 0, 0, 0, 0, 0},
 };
@@ -199,7 +208,8 @@ static const struct key top_keys[] = {
 	 KF_ALIAS},
 	{"spool_dir", K_STR, COFF(spool_dir), 0, "/var/spool/smtpd", 0, 0, 0,
 	 0},
-	{"backend_config", K_OBJ, COFF(backend), 0, 0, 0, 0, backend_keys, 0},
+	{"backend_config", K_OBJ, COFF(backend), 0, 0, 0, 0, backend_keys,
+	 KF_SPOOLERD},
 	/* go-guerrilla's web dashboard: not ours, accepted and ignored */
 	{"dashboard", K_IGNORE, 0, 0, 0, 0, 0, 0, 0},
 	{0, 0, 0, 0, 0, 0, 0, 0, 0},
@@ -209,6 +219,7 @@ struct loader {
 	cfg_diag_fn diag;
 	void *arg;
 	int errors;
+	enum cfg_reader who;
 };
 
 static void say(struct loader *l, int is_error, const char *path,
@@ -499,6 +510,8 @@ static void load_obj(struct loader *l, const struct key *tab, void *base,
 			say(l, 0, p, "unknown key, ignored");
 			continue;
 		}
+		if ((k->flags & KF_SPOOLERD) && l->who == CFG_SESSION)
+			continue; /* not ours to read: secrets live there */
 		if (k->flags & KF_NOEFFECT) {
 			say(l, 0, p,
 			    "accepted for compatibility, has no effect");
@@ -729,9 +742,76 @@ static int fill_host_names(struct cfg *c)
 	return 0;
 }
 
+/* read_secret - the first line of a secret file into *val; the error
+ * names key. Relative names are systemd credentials. */
+static void read_secret(struct loader *l, const char *key, const char *file,
+                        char **val, const char *valkey)
+{
+	const char *cred = getenv("CREDENTIALS_DIRECTORY");
+	char path[4096], buf[CFG_MAX_STR + 2];
+	ssize_t n;
+	size_t len;
+	int fd;
+
+	if (*val) {
+		say(l, 1, key, "give %s or %s, not both", valkey, key);
+		return;
+	}
+	if (file[0] != '/' && cred && cred[0])
+		snprintf(path, sizeof(path), "%s/%s", cred, file);
+	else
+		snprintf(path, sizeof(path), "%s", file);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		say(l, 1, key, "%s: %s", path, strerror(errno));
+		return;
+	}
+	do
+		n = read(fd, buf, sizeof(buf) - 1);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n < 0) {
+		say(l, 1, key, "%s: %s", path, strerror(errno));
+		return;
+	}
+	len = (size_t)n;
+	buf[len] = '\0';
+	len = strcspn(buf, "\r\n"); /* the first line, without its end */
+	buf[len] = '\0';
+	if (len == 0 || len > CFG_MAX_STR || memchr(buf, '\0', len)) {
+		say(l, 1, key, "%s: empty, or not one line of at most %d bytes",
+		    path, CFG_MAX_STR);
+		return;
+	}
+	*val = strdup(buf);
+	if (!*val)
+		say(l, 1, key, "out of memory");
+}
+
+/* read_secrets - the _file keys of backend_config (spoolerd only) */
+static void read_secrets(struct loader *l, struct cfg_backend *b)
+{
+	if (b->redis_password_file)
+		read_secret(l, "backend_config.redis_password_file",
+			    b->redis_password_file, &b->redis_password,
+			    "redis_password");
+	if (b->sql_dsn_file)
+		read_secret(l, "backend_config.sql_dsn_file", b->sql_dsn_file,
+			    &b->sql_dsn, "sql_dsn");
+	if (b->mysql_pass_file)
+		read_secret(l, "backend_config.mysql_pass_file",
+			    b->mysql_pass_file, &b->mysql_pass, "mysql_pass");
+}
+
 struct cfg *cfg_load_buf(const char *buf, cfg_diag_fn diag, void *arg)
 {
-	struct loader l = {diag, arg, 0};
+	return cfg_load_buf_as(buf, CFG_SPOOLERD, diag, arg);
+}
+
+struct cfg *cfg_load_buf_as(const char *buf, enum cfg_reader who,
+                            cfg_diag_fn diag, void *arg)
+{
+	struct loader l = {diag, arg, 0, who};
 	struct cfg *c = calloc(1, sizeof(*c));
 	const cJSON *servers;
 	char *text = NULL;
@@ -747,12 +827,17 @@ struct cfg *cfg_load_buf(const char *buf, cfg_diag_fn diag, void *arg)
 	strip_comments(text);
 	root = cJSON_Parse(text);
 	if (!root) {
-		const char *e = cJSON_GetErrorPtr();
+		const char *e = cJSON_GetErrorPtr(), *q;
+		unsigned line = 1;
 		char ctx[48];
 
+		/* comments were blanked in place, so lines still count */
+		for (q = text; e && e >= text && q < e && *q; q++)
+			line += *q == '\n';
 		util_printable(ctx, sizeof(ctx), e ? e : "", e ? strlen(e) : 0,
 			       20);
-		say(&l, 1, NULL, "not valid JSON (near \"%s\")", ctx);
+		say(&l, 1, NULL, "not valid JSON at line %u (near \"%s\")",
+		    line, ctx);
 		goto fail;
 	}
 	if (!cJSON_IsObject(root)) {
@@ -797,6 +882,9 @@ struct cfg *cfg_load_buf(const char *buf, cfg_diag_fn diag, void *arg)
 	}
 	if (fill_host_names(c) < 0)
 		goto oom;
+	c->who = who;
+	if (!l.errors && who == CFG_SPOOLERD)
+		read_secrets(&l, &c->backend);
 	if (!l.errors)
 		validate(&l, c);
 	if (l.errors)
@@ -815,7 +903,13 @@ fail:
 
 struct cfg *cfg_load_file(const char *path, cfg_diag_fn diag, void *arg)
 {
-	struct loader l = {diag, arg, 0};
+	return cfg_load_file_as(path, CFG_SPOOLERD, diag, arg);
+}
+
+struct cfg *cfg_load_file_as(const char *path, enum cfg_reader who,
+                             cfg_diag_fn diag, void *arg)
+{
+	struct loader l = {diag, arg, 0, who};
 	struct stat st;
 	struct cfg *c;
 	char *buf;
@@ -856,7 +950,7 @@ struct cfg *cfg_load_file(const char *path, cfg_diag_fn diag, void *arg)
 		free(buf);
 		return NULL;
 	}
-	c = cfg_load_buf(buf, diag, arg);
+	c = cfg_load_buf_as(buf, who, diag, arg);
 	free(buf);
 	return c;
 }
@@ -875,8 +969,21 @@ void cfg_free(struct cfg *c)
 	free(c);
 }
 
+/* from_file - does secret key k come from its _file key (the next row
+ * of the table, "<name>_file")? */
+static int from_file(const struct key *k, const void *base)
+{
+	size_t n = strlen(k->name);
+	const struct key *f = k + 1;
+
+	return f->name && !strncmp(f->name, k->name, n) &&
+	       !strcmp(f->name + n, "_file") &&
+	       *(char *const *)((const char *)base + f->off) != NULL;
+}
+
 /* dump_tab - the table's slots as members of obj */
-static int dump_tab(const struct key *tab, const void *base, cJSON *obj)
+static int dump_tab(const struct key *tab, const void *base, cJSON *obj,
+                    enum cfg_reader who)
 {
 	const struct key *k;
 
@@ -886,6 +993,17 @@ static int dump_tab(const struct key *tab, const void *base, cJSON *obj)
 
 		if (k->flags & KF_ALIAS || k->t == K_IGNORE)
 			continue;
+		if ((k->flags & KF_SPOOLERD) && who == CFG_SESSION)
+			continue;
+		if ((k->flags & KF_SECRET) && *(char *const *)slot) {
+			v = from_file(k, base) ? cJSON_CreateNull()
+					       : cJSON_CreateString("********");
+			if (!v || !cJSON_AddItemToObject(obj, k->name, v)) {
+				cJSON_Delete(v);
+				return -1;
+			}
+			continue;
+		}
 		switch (k->t) {
 		case K_BOOL:
 			v = cJSON_CreateBool(*(const int *)slot);
@@ -919,7 +1037,7 @@ static int dump_tab(const struct key *tab, const void *base, cJSON *obj)
 		}
 		case K_OBJ:
 			v = cJSON_CreateObject();
-			if (v && dump_tab(k->sub, slot, v) < 0) {
+			if (v && dump_tab(k->sub, slot, v, who) < 0) {
 				cJSON_Delete(v);
 				v = NULL;
 			}
@@ -941,7 +1059,7 @@ char *cfg_dump(const struct cfg *c)
 	char *out = NULL;
 	size_t i;
 
-	if (!root || dump_tab(top_keys, c, root) < 0)
+	if (!root || dump_tab(top_keys, c, root, c->who) < 0)
 		goto done;
 	arr = cJSON_AddArrayToObject(root, "servers");
 	if (!arr)
@@ -949,7 +1067,7 @@ char *cfg_dump(const struct cfg *c)
 	for (i = 0; i < c->nservers; i++) {
 		cJSON *s = cJSON_CreateObject();
 
-		if (!s || dump_tab(server_keys, &c->servers[i], s) < 0 ||
+		if (!s || dump_tab(server_keys, &c->servers[i], s, c->who) < 0 ||
 		    !cJSON_AddItemToArray(arr, s)) {
 			cJSON_Delete(s);
 			goto done;

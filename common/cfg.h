@@ -63,7 +63,8 @@ struct cfg_backend {
 	int keep_done;
 	char *redis_interface;
 	long redis_expire_seconds;
-	char *redis_password;
+	char *redis_password;      /* inline, or read from ... */
+	char *redis_password_file; /* ... this file (spoolerd only) */
 	long redis_db;
 	char *redis_key_prefix;
 	long long redis_connect_timeout;
@@ -72,6 +73,7 @@ struct cfg_backend {
 	char *mail_table;
 	char *sql_driver;
 	char *sql_dsn;
+	char *sql_dsn_file;
 	char *sql_insert;
 	char *sql_values;
 	long long sql_max_conn_lifetime;
@@ -79,10 +81,16 @@ struct cfg_backend {
 	char *mysql_host;
 	char *mysql_user;
 	char *mysql_pass;
+	char *mysql_pass_file;
 	char *mysql_db;
 };
 
+/* who loads the file: a session skips backend_config altogether (it holds
+ * spoolerd's settings and secrets), spoolerd reads everything */
+enum cfg_reader { CFG_SPOOLERD, CFG_SESSION };
+
 struct cfg {
+	enum cfg_reader who;
 	struct cfg_strlist allowed_hosts;
 	char *pid_file;
 	char *log_file;
@@ -105,11 +113,24 @@ struct cfg *cfg_load_file(const char *path, cfg_diag_fn diag, void *arg);
 /* cfg_load_buf - same from memory (tests, fuzzing); buf is NUL-terminated */
 struct cfg *cfg_load_buf(const char *buf, cfg_diag_fn diag, void *arg);
 
+/* cfg_load_file_as / cfg_load_buf_as - the same for a reader: with
+ * CFG_SESSION, backend_config is neither parsed nor checked (its values
+ * stay the defaults) and no secret file is read; cfg_load_file and
+ * cfg_load_buf are CFG_SPOOLERD, which also reads redis_password_file,
+ * sql_dsn_file and mysql_pass_file (relative names under
+ * $CREDENTIALS_DIRECTORY when it is set) */
+struct cfg *cfg_load_file_as(const char *path, enum cfg_reader who,
+                             cfg_diag_fn diag, void *arg);
+struct cfg *cfg_load_buf_as(const char *buf, enum cfg_reader who,
+                            cfg_diag_fn diag, void *arg);
+
 /* cfg_free - release everything cfg_load_* allocated */
 void cfg_free(struct cfg *c);
 
 /* cfg_dump - the effective config (defaults filled in) as JSON text,
- * malloc'd; NULL on allocation failure */
+ * malloc'd; NULL on allocation failure. Secrets show as "********" (or
+ * null when they come from their _file key); a session's config has no
+ * backend_config. */
 char *cfg_dump(const struct cfg *c);
 
 /* cfg_host_allowed - is domain (no brackets for names) in allowed_hosts?

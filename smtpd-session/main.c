@@ -214,7 +214,8 @@ int main(int argc, char **argv)
 		int errors = 0;
 		size_t k;
 
-		cfg = cfg_load_file(path, cfg_diag_stderr, PROG);
+		cfg = cfg_load_file_as(path, CFG_SESSION, cfg_diag_stderr,
+				       PROG);
 		if (!cfg)
 			return EX_CONFIG_;
 		for (k = 0; k < cfg->nservers; k++) {
@@ -240,7 +241,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
-	cfg = cfg_load_file(path, keep_diag, &diags);
+	cfg = cfg_load_file_as(path, CFG_SESSION, keep_diag, &diags);
 	if (!cfg) {
 		/* fd 2 may be the client: log_open checks */
 		log_open(PROG, "stderr", "info", 0);

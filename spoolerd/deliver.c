@@ -335,6 +335,18 @@ static int prepare(struct worker *w, const struct job *j, struct msg *m,
 		return -1;
 	}
 	m->file_size = st.st_size;
+	m->mtime = st.st_mtim;
+	m->ctime = st.st_ctim;
+	if (st.st_nlink != 1) {
+		/* a second name (a hard link made before the claim) would let
+		 * its maker change the entry while we deliver it */
+		snprintf(m->why, sizeof(m->why),
+			 "spool entry has %lu names (hard links)",
+			 (unsigned long)st.st_nlink);
+		settle_perm(w, m, m->why, rs->attempts);
+		release(m);
+		return -1;
+	}
 	if (!entry_complete(w, m, &st, rs))
 		return -1;
 	m->rcpt = calloc(m->env.nrcpts ? m->env.nrcpts : 1, sizeof(*m->rcpt));
@@ -348,11 +360,34 @@ static int prepare(struct worker *w, const struct job *j, struct msg *m,
 	return 0;
 }
 
+/* changed - was the entry written to since the claim? */
+static int changed(const struct msg *m)
+{
+	struct stat st;
+
+	if (fstat(m->fd, &st) < 0)
+		return 0;
+	return st.st_size != m->file_size ||
+	       st.st_mtim.tv_sec != m->mtime.tv_sec ||
+	       st.st_mtim.tv_nsec != m->mtime.tv_nsec ||
+	       st.st_ctim.tv_sec != m->ctime.tv_sec ||
+	       st.st_ctim.tv_nsec != m->ctime.tv_nsec;
+}
+
 /* finish - settle one entry after the chain */
 static void finish(struct worker *w, struct msg *m, struct retry_state *rs,
                    enum proc_res res)
 {
-	if (res == PROC_OK) {
+	if (res != PROC_TEMP && changed(m)) {
+		/* someone held it open for writing: what the processors
+		 * stored may not be what the session spooled. Loudly aside
+		 * rather than quietly delivered. */
+		log_error("%s changed while being delivered", m->name);
+		settle_perm(w, m,
+			    "spool entry changed while being delivered: the "
+			    "copies made from it may be altered",
+			    rs->attempts + 1);
+	} else if (res == PROC_OK) {
 		settle_ok(w, m);
 		log_info("%s delivered nrcpt=%zu size=%lld attempts=%u%s",
 			 m->name, m->env.nrcpts, m->env.size, rs->attempts + 1,

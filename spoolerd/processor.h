@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 enum proc_res { PROC_OK, PROC_TEMP, PROC_PERM };
 
@@ -39,6 +40,7 @@ struct msg {
 	struct envelope env;
 	int fd;            /* the entry, read-only, claimed in cur/ */
 	off_t file_size;
+	struct timespec mtime, ctime; /* at claim: a change means a writer */
 	int redelivery;    /* tried before (crash or retry): check keys */
 	const struct cfg *cfg;
 	int statefd;       /* spool state/ dir (mbox journals) */

@@ -36,7 +36,13 @@ static int sub(int dir, const char *name)
 	int fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd < 0 && errno == ENOENT) {
-		if (mkdirat(dir, name, 0750) < 0 && errno != EEXIST)
+		/* tmp/ and new/ are the sessions' way in; the rest is ours
+		 * alone (units/tmpfiles.conf sets the same modes) */
+		mode_t mode = !strcmp(name, "tmp")   ? 0730
+			      : !strcmp(name, "new") ? 0770
+						     : 0700;
+
+		if (mkdirat(dir, name, mode) < 0 && errno != EEXIST)
 			return -1;
 		fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	}

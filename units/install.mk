@@ -99,7 +99,7 @@ install: $(SESSION) $(SPOOLERD)
 		echo "install: keeping $(DESTDIR)$(SYSCONFDIR)/smtpd/smtpd.json" \
 			"(the current sample is $(DATADIR)/smtpd/smtpd.json)"; \
 	else \
-		$(INSTALL) -m 0644 conf/smtpd.json \
+		$(INSTALL) -m 0640 conf/smtpd.json \
 			$(DESTDIR)$(SYSCONFDIR)/smtpd/smtpd.json; \
 	fi
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then \
