@@ -89,7 +89,15 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(SESSION_OBJS) $(COMMON_OBJS)
 
 comma = ,
 
-unit: $(UNIT_BINS)
+# tests/trust: a compromised session's attempts, under the session's
+# own sandbox
+TRUST_ATTACK = $(BUILD)/tests/trust-attack
+$(TRUST_ATTACK): tests/trust/attack.c $(BUILD)/smtpd-session/sandbox.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) -Ismtpd-session $(CFLAGS_ALL) -o $@ $^ \
+		$(LDFLAGS_ALL)
+
+unit: $(UNIT_BINS) $(TRUST_ATTACK)
 
 # need-deps-run: what `make run` needs (build and run the server);
 # need-deps: that and what the tests, lint and benchmarks need. Each

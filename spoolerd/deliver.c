@@ -308,7 +308,17 @@ static int prepare(struct worker *w, const struct job *j, struct msg *m,
 		return -1;
 	}
 	if (m->fd < 0) {
-		if (errno != ENOENT && errno != EWOULDBLOCK) {
+		if (errno != ENOENT && errno != EWOULDBLOCK &&
+		    j->from == J_NEW) {
+			/* cannot even be renamed into cur/: leave it, say so
+			 * once, look again later */
+			int e = errno;
+
+			if (queue_skip(&c->q, j->name, now_ms()))
+				log_error("%s cannot be claimed: %s; left in new/, "
+					  "tried again later",
+					  j->name, strerror(e));
+		} else if (errno != ENOENT && errno != EWOULDBLOCK) {
 			log_error("%s claim: %s", j->name, strerror(errno));
 			/* scan_claim put it back; new/ is rescanned, a
 			 * deferred entry needs its place in the schedule */

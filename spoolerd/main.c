@@ -155,6 +155,8 @@ static void push_new(void *arg, const char *name)
 {
 	int *dropped = arg;
 
+	if (queue_skipping(&ctx.q, name, real_ms()))
+		return;
 	if (queue_push(&ctx.q, name, J_NEW) < 0)
 		*dropped = 1;
 }
@@ -262,6 +264,7 @@ static int read_inotify(int fd, int running)
 			if (ev->mask & IN_Q_OVERFLOW)
 				rescan = 1;
 			else if (ev->len && scan_name_ok(ev->name) &&
+				 !queue_skipping(&ctx.q, ev->name, real_ms()) &&
 				 (!running ||
 				  queue_push(&ctx.q, ev->name, J_NEW) < 0))
 				rescan = 1;

@@ -242,3 +242,63 @@ size_t queue_deferred(struct queue *q)
 	pthread_mutex_unlock(&q->mu);
 	return n;
 }
+
+/* skip_find - the slot of name, or -1; q->mu held */
+static long skip_find(const struct queue *q, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < q->nskips; i++)
+		if (!strcmp(q->skips[i].name, name))
+			return (long)i;
+	return -1;
+}
+
+int queue_skip(struct queue *q, const char *name, long long now_ms)
+{
+	struct skip_item *it;
+	long i;
+	int first = 0;
+
+	if (strlen(name) >= JOB_NAME_MAX)
+		return 0;
+	pthread_mutex_lock(&q->mu);
+	i = skip_find(q, name);
+	if (i < 0) {
+		size_t k, old = 0;
+
+		if (q->nskips < QUEUE_SKIP_MAX) {
+			i = (long)q->nskips++;
+		} else { /* full: forget the one due soonest */
+			for (k = 1; k < q->nskips; k++)
+				if (q->skips[k].until_ms <
+				    q->skips[old].until_ms)
+					old = k;
+			i = (long)old;
+		}
+		it = &q->skips[i];
+		snprintf(it->name, sizeof(it->name), "%s", name);
+		it->tries = 0;
+		first = 1;
+	}
+	it = &q->skips[i];
+	if (it->tries < 9)
+		it->tries++;
+	it->until_ms = now_ms + (10000LL << (it->tries - 1) > 3600000LL
+					 ? 3600000LL
+					 : 10000LL << (it->tries - 1));
+	pthread_mutex_unlock(&q->mu);
+	return first;
+}
+
+int queue_skipping(struct queue *q, const char *name, long long now_ms)
+{
+	long i;
+	int r;
+
+	pthread_mutex_lock(&q->mu);
+	i = skip_find(q, name);
+	r = i >= 0 && q->skips[i].until_ms > now_ms;
+	pthread_mutex_unlock(&q->mu);
+	return r;
+}

@@ -14,6 +14,15 @@ struct job {
 	enum job_from from;
 };
 
+/* an entry in new/ that cannot even be claimed (a directory another uid
+ * owns, say): not tried again before until_ms */
+#define QUEUE_SKIP_MAX 256
+struct skip_item {
+	char name[JOB_NAME_MAX];
+	long long until_ms;
+	unsigned tries;
+};
+
 struct defer_item {
 	long long due_ms;
 	char name[JOB_NAME_MAX];
@@ -29,6 +38,8 @@ struct queue {
 	struct defer_item *heap;
 	size_t hlen, hcap;
 	unsigned active; /* jobs being worked on */
+	struct skip_item skips[QUEUE_SKIP_MAX];
+	size_t nskips;
 	int stopping;
 	int paused;
 };
@@ -54,6 +65,12 @@ int queue_idle(struct queue *q);
 size_t queue_len(struct queue *q);
 /* queue_pending - jobs not yet taken by a worker */
 size_t queue_pending(struct queue *q);
+
+/* queue_skip - name could not be claimed: leave it alone for a while
+ * (10 s, doubling to an hour). 1 the first time (log it), else 0. */
+int queue_skip(struct queue *q, const char *name, long long now_ms);
+/* queue_skipping - is name being left alone at now_ms? */
+int queue_skipping(struct queue *q, const char *name, long long now_ms);
 
 /* queue_stop - wake every worker; pending jobs are dropped (they are
  * still in new/ or defer/, untouched) */
