@@ -8,13 +8,20 @@
  * "..", no leading dot, at most 255 bytes; bytes outside a small safe set
  * are written as %XX, so two different addresses never share a mailbox by
  * accident of sanitizing ("a/b" is "a%2fb", "a%2fb" is "a%252fb").
+ *
+ * Opening: below the template's fixed part, path_walk never follows a
+ * symlink, so nobody who can make a directory or a link in a mail tree
+ * (a local user owning their mailbox directory) can point deliveries for
+ * an address somewhere else.
  */
 #include "path.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static int safe_byte(unsigned char c)
 {
@@ -129,4 +136,80 @@ int path_mkdirs(const char *path)
 			tmp[i] = '/';
 	}
 	return 0;
+}
+
+size_t path_fixed_len(const char *tmpl)
+{
+	const char *brace = strchr(tmpl, '{');
+	size_t n = brace ? (size_t)(brace - tmpl) : strlen(tmpl);
+
+	while (n > 0 && tmpl[n - 1] != '/')
+		n--;
+	return n;
+}
+
+/* step - one component below d, made first if missing */
+static int step(int d, const char *comp, int mkdirs)
+{
+	int fd = openat(d, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					 O_CLOEXEC);
+
+	if (fd < 0 && errno == ENOENT && mkdirs) {
+		if (mkdirat(d, comp, 0700) < 0 && errno != EEXIST)
+			return -1;
+		fd = openat(d, comp,
+			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	return fd;
+}
+
+int path_walk(const char *path, size_t fixed, int mkdirs)
+{
+	char buf[4096];
+	size_t len = strlen(path);
+	char *p, *comp;
+	int d;
+
+	if (len == 0 || len >= sizeof(buf) || fixed > len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, path, len + 1);
+	if (fixed == 0) {
+		d = open(buf[0] == '/' ? "/" : ".",
+			 O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	} else {
+		char c = buf[fixed];
+
+		buf[fixed] = '\0';
+		d = open(buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (d < 0 && errno == ENOENT && mkdirs &&
+		    path_mkdirs(buf) == 0)
+			d = open(buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		buf[fixed] = c;
+	}
+	for (p = buf + fixed; d >= 0 && *p;) {
+		int nd, e;
+
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		comp = p;
+		while (*p && *p != '/')
+			p++;
+		if (*p)
+			*p++ = '\0';
+		if (!strcmp(comp, ".") || !strcmp(comp, "..")) {
+			close(d);
+			errno = EINVAL;
+			return -1;
+		}
+		nd = step(d, comp, mkdirs);
+		e = errno;
+		close(d);
+		errno = e;
+		d = nd;
+	}
+	return d;
 }

@@ -26,4 +26,16 @@ int path_expand(const char *tmpl, const char *addr, const char *dflt_domain,
 /* path_mkdirs - mkdir -p of path (mode 0700 for new dirs); 0 or -1 */
 int path_mkdirs(const char *path);
 
+/* path_fixed_len - how much of an expanded template is the operator's
+ * own: up to and with the last '/' before the first placeholder (0 when
+ * the template starts with one) */
+size_t path_fixed_len(const char *tmpl);
+
+/* path_walk - open the directory path: path[0..fixed) as it is (the
+ * operator may use symlinks there), every later component beneath the
+ * one before with O_NOFOLLOW|O_DIRECTORY, so a symlink or a non-directory
+ * derived from an address ends the walk (ELOOP, ENOTDIR); missing ones
+ * are made (0700) when mkdirs. The fd, or -1 with errno. */
+int path_walk(const char *path, size_t fixed, int mkdirs);
+
 #endif

@@ -61,21 +61,20 @@ static void fini(void *state)
 	free(state);
 }
 
-/* open_maildir - tmp/ and new/ of the maildir dir, made when missing */
-static int open_maildir(const char *dir, int *tmpfd, int *newfd)
+/* open_maildir - tmp/ and new/ of the maildir dir, made when missing;
+ * no symlink is followed below the template's fixed part */
+static int open_maildir(const char *dir, size_t fixed, int *tmpfd,
+                        int *newfd)
 {
 	int d;
 
-	d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (d < 0 && errno == ENOENT) {
-		if (path_mkdirs(dir) < 0)
-			return -1;
-		d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	}
+	d = path_walk(dir, fixed, 1);
 	if (d < 0)
 		return -1;
-	*tmpfd = openat(d, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	*newfd = openat(d, "new", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	*tmpfd = openat(d, "tmp",
+			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	*newfd = openat(d, "new",
+			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (*tmpfd < 0 || *newfd < 0) {
 		if (*tmpfd >= 0)
 			close(*tmpfd);
@@ -90,8 +89,10 @@ static int open_maildir(const char *dir, int *tmpfd, int *newfd)
 			errno = e;
 			return -1;
 		}
-		*tmpfd = openat(d, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		*newfd = openat(d, "new", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		*tmpfd = openat(d, "tmp", O_RDONLY | O_DIRECTORY |
+						  O_NOFOLLOW | O_CLOEXEC);
+		*newfd = openat(d, "new", O_RDONLY | O_DIRECTORY |
+						  O_NOFOLLOW | O_CLOEXEC);
 		/* make the new maildir's own entry durable */
 		fsync(d);
 	}
@@ -169,7 +170,7 @@ static enum proc_res deliver_one(struct maildir *md, struct msg *m, size_t i,
 		snprintf(why, n, "Maildir: queue id not usable as a name");
 		return PROC_PERM;
 	}
-	if (open_maildir(dir, &tmpfd, &newfd) < 0) {
+	if (open_maildir(dir, path_fixed_len(md->tmpl), &tmpfd, &newfd) < 0) {
 		snprintf(why, n, "Maildir: %.200s: %s", dir, strerror(errno));
 		return PROC_TEMP;
 	}

@@ -394,24 +394,43 @@ static enum proc_res deliver_one(struct mbox *mb, struct msg *m, size_t i,
 	long long joff;
 	off_t start;
 	char *slash;
-	int fd;
+	const char *base;
+	size_t fixed;
+	int fd, dfd;
 
 	if (path_expand(mb->tmpl, m->env.rcpts[i], mb->dflt_domain, path,
 			sizeof(path), &pwhy) < 0) {
 		snprintf(why, n, "Mbox: <%.100s>: %s", m->env.rcpts[i], pwhy);
 		return PROC_PERM;
 	}
+	/* the directory walked without symlinks below the template's
+	 * fixed part, the file opened beneath it with O_NOFOLLOW */
 	memcpy(dir, path, strlen(path) + 1);
 	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
+	fixed = path_fixed_len(mb->tmpl);
+	if (slash) {
 		*slash = '\0';
-		if (path_mkdirs(dir) < 0) {
-			snprintf(why, n, "Mbox: %.200s: %s", dir,
-				 strerror(errno));
-			return PROC_TEMP;
-		}
+		base = slash + 1;
+		if (fixed > (size_t)(slash - dir))
+			fixed = (size_t)(slash - dir);
+		dfd = path_walk(slash == dir ? "/" : dir, slash == dir ? 1 : fixed,
+				1);
+	} else {
+		base = dir;
+		dfd = path_walk(".", 1, 0);
 	}
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (dfd < 0) {
+		snprintf(why, n, "Mbox: %.200s: %s", dir, strerror(errno));
+		return errno == ELOOP || errno == ENOTDIR ? PROC_PERM
+							  : PROC_TEMP;
+	}
+	fd = openat(dfd, base, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+		    0600);
+	close(dfd);
+	if (fd < 0 && (errno == ELOOP || errno == EISDIR)) {
+		snprintf(why, n, "Mbox: %.200s: %s", path, strerror(errno));
+		return PROC_PERM;
+	}
 	if (fd < 0) {
 		snprintf(why, n, "Mbox: %.200s: %s", path, strerror(errno));
 		return PROC_TEMP;
