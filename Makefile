@@ -38,7 +38,7 @@ SESSION_OBJS = $(BUILD)/smtpd-session/session.o \
 	$(BUILD)/smtpd-session/io.o $(BUILD)/smtpd-session/run.o \
 	$(BUILD)/smtpd-session/tls.o $(BUILD)/smtpd-session/limits.o
 
-UNIT_TESTS = addr data session cfg spool entry tls
+UNIT_TESTS = addr data session cfg spool entry tls util
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
 HEADERS = $(wildcard common/*.h smtpd-session/*.h)
