@@ -36,9 +36,10 @@ SESSION_OBJS = $(BUILD)/smtpd-session/session.o \
 	$(BUILD)/smtpd-session/addr.o $(BUILD)/smtpd-session/data.o \
 	$(BUILD)/smtpd-session/reply.o $(BUILD)/smtpd-session/spool.o \
 	$(BUILD)/smtpd-session/io.o $(BUILD)/smtpd-session/run.o \
-	$(BUILD)/smtpd-session/tls.o $(BUILD)/smtpd-session/limits.o
+	$(BUILD)/smtpd-session/tls.o $(BUILD)/smtpd-session/limits.o \
+	$(BUILD)/smtpd-session/frame.o
 
-UNIT_TESTS = addr data session cfg spool entry tls util
+UNIT_TESTS = addr data session cfg spool entry tls util frame
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
 HEADERS = $(wildcard common/*.h smtpd-session/*.h)
