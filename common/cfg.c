@@ -10,7 +10,8 @@
  * strings that follow.
  *
  * One table per JSON object drives everything: parsing, type and range
- * checks, defaults and the --check-config dump. Unknown keys warn, bad
+ * checks, defaults and the --check-config dump. Unknown keys warn, and
+ * so do go-guerrilla keys accepted but not acted on (KF_NOEFFECT); bad
  * types or values are errors naming the full key path ("servers[1].tls.
  * protocols[0]"); the caller exits with EX_CONFIG on NULL.
  *
@@ -40,6 +41,9 @@
 enum ktype { K_BOOL, K_INT, K_STR, K_LIST, K_DUR, K_OBJ, K_IGNORE };
 
 #define KF_ALIAS 1 /* another spelling of a key: no default, no dump */
+/* a go-guerrilla key nothing here acts on (K_IGNORE): warn when present,
+ * so it does not look live; not dumped */
+#define KF_NOEFFECT 2
 
 struct key {
 	const char *name;
@@ -92,7 +96,8 @@ static const struct key server_keys[] = {
 	{"max_clients_per_ip", K_INT, SOFF(max_clients_per_ip), 0, 0, 0,
 	 1000000, 0, 0},
 	{"log_file", K_STR, SOFF(log_file), 0, 0, 0, 0, 0, 0},
-	{"xclient_on", K_BOOL, SOFF(xclient_on), 0, 0, 0, 1, 0, 0},
+	/* until XCLIENT is implemented */
+	{"xclient_on", K_IGNORE, 0, 0, 0, 0, 0, 0, KF_NOEFFECT},
 	{"max_recipients", K_INT, SOFF(max_recipients), 100, 0, 1, 100000, 0,
 	 0},
 	{"max_unrecognized_commands", K_INT, SOFF(max_unrecognized_commands),
@@ -128,9 +133,9 @@ static const struct key backend_keys[] = {
 	 0},
 	{"gw_save_timeout", K_DUR, BOFF(gw_save_timeout), 30000, 0, 1,
 	 86400000, 0, 0},
-	{"gw_val_rcpt_timeout", K_DUR, BOFF(gw_val_rcpt_timeout), 3000, 0, 1,
-	 86400000, 0, 0},
-	{"validate_process", K_STR, BOFF(validate_process), 0, 0, 0, 0, 0, 0},
+	/* go-guerrilla's recipient check: there is none to time or chain */
+	{"gw_val_rcpt_timeout", K_IGNORE, 0, 0, 0, 0, 0, 0, KF_NOEFFECT},
+	{"validate_process", K_IGNORE, 0, 0, 0, 0, 0, 0, KF_NOEFFECT},
 	{"maildir_path", K_STR, BOFF(maildir_path), 0,
 	 "/var/mail/{domain}/{user}/Maildir", 0, 0, 0, 0},
 	{"mbox_path", K_STR, BOFF(mbox_path), 0, "/var/mail/{domain}/{user}",
@@ -161,10 +166,9 @@ static const struct key backend_keys[] = {
 	{"sql_dsn", K_STR, BOFF(sql_dsn), 0, 0, 0, 0, 0, 0},
 	{"sql_insert", K_STR, BOFF(sql_insert), 0, 0, 0, 0, 0, 0},
 	{"sql_values", K_STR, BOFF(sql_values), 0, 0, 0, 0, 0, 0},
-	{"sql_max_open_conns", K_INT, BOFF(sql_max_open_conns), 0, 0, 0, 10000,
-	 0, 0},
-	{"sql_max_idle_conns", K_INT, BOFF(sql_max_idle_conns), 0, 0, 0, 10000,
-	 0, 0},
+	/* a Go database/sql pool; ours is one connection per worker */
+	{"sql_max_open_conns", K_IGNORE, 0, 0, 0, 0, 0, 0, KF_NOEFFECT},
+	{"sql_max_idle_conns", K_IGNORE, 0, 0, 0, 0, 0, 0, KF_NOEFFECT},
 	{"sql_max_conn_lifetime", K_DUR, BOFF(sql_max_conn_lifetime), 0, 0, 0,
 	 86400000LL * 365, 0, 0},
 	{"sql_batch_size", K_INT, BOFF(sql_batch_size), 50, 0, 1, 10000, 0, 0},
@@ -484,6 +488,11 @@ static void load_obj(struct loader *l, const struct key *tab, void *base,
 			if (tab == top_keys && !strcmp(m->string, "servers"))
 				continue; /* handled by the caller */
 			say(l, 0, p, "unknown key, ignored");
+			continue;
+		}
+		if (k->flags & KF_NOEFFECT) {
+			say(l, 0, p,
+			    "accepted for compatibility, has no effect");
 			continue;
 		}
 		if (cJSON_IsNull(m))

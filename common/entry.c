@@ -39,55 +39,10 @@
 #include "util.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-int buf_add(struct buf *b, const void *s, size_t n)
-{
-	if (n > b->max - b->len)
-		return -1;
-	if (b->len + n > b->cap) {
-		size_t nc = b->cap ? b->cap : 256;
-		char *np;
-
-		while (nc < b->len + n)
-			nc *= 2;
-		if (nc > b->max)
-			nc = b->max;
-		np = realloc(b->p, nc);
-		if (!np)
-			return -1;
-		b->p = np;
-		b->cap = nc;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	return 0;
-}
-
-int buf_addf(struct buf *b, const char *fmt, ...)
-{
-	char tmp[1024];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(tmp))
-		return -1;
-	return buf_add(b, tmp, (size_t)n);
-}
-
-void buf_free(struct buf *b)
-{
-	free(b->p);
-	b->p = NULL;
-	b->len = b->cap = 0;
-}
 
 int entry_field_ok(const char *s, size_t len)
 {

@@ -4,6 +4,8 @@
 #ifndef ENTRY_H
 #define ENTRY_H
 
+#include "buf.h"
+
 #include <stddef.h>
 
 #define ENTRY_VERSION 2 /* 1: no X-Spool-Data-Offset (still read) */
@@ -31,17 +33,6 @@ struct envelope {
 	size_t data_off;     /* the client's first byte: X-Spool-Data-Offset */
 };
 
-/* growable byte buffer with a hard cap */
-struct buf {
-	char *p;
-	size_t len, cap, max;
-};
-
-int buf_add(struct buf *b, const void *s, size_t n);
-int buf_addf(struct buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-void buf_free(struct buf *b);
-
 /* entry_field_ok - may this string go into the envelope? No control
  * bytes (CR, LF, NUL, DEL ...): they could forge envelope lines. */
 int entry_field_ok(const char *s, size_t len);
@@ -58,7 +49,7 @@ void entry_make_id(char *buf, size_t size, long long sec, long usec,
  * refuses or on the buffer cap. */
 int entry_format(struct buf *b, struct envelope *env);
 
-/* entry_patch_size - the decimal digits to pwrite at size_off */
+/* entry_size_digits - the decimal digits to pwrite at size_off */
 void entry_size_digits(char out[ENTRY_SIZE_WIDTH + 1], long long size);
 
 /* entry_parse - parse the envelope at the start of p[0..len) (which must

@@ -262,11 +262,3 @@ int util_write_all(int fd, const void *p, size_t n)
 	}
 	return 0;
 }
-
-/* util_lower - ASCII only; bytes >= 0x80 are left alone */
-void util_lower(char *s)
-{
-	for (; *s; s++)
-		if (*s >= 'A' && *s <= 'Z')
-			*s = (char)(*s - 'A' + 'a');
-}

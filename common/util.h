@@ -42,7 +42,4 @@ void util_rfc5322_date(long long t, char *buf, size_t size);
  * EINTR; 0, or -1 with errno (EIO for a write of 0 bytes). */
 int util_write_all(int fd, const void *p, size_t n);
 
-/* util_lower - ASCII lower-case in place. */
-void util_lower(char *s);
-
 #endif

@@ -197,13 +197,9 @@ void run_session(struct run *r)
 			act = session_feed_line(s, line, len);
 		if (act == ACT_DATA && !do_data(r))
 			break;
-		if (act == ACT_STARTTLS) {
-			if (!r->starttls) {
-				session_reply(s, R_TLS_UNAVAIL);
-			} else if (r->starttls(r) < 0) {
-				break;
-			}
-		}
+		/* only when offered, and main.c sets the hook with the offer */
+		if (act == ACT_STARTTLS && r->starttls(r) < 0)
+			break;
 		if (act == ACT_CLOSE)
 			break;
 	}

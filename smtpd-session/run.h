@@ -13,7 +13,7 @@ struct run {
 	struct spool *sp;
 	const char *spool_dir;
 	struct frame frame; /* command lines out of io's input */
-	/* STARTTLS hook (tls.c); NULL when TLS is not built in */
+	/* STARTTLS hook (tls.c); set whenever s->tls_offer is */
 	int (*starttls)(struct run *r);
 };
 

@@ -418,9 +418,9 @@ static int exec_rows(struct sqlp *s, struct row *rows, size_t k,
 		e->cls = SQL_E_SCHEMA;
 		e->no = 0;
 		snprintf(e->text, sizeof(e->text),
-			 "MySQL %s: sql_values has %lu placeholders, want 14 "
+			 "MySQL %s: sql_values has %zu placeholders, want 14 "
 			 "(go-guerrilla's values) or 15 (has_attach last)",
-			 s->where, k ? pc / k : pc);
+			 s->where, np);
 		goto out;
 	}
 	b = calloc(k * np, sizeof(*b));
