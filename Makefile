@@ -41,9 +41,9 @@ SESSION_OBJS = $(BUILD)/smtpd-session/session.o \
 	$(BUILD)/smtpd-session/reply.o $(BUILD)/smtpd-session/spool.o \
 	$(BUILD)/smtpd-session/io.o $(BUILD)/smtpd-session/run.o \
 	$(BUILD)/smtpd-session/tls.o $(BUILD)/smtpd-session/slots.o \
-	$(BUILD)/smtpd-session/sandbox.o
+	$(BUILD)/smtpd-session/sandbox.o $(BUILD)/smtpd-session/frame.o
 
-UNIT_TESTS = addr data session cfg spool entry tls abuse secrets
+UNIT_TESTS = addr data session cfg spool entry tls util frame abuse secrets
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
 HEADERS = $(wildcard common/*.h smtpd-session/*.h)

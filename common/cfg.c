@@ -587,42 +587,23 @@ static void free_tab(const struct key *tab, void *base)
 	}
 }
 
-/* iface_parse - "host:port", "[v6]:port", ":port" into parts; 0 or -1.
- * host is left empty for "any". Names other than localhost are refused:
- * a session must not resolve names. */
+/* iface_parse - "host:port", "[v6]:port", ":port" into parts; 0 or -1
+ * with the reason in *why. host is left empty for "any". Names other
+ * than localhost are refused: a session must not resolve names. */
 static int iface_parse(const char *s, char *host, size_t hsize,
-                       unsigned *port)
+                       unsigned *port, const char **why)
 {
-	const char *colon, *h = s;
-	size_t hl;
-	unsigned long p;
 	unsigned char tmp[16];
 
-	if (*s == '[') {
-		const char *e = strchr(s, ']');
-
-		if (!e || e[1] != ':')
-			return -1;
-		h = s + 1;
-		hl = (size_t)(e - h);
-		colon = e + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon)
-			return -1;
-		hl = (size_t)(colon - s);
-	}
-	if (hl >= hsize ||
-	    util_parse_ulong(colon + 1, strlen(colon + 1), 65535, &p) < 0)
+	if (util_parse_hostport(s, strlen(s), 0, host, hsize, port, why) < 0)
 		return -1;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	*port = (unsigned)p;
 	if (!strcmp(host, "localhost"))
 		return 0;
-	if (hl && inet_pton(AF_INET, host, tmp) != 1 &&
-	    inet_pton(AF_INET6, host, tmp) != 1)
+	if (host[0] && inet_pton(AF_INET, host, tmp) != 1 &&
+	    inet_pton(AF_INET6, host, tmp) != 1) {
+		*why = "not an IP address (a session does not resolve names)";
 		return -1;
+	}
 	return 0;
 }
 
@@ -656,15 +637,17 @@ static void validate(struct loader *l, struct cfg *c)
 	for (i = 0; i < c->nservers; i++) {
 		struct cfg_server *s = &c->servers[i];
 		char p[64], host[128];
+		const char *why;
 		unsigned port;
 		size_t k;
 
 		snprintf(p, sizeof(p), "servers[%zu].listen_interface", i);
 		if (iface_parse(s->listen_interface, host, sizeof(host),
-				&port) < 0)
+				&port, &why) < 0)
 			say(l, 1, p,
 			    "expected \"ip:port\", \"[ipv6]:port\" or "
-			    "\":port\"");
+			    "\":port\": %s",
+			    why);
 		ok = 0;
 		for (k = 0; auths[k]; k++)
 			if (!strcasecmp(s->tls.client_auth_type, auths[k]))
@@ -1150,11 +1133,12 @@ const struct cfg_server *cfg_server_pick(const struct cfg *c, const char *ip,
 	for (i = 0; ip && i < c->nservers; i++) {
 		const struct cfg_server *s = &c->servers[i];
 		char host[128];
+		const char *perr;
 		unsigned p;
 		int slot;
 
-		if (iface_parse(s->listen_interface, host, sizeof(host), &p) <
-			    0 ||
+		if (iface_parse(s->listen_interface, host, sizeof(host), &p,
+				&perr) < 0 ||
 		    p != port)
 			continue;
 		port_seen = 1;

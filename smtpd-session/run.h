@@ -2,6 +2,7 @@
 #ifndef RUN_H
 #define RUN_H
 
+#include "frame.h"
 #include "io.h"
 #include "session.h"
 #include "spool.h"
@@ -11,7 +12,7 @@ struct run {
 	struct io *io;
 	struct spool *sp;
 	const char *spool_dir;
-	int skipping; /* discarding the rest of an overlong line */
+	struct frame frame; /* command lines out of io's input */
 	size_t unchecked; /* DATA bytes since the last free-space check */
 	/* STARTTLS hook (tls.c); set whenever s->tls_offer is */
 	int (*starttls)(struct run *r);

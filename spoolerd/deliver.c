@@ -42,14 +42,6 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static long long mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
-}
-
 int worker_stuck(struct worker *w, long long n, long long now,
                  long long limit_ms, long long *busy_ms)
 {
@@ -500,7 +492,7 @@ void *worker_main(void *arg)
 			sleep(1);
 			continue;
 		}
-		atomic_store(&w->busy_since, mono_now());
+		atomic_store(&w->busy_since, util_mono_ms());
 		deliver_jobs(w, jobs, n);
 		atomic_store(&w->busy_since, 0);
 		for (i = 0; i < n; i++)

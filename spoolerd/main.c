@@ -51,14 +51,6 @@ static struct ctx ctx;
 static const char *cfg_path = CFG_DEFAULT_PATH;
 static char pid_path[4096];
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static long long real_ms(void)
 {
 	struct timespec ts;
@@ -429,11 +421,11 @@ int main(int argc, char **argv)
 		 nworkers, ctx.gen->chain.spec);
 	stores_check();
 	wd_ms = notify_watchdog_ms();
-	last_wd = mono_ms();
-	next_sweep = mono_ms() + SWEEP_EVERY_MS;
+	last_wd = util_mono_ms();
+	next_sweep = util_mono_ms() + SWEEP_EVERY_MS;
 	while (!stop) {
 		const struct cfg_backend *b = &ctx.gen->cfg->backend;
-		long long now = mono_ms(), due, timeout = 1000;
+		long long now = util_mono_ms(), due, timeout = 1000;
 		struct signalfd_siginfo si;
 		int nfd = 1;
 
@@ -469,7 +461,7 @@ int main(int argc, char **argv)
 		}
 		if (wd_ms && now - last_wd >= wd_ms) {
 			long long busy, lim = 4 * b->gw_save_timeout;
-			int wi = worker_stuck(workers, nworkers, mono_ms(),
+			int wi = worker_stuck(workers, nworkers, util_mono_ms(),
 					      lim > STUCK_MIN_MS ? lim
 								 : STUCK_MIN_MS,
 					      &busy);

@@ -420,17 +420,14 @@ static enum proc_res deliver_one(struct mbox *mb, struct msg *m, size_t i,
 		dfd = path_walk(".", 1, 0);
 	}
 	if (dfd < 0) {
+		/* a symlink (ELOOP) is refused like a directory in the
+		 * mbox's place: temporary, an admin may remove it */
 		snprintf(why, n, "Mbox: %.200s: %s", dir, strerror(errno));
-		return errno == ELOOP || errno == ENOTDIR ? PROC_PERM
-							  : PROC_TEMP;
+		return PROC_TEMP;
 	}
 	fd = openat(dfd, base, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
 		    0600);
 	close(dfd);
-	if (fd < 0 && (errno == ELOOP || errno == EISDIR)) {
-		snprintf(why, n, "Mbox: %.200s: %s", path, strerror(errno));
-		return PROC_PERM;
-	}
 	if (fd < 0) {
 		snprintf(why, n, "Mbox: %.200s: %s", path, strerror(errno));
 		return PROC_TEMP;

@@ -35,12 +35,13 @@ FUZZ_SRC_addr = smtpd-session/addr.c common/buf.c common/entry.c \
 FUZZ_SRC_entry = common/buf.c common/entry.c common/util.c
 FUZZ_SRC_cfg = common/cfg.c common/util.c
 FUZZ_SRC_session = smtpd-session/session.c smtpd-session/addr.c \
-	smtpd-session/data.c smtpd-session/reply.c $(FUZZ_COMMON)
+	smtpd-session/data.c smtpd-session/reply.c smtpd-session/frame.c \
+	$(FUZZ_COMMON)
 FUZZ_SRC_hdrparse = spoolerd/proc_headersparser.c
 FUZZ_SRC_tls = smtpd-session/tls.c smtpd-session/session.c \
 	smtpd-session/addr.c smtpd-session/data.c smtpd-session/reply.c \
 	smtpd-session/io.c smtpd-session/run.c smtpd-session/spool.c \
-	smtpd-session/slots.c $(FUZZ_COMMON)
+	smtpd-session/slots.c smtpd-session/frame.c $(FUZZ_COMMON)
 FUZZ_LIBS_tls = $(shell pkg-config --libs gnutls 2>/dev/null) -ldl
 
 FUZZ_BINS = $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/fuzz_%)

@@ -1,6 +1,7 @@
 /* test_path.c - recipient -> mailbox path: nothing escapes the base */
 #include "testutil.h"
 #include "path.h"
+#include <errno.h>
 
 static void component(const char *in, size_t len, const char *want)
 {
@@ -120,6 +121,55 @@ static void mkdirs(void **state)
 	free(d);
 }
 
+/* below the template's fixed part no symlink is followed: a local user
+ * who owns a mailbox directory cannot send others' mail elsewhere */
+static void walk_no_symlinks(void **state)
+{
+	char *d = tu_tmpdir(), p[512], link[512], tmpl[512];
+	struct stat st;
+	size_t fixed;
+	int fd;
+	(void)state;
+
+	snprintf(tmpl, sizeof(tmpl), "%s/real/{domain}/{user}/Maildir", d);
+	fixed = path_fixed_len(tmpl);
+	assert_int_equal(fixed, strlen(d) + strlen("/real/"));
+	assert_int_equal(path_fixed_len("{user}/x"), 0);
+	assert_int_equal(path_fixed_len("/m/{user}"), 3);
+	/* made on the way, component by component */
+	snprintf(p, sizeof(p), "%s/real/example.com/bob/Maildir", d);
+	fd = path_walk(p, fixed, 1);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	close(fd);
+	/* bob's domain directory turns into a symlink to elsewhere */
+	snprintf(link, sizeof(link), "%s/elsewhere", d);
+	assert_int_equal(mkdir(link, 0700), 0);
+	snprintf(p, sizeof(p), "%s/real/example.org", d);
+	assert_int_equal(symlink(link, p), 0);
+	snprintf(p, sizeof(p), "%s/real/example.org/eve/Maildir", d);
+	assert_int_equal(path_walk(p, fixed, 1), -1);
+	assert_int_equal(errno, ENOTDIR); /* O_DIRECTORY|O_NOFOLLOW */
+	snprintf(p, sizeof(p), "%s/elsewhere/eve", d);
+	assert_int_equal(stat(p, &st), -1); /* nothing made there */
+	/* a symlink in the fixed part is the operator's and fine */
+	snprintf(p, sizeof(p), "%s/mail", d);
+	snprintf(link, sizeof(link), "%s/real", d);
+	assert_int_equal(symlink(link, p), 0);
+	snprintf(tmpl, sizeof(tmpl), "%s/mail/{domain}/{user}/Maildir", d);
+	snprintf(p, sizeof(p), "%s/mail/example.com/bob/Maildir", d);
+	fd = path_walk(p, path_fixed_len(tmpl), 0);
+	assert_true(fd >= 0);
+	close(fd);
+	/* without mkdirs nothing is made */
+	snprintf(p, sizeof(p), "%s/mail/example.com/carol/Maildir", d);
+	assert_int_equal(path_walk(p, path_fixed_len(tmpl), 0), -1);
+	assert_int_equal(errno, ENOENT);
+	tu_rm_rf(d);
+	free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -128,6 +178,7 @@ int main(void)
 		cmocka_unit_test(expands),
 		cmocka_unit_test(expand_refuses),
 		cmocka_unit_test(mkdirs),
+		cmocka_unit_test(walk_no_symlinks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

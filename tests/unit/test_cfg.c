@@ -217,7 +217,17 @@ static const struct bad bads[] = {
 	{"{\"servers\":[{\"listen_interface\":\"nowhere\"}]}",
 	 "error: servers[0].listen_interface: expected"},
 	{"{\"servers\":[{\"listen_interface\":\"mail.example.com:25\"}]}",
-	 "error: servers[0].listen_interface"},
+	 "error: servers[0].listen_interface: expected \"ip:port\", "
+	 "\"[ipv6]:port\" or \":port\": not an IP address"},
+	{"{\"servers\":[{\"listen_interface\":\":0\"}]}",
+	 "error: servers[0].listen_interface: expected \"ip:port\", "
+	 "\"[ipv6]:port\" or \":port\": port is not a number from 1 to 65535"},
+	{"{\"servers\":[{},{\"listen_interface\":\"[::1:25\"}]}",
+	 "error: servers[1].listen_interface: expected \"ip:port\", "
+	 "\"[ipv6]:port\" or \":port\": '[' without ']'"},
+	{"{\"servers\":[{\"listen_interface\":\"::1:25\"}]}",
+	 "error: servers[0].listen_interface: expected \"ip:port\", "
+	 "\"[ipv6]:port\" or \":port\": more than one ':'"},
 	{"{\"servers\":[{\"tls\":{\"client_auth_type\":\"Maybe\"}}]}",
 	 "error: servers[0].tls.client_auth_type: unknown value"},
 	{"{\"servers\":[{\"tls\":{\"start_tls_on\":1}}]}",
