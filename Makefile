@@ -35,7 +35,8 @@ LIBS_SESSION = $(shell pkg-config --libs $(PKGS_SESSION) 2>/dev/null)
 LIBS_TEST = $(shell pkg-config --libs $(PKGS_TEST) 2>/dev/null)
 
 COMMON_OBJS = $(BUILD)/common/buf.o $(BUILD)/common/cfg.o \
-	$(BUILD)/common/entry.o $(BUILD)/common/log.o $(BUILD)/common/util.o
+	$(BUILD)/common/entry.o $(BUILD)/common/log.o $(BUILD)/common/util.o \
+	$(BUILD)/common/publish.o
 SESSION_OBJS = $(BUILD)/smtpd-session/session.o \
 	$(BUILD)/smtpd-session/addr.o $(BUILD)/smtpd-session/data.o \
 	$(BUILD)/smtpd-session/reply.o $(BUILD)/smtpd-session/spool.o \
@@ -43,7 +44,8 @@ SESSION_OBJS = $(BUILD)/smtpd-session/session.o \
 	$(BUILD)/smtpd-session/tls.o $(BUILD)/smtpd-session/slots.o \
 	$(BUILD)/smtpd-session/sandbox.o $(BUILD)/smtpd-session/frame.o
 
-UNIT_TESTS = addr data session cfg spool entry tls util frame abuse secrets
+UNIT_TESTS = addr data session cfg spool entry tls util frame publish \
+	abuse secrets
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
 HEADERS = $(wildcard common/*.h smtpd-session/*.h)
@@ -78,14 +80,15 @@ $(SESSION): $(BUILD)/smtpd-session/main.o $(SESSION_OBJS) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_SESSION)
 
-# unit tests link the module objects, never main.o; the spool test wraps
-# the syscalls it makes fail
+# unit tests link the module objects, never main.o; the spool and publish
+# tests wrap the syscalls they make fail
+WRAP_spool = fsync write renameat2
+WRAP_publish = fsync write renameat2 close linkat unlinkat
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(SESSION_OBJS) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(INC_SESSION) $(CFLAGS_ALL) -o $@ $< \
 		$(SESSION_OBJS) $(COMMON_OBJS) $(LDFLAGS_ALL) $(LIBS_SESSION) \
-		$(LIBS_TEST) \
-		$(if $(filter spool,$*),-Wl$(comma)--wrap=fsync -Wl$(comma)--wrap=write -Wl$(comma)--wrap=renameat2)
+		$(LIBS_TEST) $(WRAP_$*:%=-Wl$(comma)--wrap=%)
 
 comma = ,
 

@@ -7,14 +7,17 @@
  *   pwrite the size ; fsync(fd) ; close(fd)
  *   renameat2(tmp, ID, new, ID, RENAME_NOREPLACE) ; fsync(new)
  *
- * and only then 250. Any failure unlinks what exists, so a file in new/ is
- * always complete. The queue id (also the file name) holds time,
- * microseconds, pid and a per-session counter, so concurrent sessions
- * never collide, and 128 random bits, so no other session can guess it
- * (all sessions share one uid: a name is the only key to an entry, see
- * sandbox.c); O_EXCL turns a collision into a retry, not an overwrite.
+ * and only then 250; the steps from fsync on are publish_commit's
+ * (common/publish.c, shared with spoolerd's writers). Any failure unlinks
+ * what exists, so a file in new/ is always complete. The queue id (also
+ * the file name) holds time, microseconds, pid and a per-session
+ * counter, so concurrent sessions never collide, and 128 random bits, so
+ * no other session can guess it (all sessions share one uid: a name is
+ * the only key to an entry, see sandbox.c); O_EXCL turns a collision
+ * into a retry, not an overwrite.
  */
 #include "spool.h"
+#include "publish.h"
 #include "util.h"
 
 #include <errno.h>
@@ -27,10 +30,6 @@
 #include <sys/random.h>
 #include <sys/time.h>
 #include <unistd.h>
-
-#ifndef RENAME_NOREPLACE
-#define RENAME_NOREPLACE 1
-#endif
 
 void spool_init(struct spool *sp)
 {
@@ -115,10 +114,7 @@ int spool_begin(struct spool *sp, struct envelope *env)
 		entry_make_id(sp->id, sizeof(sp->id), (long long)tv.tv_sec,
 			      (long)tv.tv_usec, (long)getpid(), ++sp->counter,
 			      rnd);
-		sp->fd = openat(sp->tmpfd, sp->id,
-				O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-					O_CLOEXEC,
-				0640);
+		sp->fd = publish_create(sp->tmpfd, sp->id, 0640, 0);
 		if (sp->fd >= 0 || errno != EEXIST)
 			break;
 	}
@@ -178,48 +174,15 @@ int spool_commit(struct spool *sp, long long size)
 		sp->err = errno ? errno : EIO;
 		goto fail;
 	}
-	if (fsync(fd) < 0) {
-		sp->err = errno;
-		goto fail;
-	}
 	sp->fd = -1;
-	if (close(fd) < 0) {
+	if (publish_commit(fd, sp->tmpfd, sp->id, sp->newfd, sp->id, 0) < 0) {
 		sp->err = errno;
-		goto fail_closed;
-	}
-	if (renameat2(sp->tmpfd, sp->id, sp->newfd, sp->id,
-		      RENAME_NOREPLACE) < 0) {
-		/* file systems without RENAME_NOREPLACE: link never
-		 * overwrites either */
-		if (errno != EINVAL && errno != ENOSYS) {
-			sp->err = errno;
-			goto fail_closed;
-		}
-		if (linkat(sp->tmpfd, sp->id, sp->newfd, sp->id, 0) < 0) {
-			sp->err = errno;
-			goto fail_closed;
-		}
-		if (fsync(sp->newfd) < 0) {
-			sp->err = errno;
-			unlinkat(sp->newfd, sp->id, 0);
-			goto fail_closed;
-		}
-		unlinkat(sp->tmpfd, sp->id, 0);
-		return 0;
-	}
-	if (fsync(sp->newfd) < 0) {
-		/* the entry may or may not be on disk: we cannot promise it,
-		 * so take it back; the client will retry */
-		sp->err = errno;
-		unlinkat(sp->newfd, sp->id, 0);
 		return -1;
 	}
 	return 0;
 fail:
 	sp->fd = -1;
-	close(fd);
-fail_closed:
-	unlinkat(sp->tmpfd, sp->id, 0);
+	publish_abort(fd, sp->tmpfd, sp->id);
 	errno = sp->err;
 	return -1;
 }
@@ -227,9 +190,8 @@ fail_closed:
 void spool_abort(struct spool *sp)
 {
 	if (sp->fd >= 0) {
-		close(sp->fd);
+		publish_abort(sp->fd, sp->tmpfd, sp->id);
 		sp->fd = -1;
-		unlinkat(sp->tmpfd, sp->id, 0);
 	}
 	sp->wlen = 0;
 }

@@ -22,6 +22,7 @@
  */
 #include "deliver.h"
 #include "log.h"
+#include "publish.h"
 #include "retry.h"
 #include "util.h"
 
@@ -142,12 +143,12 @@ static int worker_sync(struct worker *w)
 	return 0;
 }
 
-/* write_reason - failed/ID.reason, replaced atomically */
+/* write_reason - failed/ID.reason, replaced atomically and durably */
 static void write_reason(struct ctx *c, const struct msg *m,
                          const char *why, unsigned attempts)
 {
 	char name[300], tmp[300], text[1200], date[64];
-	int fd, n;
+	int n;
 
 	util_rfc5322_date(time(NULL), date, sizeof(date));
 	n = snprintf(text, sizeof(text),
@@ -158,10 +159,10 @@ static void write_reason(struct ctx *c, const struct msg *m,
 		n = (int)strlen(text);
 	snprintf(name, sizeof(name), "%s.reason", m->name);
 	snprintf(tmp, sizeof(tmp), ".%s.reason", m->name);
-	fd = openat(c->sp.failed, tmp,
-		    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
-	if (fd < 0 || util_write_all(fd, text, (size_t)n) < 0 || fsync(fd) < 0 ||
-	    close(fd) < 0 || renameat(c->sp.failed, tmp, c->sp.failed, name) < 0)
+	/* replaced: an entry re-queued by hand may fail again; on error
+	 * no .ID.reason is left behind */
+	if (publish_file(c->sp.failed, tmp, c->sp.failed, name, 0640, text,
+			 (size_t)n, PUBLISH_STALE | PUBLISH_REPLACE) < 0)
 		log_error("%s failed/%s: %s", m->name, name, strerror(errno));
 }
 

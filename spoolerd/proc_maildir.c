@@ -3,9 +3,10 @@
  * maildir_path names ("/var/mail/{domain}/{user}/Maildir"), created on
  * demand.
  *
- * The write repeats the spool's durable sequence in the target:
- * tmp/NAME, write, fsync, close, renameat2(tmp/NAME, new/NAME,
- * RENAME_NOREPLACE), fsync(new/). NAME is not random: it is
+ * The write repeats the spool's durable sequence in the target, with the
+ * same code (common/publish.c): tmp/NAME, write, fsync, close,
+ * renameat2(tmp/NAME, new/NAME, RENAME_NOREPLACE) or link, fsync(new/),
+ * and only then the tmp name goes. NAME is not random: it is
  * "<queue id>.R<recipient index>.<host of the session>", the same on every
  * attempt of one entry, so a redelivery after a crash or a retry finds
  * new/NAME (EEXIST) and counts it as delivered instead of storing a
@@ -16,6 +17,7 @@
  */
 #include "path.h"
 #include "processor.h"
+#include "publish.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -26,10 +28,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#ifndef RENAME_NOREPLACE
-#define RENAME_NOREPLACE 1
-#endif
 
 struct maildir {
 	const char *tmpl;
@@ -184,8 +182,7 @@ static enum proc_res deliver_one(struct maildir *md, struct msg *m, size_t i,
 		snprintf(why, n, "Maildir: out of memory");
 		goto out;
 	}
-	fd = openat(tmpfd, name,
-		    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = publish_create(tmpfd, name, 0600, PUBLISH_STALE);
 	if (fd < 0) {
 		snprintf(why, n, "Maildir: %.200s/tmp: %s", dir,
 			 strerror(errno));
@@ -193,40 +190,25 @@ static enum proc_res deliver_one(struct maildir *md, struct msg *m, size_t i,
 	}
 	if (util_write_all(fd, head, strlen(head)) < 0 ||
 	    io_copy_range(m->fd, (off_t)m->env.received_off,
-			  m->file_size - (off_t)m->env.received_off, fd) < 0 ||
-	    fsync(fd) < 0) {
+			  m->file_size - (off_t)m->env.received_off, fd) < 0) {
 		snprintf(why, n, "Maildir: %.200s/tmp: write: %s", dir,
 			 strerror(errno));
-		close(fd);
-		unlinkat(tmpfd, name, 0);
+		publish_abort(fd, tmpfd, name);
 		goto out;
 	}
-	if (close(fd) < 0) {
-		snprintf(why, n, "Maildir: %.200s/tmp: close: %s", dir,
-			 strerror(errno));
-		unlinkat(tmpfd, name, 0);
-		goto out;
-	}
-	if (renameat2(tmpfd, name, newfd, name, RENAME_NOREPLACE) < 0) {
-		int e = errno;
-
-		if (e == EINVAL) { /* no RENAME_NOREPLACE here: link */
-			if (linkat(tmpfd, name, newfd, name, 0) < 0)
-				e = errno;
-			else
-				e = 0;
-		}
-		unlinkat(tmpfd, name, 0);
-		if (e && e != EEXIST) {
-			snprintf(why, n, "Maildir: %.200s/new: %s", dir,
-				 strerror(e));
+	if (publish_commit(fd, tmpfd, name, newfd, name, 0) < 0) {
+		if (errno != EEXIST) {
+			snprintf(why, n, "Maildir: %.200s: publish: %s", dir,
+				 strerror(errno));
 			goto out;
 		}
-	}
-	if (fsync(newfd) < 0) {
-		snprintf(why, n, "Maildir: %.200s/new: fsync: %s", dir,
-			 strerror(errno));
-		goto out;
+		/* an earlier attempt stored it; its name may not have
+		 * reached the disk before that attempt ended */
+		if (fsync(newfd) < 0) {
+			snprintf(why, n, "Maildir: %.200s/new: fsync: %s",
+				 dir, strerror(errno));
+			goto out;
+		}
 	}
 	res = PROC_OK;
 out:

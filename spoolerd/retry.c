@@ -3,13 +3,15 @@
  *
  * A deferred entry waits in defer/ID; its state is state/ID, three text
  * lines (attempts, next attempt in epoch ms, last reason). The file is
- * replaced atomically (write .ID.tmp, fsync, rename), so after a crash it
- * is either the old or the new state, and a restart resumes the schedule
- * instead of hammering a broken destination. Expiry counts from the time
- * the session queued the entry (X-Spool-Time), as Postfix's
+ * replaced atomically (write .ID.tmp, fsync, rename, fsync state/: the
+ * replace mode of common/publish.c), so after a crash it is either the
+ * old or the new state, and a restart resumes the schedule instead of
+ * hammering a broken destination. Expiry counts from the time the
+ * session queued the entry (X-Spool-Time), as Postfix's
  * maximal_queue_lifetime counts from arrival.
  */
 #include "retry.h"
+#include "publish.h"
 #include "util.h"
 
 #include <errno.h>
@@ -118,32 +120,14 @@ int retry_load(int dirfd, const char *name, struct retry_state *st)
 int retry_save(int dirfd, const char *name, const struct retry_state *st)
 {
 	char text[1024], tmp[300];
-	int fd, n = retry_format(st, text, sizeof(text));
+	int n = retry_format(st, text, sizeof(text));
 
 	if (n < 0 || snprintf(tmp, sizeof(tmp), ".%s.tmp", name) >=
 			     (int)sizeof(tmp)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-					O_CLOEXEC,
-		    0600);
-	if (fd < 0)
-		return -1;
-	if (write(fd, text, (size_t)n) != n || fsync(fd) < 0) {
-		int e = errno ? errno : EIO;
-
-		close(fd);
-		unlinkat(dirfd, tmp, 0);
-		errno = e;
-		return -1;
-	}
-	if (close(fd) < 0 || renameat(dirfd, tmp, dirfd, name) < 0) {
-		int e = errno;
-
-		unlinkat(dirfd, tmp, 0);
-		errno = e;
-		return -1;
-	}
-	return 0;
+	/* a state file is meant to be overwritten: replace, in one dir */
+	return publish_file(dirfd, tmp, dirfd, name, 0600, text, (size_t)n,
+			    PUBLISH_STALE | PUBLISH_REPLACE);
 }

@@ -28,7 +28,7 @@ FUZZ_LIBS = $(shell pkg-config --libs libcjson 2>/dev/null)
 
 # sources of each harness (besides tests/fuzz/fuzz_<name>.c)
 FUZZ_COMMON = common/buf.c common/cfg.c common/entry.c common/log.c \
-	common/util.c
+	common/util.c common/publish.c
 FUZZ_SRC_data = smtpd-session/data.c
 FUZZ_SRC_addr = smtpd-session/addr.c common/buf.c common/entry.c \
 	common/util.c

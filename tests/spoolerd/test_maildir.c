@@ -87,7 +87,7 @@ static void failures(void **state)
 	struct cfg *c;
 	struct msg m;
 	void *st;
-	char why[512], err[256];
+	char why[512], err[256], tf[700];
 	int fd;
 	(void)state;
 
@@ -118,6 +118,21 @@ static void failures(void **state)
 	assert_int_equal(proc_maildir.deliver(st, &m, why, sizeof(why)),
 			 PROC_PERM);
 	tu_msg_free(&m);
+	/* a crash left its tmp file behind: delivered anyway, tmp/ empty */
+	snprintf(tf, sizeof(tf), "%s/example.com/u/tmp/"
+				 "1764078600.M5P6R1.R0.mx.test",
+		 base);
+	fd = open(tf, O_WRONLY | O_CREAT, 0600);
+	assert_int_equal(write(fd, "torn", 4), 4);
+	close(fd);
+	tu_entry(ep, "1764078600.M5P6R1", "", rcpts, 1, "x\r\n", &m, c);
+	assert_int_equal(proc_maildir.deliver(st, &m, why, sizeof(why)),
+			 PROC_OK);
+	tu_msg_free(&m);
+	snprintf(tf, sizeof(tf), "%s/example.com/u/tmp", base);
+	assert_int_equal(count(tf), 0);
+	snprintf(tf, sizeof(tf), "%s/example.com/u/new", base);
+	assert_int_equal(count(tf), 2);
 	proc_maildir.fini(st);
 	cfg_free(c);
 	tu_rm_rf(d);
