@@ -27,7 +27,11 @@
  * offset of the client's first byte from the start of the file (fixed
  * width, filled in once the header is made), so a reader never has to
  * guess where our header ends: a message that starts with white space,
- * or a Received header of another shape, cannot shift the boundary.
+ * or a Received header of another shape, cannot shift the boundary. A
+ * message that starts with white space would read, to any mail reader,
+ * as more of our Received header; the session then ends our header with
+ * an empty line first (as Postfix does), which X-Spool-Data-Offset
+ * counts as ours, so the client's bytes stay byte-exact after it.
  *
  * Version 1 entries (written before X-Spool-Data-Offset existed) are
  * still read: spoolerd meets them after an upgrade in new/, cur/ and
@@ -79,9 +83,7 @@ void entry_size_digits(char out[ENTRY_SIZE_WIDTH + 1], long long size)
 	snprintf(out, ENTRY_SIZE_WIDTH + 1, "%0*lld", ENTRY_SIZE_WIDTH, size);
 }
 
-/* offset_digits - X-Spool-Data-Offset's value, ENTRY_OFFSET_WIDTH wide;
- * -1 if off needs more digits */
-static int offset_digits(char out[ENTRY_OFFSET_WIDTH + 1], size_t off)
+int entry_offset_digits(char out[ENTRY_OFFSET_WIDTH + 1], size_t off)
 {
 	int n = snprintf(out, ENTRY_OFFSET_WIDTH + 1, "%0*zu",
 			 ENTRY_OFFSET_WIDTH, off);
@@ -142,7 +144,8 @@ int entry_format(struct buf *b, struct envelope *env)
 	    buf_add(b, "X-Spool-Data-Offset: ", 21) < 0)
 		return -1;
 	offset_at = b->len;
-	if (offset_digits(odigits, 0) < 0 ||
+	env->doff_off = offset_at;
+	if (entry_offset_digits(odigits, 0) < 0 ||
 	    buf_add(b, odigits, ENTRY_OFFSET_WIDTH) < 0 ||
 	    buf_add(b, "\r\n", 2) < 0)
 		return -1;
@@ -170,7 +173,7 @@ int entry_format(struct buf *b, struct envelope *env)
 	if (buf_addf(b, "; %s\r\n", date) < 0)
 		return -1;
 	env->data_off = b->len;
-	if (offset_digits(odigits, env->data_off) < 0)
+	if (entry_offset_digits(odigits, env->data_off) < 0)
 		return -1;
 	memcpy(b->p + offset_at, odigits, ENTRY_OFFSET_WIDTH);
 	return 0;
@@ -227,6 +230,11 @@ static int received_end(const char *p, size_t len, size_t rec,
 			break;
 		off = (size_t)(eol - p) + 1;
 	}
+	/* the empty line the session puts after our header when the
+	 * client's message starts with white space (which would otherwise
+	 * continue our Received header) */
+	if (off + 2 == (size_t)doff && p[off] == '\r' && p[off + 1] == '\n')
+		off += 2;
 	if (off != (size_t)doff) {
 		*err = "X-Spool-Data-Offset is not the end of the Received "
 		       "header";

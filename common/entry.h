@@ -31,6 +31,7 @@ struct envelope {
 	size_t size_off;     /* where the X-Spool-Size digits start */
 	size_t received_off; /* our Received: line */
 	size_t data_off;     /* the client's first byte: X-Spool-Data-Offset */
+	size_t doff_off;     /* where X-Spool-Data-Offset's digits start */
 };
 
 /* entry_field_ok - may this string go into the envelope? No control
@@ -55,6 +56,10 @@ int entry_format(struct buf *b, struct envelope *env);
 
 /* entry_size_digits - the decimal digits to pwrite at size_off */
 void entry_size_digits(char out[ENTRY_SIZE_WIDTH + 1], long long size);
+
+/* entry_offset_digits - X-Spool-Data-Offset's digits for off, to pwrite
+ * at doff_off; 0, or -1 if off needs more than ENTRY_OFFSET_WIDTH */
+int entry_offset_digits(char out[ENTRY_OFFSET_WIDTH + 1], size_t off);
 
 /* entry_parse - parse the envelope at the start of p[0..len) (which must
  * hold at least the envelope and Received header). Fills env with

@@ -129,6 +129,9 @@ int spool_begin(struct spool *sp, struct envelope *env)
 		return -1;
 	}
 	sp->size_off = env->size_off;
+	sp->doff_off = env->doff_off;
+	sp->data_off = env->data_off;
+	sp->started = sp->shifted = 0;
 	if (util_write_all(sp->fd, b.p, b.len) < 0) {
 		int e = errno;
 
@@ -145,6 +148,16 @@ int spool_write(struct spool *sp, const char *p, size_t n)
 {
 	if (sp->err)
 		return -1;
+	if (!sp->started && n) {
+		sp->started = 1;
+		if (p[0] == ' ' || p[0] == '\t') {
+			/* it would continue our Received header: end that
+			 * first (entry.c) */
+			memcpy(sp->wbuf, "\r\n", 2);
+			sp->wlen = 2;
+			sp->shifted = 1;
+		}
+	}
 	if (sp->wlen + n > SPOOL_WBUF) {
 		if (flush_wbuf(sp) < 0)
 			return -1;
@@ -163,7 +176,7 @@ int spool_write(struct spool *sp, const char *p, size_t n)
 
 int spool_commit(struct spool *sp, long long size)
 {
-	char digits[ENTRY_SIZE_WIDTH + 1];
+	char digits[ENTRY_SIZE_WIDTH + 1], odigits[ENTRY_OFFSET_WIDTH + 1];
 	int fd = sp->fd;
 
 	if (sp->err || flush_wbuf(sp) < 0)
@@ -171,6 +184,13 @@ int spool_commit(struct spool *sp, long long size)
 	entry_size_digits(digits, size);
 	if (pwrite(fd, digits, ENTRY_SIZE_WIDTH, (off_t)sp->size_off) !=
 	    ENTRY_SIZE_WIDTH) {
+		sp->err = errno ? errno : EIO;
+		goto fail;
+	}
+	if (sp->shifted &&
+	    (entry_offset_digits(odigits, sp->data_off + 2) < 0 ||
+	     pwrite(fd, odigits, ENTRY_OFFSET_WIDTH, (off_t)sp->doff_off) !=
+		     ENTRY_OFFSET_WIDTH)) {
 		sp->err = errno ? errno : EIO;
 		goto fail;
 	}

@@ -15,6 +15,10 @@ struct spool {
 	unsigned counter;
 	int err;         /* errno of the first failure, latched */
 	size_t size_off; /* where X-Spool-Size digits are */
+	size_t doff_off; /* where X-Spool-Data-Offset digits are */
+	size_t data_off; /* the client's first byte, as formatted */
+	int started;     /* a message byte has been written */
+	int shifted;     /* an empty line went before the message */
 	size_t wlen;
 	char *wbuf; /* SPOOL_WBUF bytes, allocated at the first entry */
 };
