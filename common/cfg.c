@@ -146,6 +146,10 @@ static const struct key backend_keys[] = {
 	 0},
 	{"gw_save_timeout", K_DUR, BOFF(gw_save_timeout), 30000, 0, 1,
 	 86400000, 0, 0},
+	/* a worker on one batch longer than this is stuck: the watchdog
+	 * pings stop and systemd restarts spoolerd */
+	{"worker_stuck_timeout", K_DUR, BOFF(worker_stuck_timeout), 300000, 0,
+	 1000, 86400000, 0, 0},
 	/* go-guerrilla's recipient check: there is none to time or chain */
 	{"gw_val_rcpt_timeout", K_IGNORE, 0, 0, 0, 0, 0, 0, KF_NOEFFECT},
 	{"validate_process", K_IGNORE, 0, 0, 0, 0, 0, 0, KF_NOEFFECT},

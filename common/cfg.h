@@ -54,6 +54,7 @@ struct cfg_backend {
 	char *primary_mail_host;
 	int log_received_mails;
 	long long gw_save_timeout; /* ms */
+	long long worker_stuck_timeout; /* ms */
 	char *maildir_path;
 	char *mbox_path;
 	long long retry_first;

@@ -481,7 +481,11 @@ void *worker_main(void *arg)
 		n = queue_pop_many(&w->c->q, jobs, max < cap ? max : cap);
 		if (n == 0)
 			break;
+		/* from here until the batch is settled, including the
+		 * processors' set-up (a connection) in worker_sync */
+		atomic_store(&w->busy_since, util_mono_ms());
 		if (worker_sync(w) < 0) {
+			atomic_store(&w->busy_since, 0);
 			/* the chain cannot start: leave the entries where
 			 * they are; new/ is rescanned, defer/ rescheduled */
 			for (i = 0; i < n; i++) {
@@ -493,7 +497,6 @@ void *worker_main(void *arg)
 			sleep(1);
 			continue;
 		}
-		atomic_store(&w->busy_since, util_mono_ms());
 		deliver_jobs(w, jobs, n);
 		atomic_store(&w->busy_since, 0);
 		for (i = 0; i < n; i++)

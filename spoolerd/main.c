@@ -42,9 +42,6 @@
 #define QUEUE_CAP 16384
 #define TMP_MAX_AGE (36 * 3600)
 #define SWEEP_EVERY_MS (3600 * 1000LL)
-/* a worker on one batch for longer than this (or 4 gw_save_timeouts) is
- * stuck */
-#define STUCK_MIN_MS (120 * 1000LL)
 #define STOP_WAIT_MIN_MS 10000LL
 
 static struct ctx ctx;
@@ -460,11 +457,9 @@ int main(int argc, char **argv)
 			next_sweep = now + SWEEP_EVERY_MS;
 		}
 		if (wd_ms && now - last_wd >= wd_ms) {
-			long long busy, lim = 4 * b->gw_save_timeout;
+			long long busy;
 			int wi = worker_stuck(workers, nworkers, util_mono_ms(),
-					      lim > STUCK_MIN_MS ? lim
-								 : STUCK_MIN_MS,
-					      &busy);
+					      b->worker_stuck_timeout, &busy);
 
 			/* a stuck worker stops the pings: systemd's
 			 * WatchdogSec then restarts us, and recovery of
