@@ -50,7 +50,7 @@ SESSION_OBJS = $(BUILD)/smtpd-session/session.o \
 	$(BUILD)/smtpd-session/io.o $(BUILD)/smtpd-session/run.o \
 	$(BUILD)/smtpd-session/tls.o $(BUILD)/smtpd-session/limits.o
 
-UNIT_TESTS = addr data session cfg spool entry tls
+UNIT_TESTS = addr data session cfg spool entry tls log cfg_faults
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
 HEADERS = $(wildcard common/*.h smtpd-session/*.h)
@@ -82,12 +82,19 @@ $(SESSION): $(BUILD)/smtpd-session/main.o $(SESSION_OBJS) $(COMMON_OBJS)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_SESSION)
 
 # unit tests link the module objects, never main.o; the spool test wraps
-# the syscalls it makes fail
+# the syscalls it makes fail, others list theirs in WRAP_<name>
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(SESSION_OBJS) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $< $(SESSION_OBJS) \
 		$(COMMON_OBJS) $(LDFLAGS_ALL) $(LIBS_SESSION) $(LIBS_TEST) \
-		$(if $(filter spool,$*),-Wl$(comma)--wrap=fsync -Wl$(comma)--wrap=write -Wl$(comma)--wrap=renameat2)
+		$(if $(filter spool,$*),-Wl$(comma)--wrap=fsync -Wl$(comma)--wrap=write -Wl$(comma)--wrap=renameat2) \
+		$(WRAP_$*)
+
+# the calls each unit test wraps (-Wl,--wrap=) to see or fail them
+WRAP_log = -Wl,--wrap=syslog,--wrap=__syslog_chk,--wrap=openlog \
+	-Wl,--wrap=closelog,--wrap=dup3,--wrap=write
+WRAP_cfg_faults = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc \
+	-Wl,--wrap=strdup,--wrap=gethostname,--wrap=read
 
 comma = ,
 

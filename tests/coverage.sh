@@ -84,13 +84,14 @@ fi
 echo "$passed passed, $failed failed"
 [ ${#failures[@]} -gt 0 ] && printf '  %s\n' "${failures[@]}"
 
-# one gcov pass: JSON for the table below, HTML for people
+# one gcov pass: JSON for the table below, HTML for people; only $b's
+# .gcda files (other build dirs under $top may hold their own)
 gcovr -r "$top" --object-directory "$b" -j 2 \
 	--filter 'common/' --filter 'smtpd-session/' --filter 'spoolerd/' \
 	--exclude-unreachable-branches --gcov-ignore-parse-errors \
 	--json-summary "$out/summary.json" \
 	--html-details "$out/index.html" --html-title "smtpd coverage" \
-	>"$out/gcovr.log" 2>&1 || {
+	"$b" >"$out/gcovr.log" 2>&1 || {
 	echo "coverage.sh: gcovr failed, see $out/gcovr.log" >&2
 	exit 2
 }
