@@ -50,7 +50,8 @@ SESSION_OBJS = $(BUILD)/smtpd-session/session.o \
 	$(BUILD)/smtpd-session/io.o $(BUILD)/smtpd-session/run.o \
 	$(BUILD)/smtpd-session/tls.o $(BUILD)/smtpd-session/limits.o
 
-UNIT_TESTS = addr data session cfg spool entry tls log cfg_faults
+UNIT_TESTS = addr data session cfg spool entry tls log cfg_faults \
+	session_faults
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
 HEADERS = $(wildcard common/*.h smtpd-session/*.h)
@@ -95,6 +96,7 @@ WRAP_log = -Wl,--wrap=syslog,--wrap=__syslog_chk,--wrap=openlog \
 	-Wl,--wrap=closelog,--wrap=dup3,--wrap=write
 WRAP_cfg_faults = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc \
 	-Wl,--wrap=strdup,--wrap=gethostname,--wrap=read
+WRAP_session_faults = -Wl,--wrap=malloc,--wrap=realloc
 
 comma = ,
 
