@@ -51,7 +51,7 @@ SESSION_OBJS = $(BUILD)/smtpd-session/session.o \
 	$(BUILD)/smtpd-session/tls.o $(BUILD)/smtpd-session/limits.o
 
 UNIT_TESTS = addr data session cfg spool entry tls log cfg_faults \
-	session_faults
+	session_faults io
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
 HEADERS = $(wildcard common/*.h smtpd-session/*.h)
@@ -97,6 +97,7 @@ WRAP_log = -Wl,--wrap=syslog,--wrap=__syslog_chk,--wrap=openlog \
 WRAP_cfg_faults = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc \
 	-Wl,--wrap=strdup,--wrap=gethostname,--wrap=read
 WRAP_session_faults = -Wl,--wrap=malloc,--wrap=realloc
+WRAP_io = -Wl,--wrap=poll
 
 comma = ,
 

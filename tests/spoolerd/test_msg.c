@@ -244,7 +244,7 @@ static void test_payload(void **state)
 static int copy_check(int dst_flags)
 {
 	char out[300];
-	size_t n, all_len;
+	size_t n = 0, all_len = 0;
 	char *all, *got;
 	int dst, r;
 
