@@ -95,9 +95,10 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(SESSION_OBJS) $(COMMON_OBJS)
 WRAP_log = -Wl,--wrap=syslog,--wrap=__syslog_chk,--wrap=openlog \
 	-Wl,--wrap=closelog,--wrap=dup3,--wrap=write
 WRAP_cfg_faults = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc \
-	-Wl,--wrap=strdup,--wrap=gethostname,--wrap=read
+	-Wl,--wrap=strdup,--wrap=gethostname,--wrap=__gethostname_chk \
+	-Wl,--wrap=read
 WRAP_session_faults = -Wl,--wrap=malloc,--wrap=realloc
-WRAP_io = -Wl,--wrap=poll
+WRAP_io = -Wl,--wrap=poll,--wrap=__poll_chk
 
 comma = ,
 

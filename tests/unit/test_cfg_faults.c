@@ -69,6 +69,18 @@ int __wrap_gethostname(char *b, size_t n)
 	return __real_gethostname(b, n);
 }
 
+/* fortified builds call __gethostname_chk when they cannot prove the
+ * size fits */
+int __real___gethostname_chk(char *b, size_t n, size_t max);
+int __wrap___gethostname_chk(char *b, size_t n, size_t max)
+{
+	if (fail_hostname) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return __real___gethostname_chk(b, n, max);
+}
+
 ssize_t __real_read(int fd, void *b, size_t n);
 ssize_t __wrap_read(int fd, void *b, size_t n)
 {

@@ -31,6 +31,17 @@ int __wrap_poll(struct pollfd *p, nfds_t n, int t)
 	return __real_poll(p, n, t);
 }
 
+/* fortified builds may call __poll_chk instead */
+int __real___poll_chk(struct pollfd *p, nfds_t n, int t, size_t len);
+int __wrap___poll_chk(struct pollfd *p, nfds_t n, int t, size_t len)
+{
+	if (poll_errs[poll_next]) {
+		errno = poll_errs[poll_next++];
+		return -1;
+	}
+	return __real___poll_chk(p, n, t, len);
+}
+
 /* a scripted transport: each call takes the next result; >0 moves that
  * many bytes, 0 is EOF, <0 fails with -result as errno */
 static int script[8], step, calls;
