@@ -24,7 +24,7 @@
 # skips the container rows.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
-cd "$top"
+cd "$top" || exit 1
 N=${N:-400}
 PATH=$PATH:/usr/sbin:/sbin
 SESSION=${SESSION:-$top/smtpd-session/smtpd-session}
@@ -58,8 +58,7 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 wait_port() { # port
-	local i
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),1).close()" \
 			2>/dev/null && return 0
 		sleep 0.1
@@ -93,7 +92,7 @@ pids+=($!)
 
 port=$(free_port)
 SMTPD_IP=127.0.0.1 SMTPD_PORT=$port SMTPD_CONF=$work/smtpd.json \
-	SMTPD_RULES= SMTPD_USER= SMTPD_NAME=localhost \
+	SMTPD_RULES='' SMTPD_USER='' SMTPD_NAME=localhost \
 	SMTPD_SESSION=$work/smtpd-session SMTPD_MAXCONN=1100 \
 	setsid sh conf/tcpserver/run >"$work/tcpserver.log" 2>&1 &
 pids+=($!)

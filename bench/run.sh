@@ -68,8 +68,7 @@ free_port() {
 }
 
 wait_port() { # port pid
-	local i
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		kill -0 "$2" 2>/dev/null || {
 			echo "bench: the server for port $1 exited:" >&2
 			cat "$work"/*.err >&2
@@ -135,10 +134,11 @@ count_new() { find "$spool/new" -type f | wc -l; }
 
 # measure port sessions msgs dflag -> msgs/s (median of REPS)
 measure() {
-	local port=$1 s=$2 m=$3 d=$4 i t0 t1 rates=()
-	for i in $(seq 1 "$REPS"); do
+	local port=$1 s=$2 m=$3 d=$4 t0 t1 rates=()
+	for _ in $(seq 1 "$REPS"); do
 		t0=$(date +%s.%N)
-		smtp-source $d -s "$s" -m "$m" -F "$msg" -M bench.test \
+		smtp-source ${d:+"$d"} -s "$s" -m "$m" -F "$msg" \
+			-M bench.test \
 			-f bench@client.test -t to@example.com \
 			127.0.0.1:"$port" >"$work/source.out" 2>&1 || {
 			echo "bench: smtp-source failed:" >&2
@@ -194,10 +194,10 @@ out=$top/bench/results/latest.txt
 		"Postfix instance)"
 } | tee "$out"
 
-[ "$stored" -eq "$expected" ] && [ "$leftover" -eq 0 ] || {
+if [ "$stored" -ne "$expected" ] || [ "$leftover" -ne 0 ]; then
 	echo "bench: spool count wrong" >&2
 	exit 1
-}
+fi
 
 # another engineer's spoolerd measurement, when present; it gets the
 # session's config and spool (still full) in its environment

@@ -77,8 +77,7 @@ free_port() {
 }
 
 wait_port() { # port what
-	local i
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		if python3 - "$1" <<'EOF' 2>/dev/null; then return 0; fi
 import socket, sys
 c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2)
@@ -254,8 +253,7 @@ done
 
 # (2) a private Postfix instance, one smtpd per certificate
 pf_wait_stopped() {
-	local i
-	for i in $(seq 1 50); do
+	for _ in $(seq 1 50); do
 		postfix -c "$pf/etc" status >/dev/null 2>&1 || return 0
 		sleep 0.1
 	done
@@ -360,7 +358,7 @@ out=$top/bench/results/tls-latest.txt
 		[ $cert = ec ] && pport=$pf_ec || pport=$pf_rsa
 		[ $cert = ec ] && tpid=${pids[0]} || tpid=${pids[1]}
 		ours=() theirs=() ratios=() stored=0 cours=() ctheirs=()
-		for i in $(seq 1 "$REPS"); do
+		for _ in $(seq 1 "$REPS"); do
 			once "$port" "smtpd-session $cert" "$tpid"
 			ours+=("$r1")
 			cours+=("$c1")

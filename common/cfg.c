@@ -10,7 +10,8 @@
  * strings that follow.
  *
  * One table per JSON object drives everything: parsing, type and range
- * checks, defaults and the --check-config dump. Unknown keys warn, bad
+ * checks, defaults and the --check-config dump. Unknown keys warn, and
+ * so do go-guerrilla keys accepted but not acted on (KF_NOEFFECT); bad
  * types or values are errors naming the full key path ("servers[1].tls.
  * protocols[0]"); the caller exits with EX_CONFIG on NULL.
  *
@@ -40,6 +41,9 @@
 enum ktype { K_BOOL, K_INT, K_STR, K_LIST, K_DUR, K_OBJ, K_IGNORE };
 
 #define KF_ALIAS 1 /* another spelling of a key: no default, no dump */
+/* a go-guerrilla key nothing here acts on (K_IGNORE): warn when present,
+ * so it does not look live; not dumped */
+#define KF_NOEFFECT 2
 
 struct key {
 	const char *name;
@@ -92,7 +96,8 @@ static const struct key server_keys[] = {
 	{"max_clients_per_ip", K_INT, SOFF(max_clients_per_ip), 0, 0, 0,
 	 1000000, 0, 0},
 	{"log_file", K_STR, SOFF(log_file), 0, 0, 0, 0, 0, 0},
-	{"xclient_on", K_BOOL, SOFF(xclient_on), 0, 0, 0, 1, 0, 0},
+	/* until XCLIENT is implemented */
+	{"xclient_on", K_IGNORE, 0, 0, 0, 0, 0, 0, KF_NOEFFECT},
 	{"max_recipients", K_INT, SOFF(max_recipients), 100, 0, 1, 100000, 0,
 	 0},
 	{"max_unrecognized_commands", K_INT, SOFF(max_unrecognized_commands),
@@ -128,9 +133,9 @@ static const struct key backend_keys[] = {
 	 0},
 	{"gw_save_timeout", K_DUR, BOFF(gw_save_timeout), 30000, 0, 1,
 	 86400000, 0, 0},
-	{"gw_val_rcpt_timeout", K_DUR, BOFF(gw_val_rcpt_timeout), 3000, 0, 1,
-	 86400000, 0, 0},
-	{"validate_process", K_STR, BOFF(validate_process), 0, 0, 0, 0, 0, 0},
+	/* go-guerrilla's recipient check: there is none to time or chain */
+	{"gw_val_rcpt_timeout", K_IGNORE, 0, 0, 0, 0, 0, 0, KF_NOEFFECT},
+	{"validate_process", K_IGNORE, 0, 0, 0, 0, 0, 0, KF_NOEFFECT},
 	{"maildir_path", K_STR, BOFF(maildir_path), 0,
 	 "/var/mail/{domain}/{user}/Maildir", 0, 0, 0, 0},
 	{"mbox_path", K_STR, BOFF(mbox_path), 0, "/var/mail/{domain}/{user}",
@@ -161,10 +166,9 @@ static const struct key backend_keys[] = {
 	{"sql_dsn", K_STR, BOFF(sql_dsn), 0, 0, 0, 0, 0, 0},
 	{"sql_insert", K_STR, BOFF(sql_insert), 0, 0, 0, 0, 0, 0},
 	{"sql_values", K_STR, BOFF(sql_values), 0, 0, 0, 0, 0, 0},
-	{"sql_max_open_conns", K_INT, BOFF(sql_max_open_conns), 0, 0, 0, 10000,
-	 0, 0},
-	{"sql_max_idle_conns", K_INT, BOFF(sql_max_idle_conns), 0, 0, 0, 10000,
-	 0, 0},
+	/* a Go database/sql pool; ours is one connection per worker */
+	{"sql_max_open_conns", K_IGNORE, 0, 0, 0, 0, 0, 0, KF_NOEFFECT},
+	{"sql_max_idle_conns", K_IGNORE, 0, 0, 0, 0, 0, 0, KF_NOEFFECT},
 	{"sql_max_conn_lifetime", K_DUR, BOFF(sql_max_conn_lifetime), 0, 0, 0,
 	 86400000LL * 365, 0, 0},
 	{"sql_batch_size", K_INT, BOFF(sql_batch_size), 50, 0, 1, 10000, 0, 0},
@@ -486,6 +490,11 @@ static void load_obj(struct loader *l, const struct key *tab, void *base,
 			say(l, 0, p, "unknown key, ignored");
 			continue;
 		}
+		if (k->flags & KF_NOEFFECT) {
+			say(l, 0, p,
+			    "accepted for compatibility, has no effect");
+			continue;
+		}
 		if (cJSON_IsNull(m))
 			continue; /* null: keep the default */
 		load_key(l, k, base, m, p);
@@ -556,42 +565,23 @@ static void free_tab(const struct key *tab, void *base)
 	}
 }
 
-/* iface_parse - "host:port", "[v6]:port", ":port" into parts; 0 or -1.
- * host is left empty for "any". Names other than localhost are refused:
- * a session must not resolve names. */
+/* iface_parse - "host:port", "[v6]:port", ":port" into parts; 0 or -1
+ * with the reason in *why. host is left empty for "any". Names other
+ * than localhost are refused: a session must not resolve names. */
 static int iface_parse(const char *s, char *host, size_t hsize,
-                       unsigned *port)
+                       unsigned *port, const char **why)
 {
-	const char *colon, *h = s;
-	size_t hl;
-	unsigned long p;
 	unsigned char tmp[16];
 
-	if (*s == '[') {
-		const char *e = strchr(s, ']');
-
-		if (!e || e[1] != ':')
-			return -1;
-		h = s + 1;
-		hl = (size_t)(e - h);
-		colon = e + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon)
-			return -1;
-		hl = (size_t)(colon - s);
-	}
-	if (hl >= hsize ||
-	    util_parse_ulong(colon + 1, strlen(colon + 1), 65535, &p) < 0)
+	if (util_parse_hostport(s, strlen(s), 0, host, hsize, port, why) < 0)
 		return -1;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	*port = (unsigned)p;
 	if (!strcmp(host, "localhost"))
 		return 0;
-	if (hl && inet_pton(AF_INET, host, tmp) != 1 &&
-	    inet_pton(AF_INET6, host, tmp) != 1)
+	if (host[0] && inet_pton(AF_INET, host, tmp) != 1 &&
+	    inet_pton(AF_INET6, host, tmp) != 1) {
+		*why = "not an IP address (a session does not resolve names)";
 		return -1;
+	}
 	return 0;
 }
 
@@ -625,15 +615,17 @@ static void validate(struct loader *l, struct cfg *c)
 	for (i = 0; i < c->nservers; i++) {
 		struct cfg_server *s = &c->servers[i];
 		char p[64], host[128];
+		const char *why;
 		unsigned port;
 		size_t k;
 
 		snprintf(p, sizeof(p), "servers[%zu].listen_interface", i);
 		if (iface_parse(s->listen_interface, host, sizeof(host),
-				&port) < 0)
+				&port, &why) < 0)
 			say(l, 1, p,
 			    "expected \"ip:port\", \"[ipv6]:port\" or "
-			    "\":port\"");
+			    "\":port\": %s",
+			    why);
 		ok = 0;
 		for (k = 0; auths[k]; k++)
 			if (!strcasecmp(s->tls.client_auth_type, auths[k]))
@@ -1003,11 +995,12 @@ const struct cfg_server *cfg_server_pick(const struct cfg *c, const char *ip,
 	for (i = 0; ip && i < c->nservers; i++) {
 		const struct cfg_server *s = &c->servers[i];
 		char host[128];
+		const char *why;
 		unsigned p;
 
 		if (!s->is_enabled ||
-		    iface_parse(s->listen_interface, host, sizeof(host), &p) <
-			    0 ||
+		    iface_parse(s->listen_interface, host, sizeof(host), &p,
+				&why) < 0 ||
 		    p != port)
 			continue;
 		if (addr_equal(host, ip))

@@ -36,7 +36,6 @@ struct cfg_server {
 	long max_clients;
 	long max_clients_per_ip;
 	char *log_file;
-	int xclient_on;
 	long max_recipients;
 	long max_unrecognized_commands;
 	long max_line_length;
@@ -51,8 +50,6 @@ struct cfg_backend {
 	char *primary_mail_host;
 	int log_received_mails;
 	long long gw_save_timeout; /* ms */
-	long long gw_val_rcpt_timeout;
-	char *validate_process;
 	char *maildir_path;
 	char *mbox_path;
 	long long retry_first;
@@ -73,8 +70,6 @@ struct cfg_backend {
 	char *sql_dsn;
 	char *sql_insert;
 	char *sql_values;
-	long sql_max_open_conns;
-	long sql_max_idle_conns;
 	long long sql_max_conn_lifetime;
 	long sql_batch_size;
 	char *mysql_host;
@@ -96,7 +91,7 @@ struct cfg {
 	size_t nservers;
 };
 
-/* cfg_diag - called once per warning or error with a full message */
+/* cfg_diag_fn - called once per warning or error with a full message */
 typedef void (*cfg_diag_fn)(void *arg, int is_error, const char *msg);
 
 /* cfg_load_file - read, strip comments, parse, validate. Returns a new

@@ -3,7 +3,7 @@
  *
  * An entry is a readable RFC 5322 message:
  *
- *   X-Spool-Version: 1
+ *   X-Spool-Version: 2
  *   X-Spool-Queue-Id: 1764078600.M123456P4242Q1
  *   X-Spool-Time: 1764078600
  *   X-Spool-Host: mx.example.com
@@ -15,6 +15,7 @@
  *   X-Spool-TLS: none
  *   X-Spool-Body: 8BITMIME
  *   X-Spool-Size: 00000000000000004711     (message bytes, patched last)
+ *   X-Spool-Data-Offset: 0000000587        (where the message starts)
  *   Received: from ... by ... with ESMTP id ...; date
  *   <the client's message, byte-exact>
  *
@@ -22,60 +23,26 @@
  * Received line, and every field is checked by entry_field_ok before it is
  * written, so no byte from the client can add or change an envelope line;
  * the reader stops at the first "Received:" and refuses anything else.
+ * Our Received header runs from there to X-Spool-Data-Offset, the byte
+ * offset of the client's first byte from the start of the file (fixed
+ * width, filled in once the header is made), so a reader never has to
+ * guess where our header ends: a message that starts with white space,
+ * or a Received header of another shape, cannot shift the boundary.
+ *
+ * Version 1 entries (written before X-Spool-Data-Offset existed) are
+ * still read: spoolerd meets them after an upgrade in new/, cur/ and
+ * defer/, and an admin may move one back from failed/ at any time. For
+ * them the boundary comes from the shape version 1 always wrote: a
+ * "from" line, a "by" line, and a "for" line with one recipient.
  */
 #include "entry.h"
 #include "util.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-int buf_add(struct buf *b, const void *s, size_t n)
-{
-	if (n > b->max - b->len)
-		return -1;
-	if (b->len + n > b->cap) {
-		size_t nc = b->cap ? b->cap : 256;
-		char *np;
-
-		while (nc < b->len + n)
-			nc *= 2;
-		if (nc > b->max)
-			nc = b->max;
-		np = realloc(b->p, nc);
-		if (!np)
-			return -1;
-		b->p = np;
-		b->cap = nc;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	return 0;
-}
-
-int buf_addf(struct buf *b, const char *fmt, ...)
-{
-	char tmp[1024];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(tmp))
-		return -1;
-	return buf_add(b, tmp, (size_t)n);
-}
-
-void buf_free(struct buf *b)
-{
-	free(b->p);
-	b->p = NULL;
-	b->len = b->cap = 0;
-}
 
 int entry_field_ok(const char *s, size_t len)
 {
@@ -99,6 +66,16 @@ void entry_make_id(char *buf, size_t size, long long sec, long usec,
 void entry_size_digits(char out[ENTRY_SIZE_WIDTH + 1], long long size)
 {
 	snprintf(out, ENTRY_SIZE_WIDTH + 1, "%0*lld", ENTRY_SIZE_WIDTH, size);
+}
+
+/* offset_digits - X-Spool-Data-Offset's value, ENTRY_OFFSET_WIDTH wide;
+ * -1 if off needs more digits */
+static int offset_digits(char out[ENTRY_OFFSET_WIDTH + 1], size_t off)
+{
+	int n = snprintf(out, ENTRY_OFFSET_WIDTH + 1, "%0*zu",
+			 ENTRY_OFFSET_WIDTH, off);
+
+	return n == ENTRY_OFFSET_WIDTH ? 0 : -1;
 }
 
 /* field - "X-Spool-NAME: value\r\n", value checked */
@@ -126,7 +103,8 @@ static int path_field(struct buf *b, const char *name, const char *addr)
 int entry_format(struct buf *b, struct envelope *env)
 {
 	char date[64], digits[ENTRY_SIZE_WIDTH + 1];
-	size_t i;
+	char odigits[ENTRY_OFFSET_WIDTH + 1];
+	size_t i, offset_at;
 	int esmtps = strcmp(env->tls, "none") != 0;
 
 	if (buf_addf(b, "X-Spool-Version: %d\r\n", ENTRY_VERSION) < 0 ||
@@ -149,6 +127,12 @@ int entry_format(struct buf *b, struct envelope *env)
 	env->size_off = b->len;
 	entry_size_digits(digits, env->size < 0 ? 0 : env->size);
 	if (buf_add(b, digits, ENTRY_SIZE_WIDTH) < 0 ||
+	    buf_add(b, "\r\n", 2) < 0 ||
+	    buf_add(b, "X-Spool-Data-Offset: ", 21) < 0)
+		return -1;
+	offset_at = b->len;
+	if (offset_digits(odigits, 0) < 0 ||
+	    buf_add(b, odigits, ENTRY_OFFSET_WIDTH) < 0 ||
 	    buf_add(b, "\r\n", 2) < 0)
 		return -1;
 	env->received_off = b->len;
@@ -175,6 +159,9 @@ int entry_format(struct buf *b, struct envelope *env)
 	if (buf_addf(b, "; %s\r\n", date) < 0)
 		return -1;
 	env->data_off = b->len;
+	if (offset_digits(odigits, env->data_off) < 0)
+		return -1;
+	memcpy(b->p + offset_at, odigits, ENTRY_OFFSET_WIDTH);
 	return 0;
 }
 
@@ -208,10 +195,63 @@ static int parse_ll(const char *v, size_t n, long long *out)
 	return 0;
 }
 
+/* received_end - does our Received header, from rec, end at doff? Its
+ * first line is whole (the caller found its LF); the others must be
+ * folded (RFC 5322 2.2.3) and the last must end in CRLF at doff. 0, or
+ * -1 with err */
+static int received_end(const char *p, size_t len, size_t rec,
+                        long long doff, const char **err)
+{
+	const char *eol = memchr(p + rec, '\n', len - rec);
+	size_t off = (size_t)(eol - p) + 1;
+
+	if ((unsigned long long)doff > len) {
+		*err = "Received header not complete";
+		return -1;
+	}
+	while (off < (size_t)doff) {
+		eol = memchr(p + off, '\n', (size_t)doff - off);
+		if ((p[off] != '\t' && p[off] != ' ') || !eol ||
+		    eol[-1] != '\r')
+			break;
+		off = (size_t)(eol - p) + 1;
+	}
+	if (off != (size_t)doff) {
+		*err = "X-Spool-Data-Offset is not the end of the Received "
+		       "header";
+		return -1;
+	}
+	return 0;
+}
+
+/* received_v1 - where a version 1 entry's message starts: our Received
+ * header had a fixed shape, a "from" line, a "by" line, and a "for" line
+ * when there is one recipient (entry_format before version 2). So the
+ * message starts after exactly that many lines, even when the client's
+ * first line begins with white space. *off: the Received line, then the
+ * message. 0, or -1 with err */
+static int received_v1(const char *p, size_t len, size_t *off, int one_rcpt,
+                       const char **err)
+{
+	int i, lines = one_rcpt ? 3 : 2;
+
+	for (i = 0; i < lines; i++) {
+		const char *eol = memchr(p + *off, '\n', len - *off);
+
+		if (!eol || (i > 0 && p[*off] != '\t')) {
+			*err = "Received header not complete";
+			return -1;
+		}
+		*off = (size_t)(eol - p) + 1;
+	}
+	return 0;
+}
+
 int entry_parse(const char *p, size_t len, struct envelope *env,
                 const char **err)
 {
 	size_t off = 0;
+	long long doff = -1;
 	int version = 0;
 
 	memset(env, 0, sizeof(*env));
@@ -250,11 +290,12 @@ int entry_parse(const char *p, size_t len, struct envelope *env,
 		if (IS("Version")) {
 			long long x;
 
-			if (parse_ll(v, vl, &x) < 0 || x != ENTRY_VERSION) {
+			if (parse_ll(v, vl, &x) < 0 || x < 1 ||
+			    x > ENTRY_VERSION) {
 				*err = "unknown entry version";
 				goto bad;
 			}
-			version = 1;
+			version = (int)x;
 		} else if (IS("Queue-Id") && !env->queue_id) {
 			env->queue_id = dupn(v, vl);
 		} else if (IS("Time")) {
@@ -316,6 +357,11 @@ int entry_parse(const char *p, size_t len, struct envelope *env,
 				goto bad;
 			}
 			env->size_off = (size_t)(v - p);
+		} else if (IS("Data-Offset") && doff < 0) {
+			if (parse_ll(v, vl, &doff) < 0) {
+				*err = "bad X-Spool-Data-Offset";
+				goto bad;
+			}
 		} else {
 			*err = "unknown or repeated envelope field";
 			goto bad;
@@ -328,25 +374,21 @@ int entry_parse(const char *p, size_t len, struct envelope *env,
 		goto bad;
 	}
 	env->received_off = off;
-	/* our Received header has a fixed shape: "from" line, "by" line,
-	 * and a "for" line when there is one recipient (entry_format). So
-	 * the message starts after exactly that many lines, even when the
-	 * client's first line begins with white space. */
-	{
-		int i, lines = env->nrcpts == 1 ? 3 : 2;
-
-		for (i = 0; i < lines; i++) {
-			const char *eol = memchr(p + off, '\n', len - off);
-
-			if (!eol || (i > 0 && p[off] != '\t')) {
-				*err = "Received header not complete";
-				goto bad;
-			}
-			off = (size_t)(eol - p) + 1;
-		}
+	if (version == 1 && doff >= 0) {
+		*err = "X-Spool-Data-Offset in a version 1 entry";
+		goto bad;
+	}
+	if (version == 1) {
+		if (received_v1(p, len, &off, env->nrcpts == 1, err) < 0)
+			goto bad;
+	} else if (doff >= 0) {
+		if (received_end(p, len, off, doff, err) < 0)
+			goto bad;
+		off = (size_t)doff;
 	}
 	env->data_off = off;
-	if (!version || !env->queue_id || !env->sender || !env->nrcpts ||
+	if (!version || (version != 1 && doff < 0) || !env->queue_id ||
+	    !env->sender || !env->nrcpts ||
 	    !env->client_ip || !env->helo || !env->protocol || !env->tls ||
 	    !env->body || !env->host || env->size < 0) {
 		*err = "envelope field missing";
@@ -385,7 +427,8 @@ int entry_read_fd(int fd, struct envelope *env, const char **err)
 			return -1;
 		}
 		len += (size_t)n;
-		/* enough when a blank-free Received end is in view */
+		/* enough when the envelope and our Received header are in
+		 * view */
 		if (n == 0 || len == cap) {
 			r = entry_parse(p, len, env, err);
 			if (n == 0 || cap >= ENTRY_MAX_ENVELOPE)

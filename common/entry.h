@@ -1,13 +1,17 @@
-/* entry.h - the spool entry: an envelope block, our Received line, then
- * the client's message byte-exact. Format in README.md "The spool". */
+/* entry.h - the spool entry: an envelope block, our Received header,
+ * then the client's message byte-exact; X-Spool-Data-Offset says where
+ * the message starts. Format in README.md "The spool". */
 #ifndef ENTRY_H
 #define ENTRY_H
 
+#include "buf.h"
+
 #include <stddef.h>
 
-#define ENTRY_VERSION 1
+#define ENTRY_VERSION 2 /* 1: no X-Spool-Data-Offset (still read) */
 #define ENTRY_MAX_ENVELOPE (1024 * 1024)
 #define ENTRY_SIZE_WIDTH 20 /* X-Spool-Size is patched in place */
+#define ENTRY_OFFSET_WIDTH 10 /* X-Spool-Data-Offset, filled in last */
 
 struct envelope {
 	char *queue_id;
@@ -26,19 +30,8 @@ struct envelope {
 	/* offsets in the file, set by the reader and by entry_format */
 	size_t size_off;     /* where the X-Spool-Size digits start */
 	size_t received_off; /* our Received: line */
-	size_t data_off;     /* the client's first byte */
+	size_t data_off;     /* the client's first byte: X-Spool-Data-Offset */
 };
-
-/* growable byte buffer with a hard cap */
-struct buf {
-	char *p;
-	size_t len, cap, max;
-};
-
-int buf_add(struct buf *b, const void *s, size_t n);
-int buf_addf(struct buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-void buf_free(struct buf *b);
 
 /* entry_field_ok - may this string go into the envelope? No control
  * bytes (CR, LF, NUL, DEL ...): they could forge envelope lines. */
@@ -50,17 +43,20 @@ int entry_field_ok(const char *s, size_t len);
 void entry_make_id(char *buf, size_t size, long long sec, long usec,
                    long pid, unsigned counter);
 
-/* entry_format - envelope block plus Received header into b; sets
- * env->size_off, received_off, data_off relative to b's start. -1 on a
- * field entry_field_ok refuses or on the buffer cap. */
+/* entry_format - envelope block plus Received header into b (which must
+ * be empty: X-Spool-Data-Offset counts from b's start); sets
+ * env->size_off, received_off, data_off. -1 on a field entry_field_ok
+ * refuses or on the buffer cap. */
 int entry_format(struct buf *b, struct envelope *env);
 
-/* entry_patch_size - the decimal digits to pwrite at size_off */
+/* entry_size_digits - the decimal digits to pwrite at size_off */
 void entry_size_digits(char out[ENTRY_SIZE_WIDTH + 1], long long size);
 
 /* entry_parse - parse the envelope at the start of p[0..len) (which must
  * hold at least the envelope and Received header). Fills env with
- * malloc'd strings. 0, or -1 with a reason in err. */
+ * malloc'd strings; data_off from X-Spool-Data-Offset (version 2) or, in
+ * a version 1 entry, from the shape of our Received header. 0, or -1
+ * with a reason in err. */
 int entry_parse(const char *p, size_t len, struct envelope *env,
                 const char **err);
 

@@ -3,7 +3,7 @@
  *
  * Contract: a log line never reaches the SMTP client. Under xinetd, and
  * under systemd without StandardError=journal, fd 2 is the client socket
- * (shared/LAUNCHERS.md), so "stderr" is honoured only when fd 2 is not the
+ * (README.md "Logging"), so "stderr" is honoured only when fd 2 is not the
  * connection; otherwise lines go to syslog (journald reads /dev/log).
  * Each line is written with a single write(2), so lines of concurrent
  * sessions appending to one file do not interleave.

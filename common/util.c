@@ -1,5 +1,6 @@
 /*
- * util.c - checked number parsing, durations, log-safe strings and dates.
+ * util.c - checked number parsing, host:port, durations, log-safe
+ * strings, dates and the monotonic clock.
  *
  * These replace atoi/strtol-without-checks and sprintf-into-fixed-buffers
  * (banned by `make lint`): every parse checks range and trailing junk, every
@@ -34,6 +35,94 @@ int util_parse_ulong(const char *s, size_t len, unsigned long max,
 	}
 	*out = v;
 	return 0;
+}
+
+/* host_ok - no space, control byte or stray bracket in a host */
+static int host_ok(const char *h, size_t n, int bracketed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)h[i];
+
+		if (c <= 0x20 || c == 0x7f ||
+		    (!bracketed && (c == '[' || c == ']')))
+			return 0;
+	}
+	return 1;
+}
+
+/* util_parse_hostport - split at the bracket or the only colon; the
+ * port goes through util_parse_ulong (digits only, no sign, no space) */
+int util_parse_hostport(const char *s, size_t len, unsigned defport,
+                        char *host, size_t hsize, unsigned *port,
+                        const char **why)
+{
+	const char *h = s, *end = s + len, *colon = NULL;
+	size_t hl;
+	unsigned long p = defport;
+
+	if (len && s[0] == '[') {
+		const char *rb = memchr(s, ']', len);
+
+		if (!rb) {
+			*why = "'[' without ']'";
+			return -1;
+		}
+		h = s + 1;
+		hl = (size_t)(rb - h);
+		if (hl == 0) {
+			*why = "empty address in brackets";
+			return -1;
+		}
+		if (rb + 1 < end && rb[1] != ':') {
+			*why = "junk after ']'";
+			return -1;
+		}
+		if (rb + 1 < end)
+			colon = rb + 1;
+	} else {
+		colon = memchr(s, ':', len);
+		if (colon &&
+		    memchr(colon + 1, ':', (size_t)(end - colon - 1))) {
+			*why = "more than one ':' (put an IPv6 address in "
+			       "brackets)";
+			return -1;
+		}
+		hl = colon ? (size_t)(colon - s) : len;
+	}
+	if (!host_ok(h, hl, h != s)) {
+		*why = "space, control byte or bracket in the host";
+		return -1;
+	}
+	if (hl >= hsize) {
+		*why = "host too long";
+		return -1;
+	}
+	if (colon) {
+		if (util_parse_ulong(colon + 1, (size_t)(end - colon - 1),
+				     65535, &p) < 0 ||
+		    p == 0) {
+			*why = "port is not a number from 1 to 65535";
+			return -1;
+		}
+	} else if (defport == 0) {
+		*why = "no port";
+		return -1;
+	}
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	*port = (unsigned)p;
+	return 0;
+}
+
+/* util_mono_ms - for timeouts and intervals; never goes back */
+long long util_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* util_parse_duration - sequence of <number><unit>, units h m s ms */
@@ -172,12 +261,4 @@ int util_write_all(int fd, const void *p, size_t n)
 		n -= (size_t)r;
 	}
 	return 0;
-}
-
-/* util_lower - ASCII only; bytes >= 0x80 are left alone */
-void util_lower(char *s)
-{
-	for (; *s; s++)
-		if (*s >= 'A' && *s <= 'Z')
-			*s = (char)(*s - 'A' + 'a');
 }

@@ -10,7 +10,7 @@
  */
 #include "cfg.h"
 #include "io.h"
-#include "limits.h"
+#include "slots.h"
 #include "log.h"
 #include "run.h"
 #include "session.h"
@@ -192,7 +192,7 @@ int main(int argc, char **argv)
 	struct io io;
 	struct run r;
 	struct cfg *cfg;
-	enum limits_result lim;
+	enum slots_result lim;
 	int check = 0, i;
 	size_t cap;
 
@@ -265,10 +265,10 @@ int main(int argc, char **argv)
 	}
 	/* the whole-session timer starts before anything that may wait */
 	setup_signals(srv->max_session_time);
-	lim = limits_take(cfg, srv, pip);
-	if (lim != LIM_OK) {
+	lim = slots_take(cfg, srv, pip);
+	if (lim != SLOTS_OK) {
 		log_info("refused %s port %u: %s reached", pip, pport,
-			 lim == LIM_IP_FULL ? "max_clients_per_ip"
+			 lim == SLOTS_IP_FULL ? "max_clients_per_ip"
 					    : "max_clients");
 		refuse(R_FULL);
 		cfg_free(cfg);

@@ -2,7 +2,7 @@
 #ifndef REPLY_H
 #define REPLY_H
 
-#include "entry.h"
+#include "buf.h"
 
 enum reply_id {
 	R_OKAY,            /* 250 2.0.0 */

@@ -4,9 +4,10 @@
  * PIPELINING (RFC 2920): replies are queued in s->out and written only
  * before blocking on a read, so a client that sends a whole transaction
  * in one write gets all its replies, in order, in one write (qmail's
- * saferead). Command lines end at LF (an optional CR before it is
- * dropped); a line longer than max_line_length gets 500 5.5.2 once and is
- * skipped to its LF, so its tail is never parsed as commands.
+ * saferead). Command lines come out of frame.c: they end at LF (an
+ * optional CR before it is dropped); a line longer than max_line_length
+ * gets 500 5.5.2 once and is skipped to its LF, so its tail is never
+ * parsed as commands.
  */
 #include "run.h"
 #include "log.h"
@@ -156,35 +157,18 @@ static int do_data(struct run *r)
 static int next_line(struct run *r, const char **line, size_t *len)
 {
 	struct io *io = r->io;
-	size_t max = (size_t)r->s->srv->max_line_length;
 
 	for (;;) {
-		char *p = io->in + io->start;
-		size_t avail = io->end - io->start;
-		char *nl = memchr(p, '\n', avail);
+		size_t used;
+		enum frame_res fr = frame_next(&r->frame, io->in + io->start,
+					       io->end - io->start, &used,
+					       line, len);
 
-		if (nl) {
-			size_t n = (size_t)(nl - p);
-
-			io->start += n + 1;
-			if (r->skipping) {
-				r->skipping = 0;
-				continue;
-			}
-			/* the limit counts the line with its CRLF */
-			if (n + 1 + (n && p[n - 1] != '\r') > max)
-				return 2;
-			*line = p;
-			*len = n;
+		io->start += used;
+		if (fr == FRAME_LINE)
 			return 1;
-		}
-		if (r->skipping) {
-			io->start = io->end;
-		} else if (avail >= max) {
-			io->start = io->end;
-			r->skipping = 1;
+		if (fr == FRAME_TOOLONG)
 			return 2;
-		}
 		if (!fill(r))
 			return 0;
 	}
@@ -194,6 +178,7 @@ void run_session(struct run *r)
 {
 	struct session *s = r->s;
 
+	frame_init(&r->frame, (size_t)s->srv->max_line_length);
 	session_greeting(s);
 	for (;;) {
 		enum session_action act;
@@ -212,13 +197,9 @@ void run_session(struct run *r)
 			act = session_feed_line(s, line, len);
 		if (act == ACT_DATA && !do_data(r))
 			break;
-		if (act == ACT_STARTTLS) {
-			if (!r->starttls) {
-				session_reply(s, R_TLS_UNAVAIL);
-			} else if (r->starttls(r) < 0) {
-				break;
-			}
-		}
+		/* only when offered, and main.c sets the hook with the offer */
+		if (act == ACT_STARTTLS && r->starttls(r) < 0)
+			break;
 		if (act == ACT_CLOSE)
 			break;
 	}

@@ -2,6 +2,7 @@
 #ifndef RUN_H
 #define RUN_H
 
+#include "frame.h"
 #include "io.h"
 #include "session.h"
 #include "spool.h"
@@ -11,8 +12,8 @@ struct run {
 	struct io *io;
 	struct spool *sp;
 	const char *spool_dir;
-	int skipping; /* discarding the rest of an overlong line */
-	/* STARTTLS hook (tls.c); NULL when TLS is not built in */
+	struct frame frame; /* command lines out of io's input */
+	/* STARTTLS hook (tls.c); set whenever s->tls_offer is */
 	int (*starttls)(struct run *r);
 };
 

@@ -4,6 +4,7 @@
 #define SESSION_H
 
 #include "addr.h"
+#include "buf.h"
 #include "cfg.h"
 #include "data.h"
 #include "entry.h"

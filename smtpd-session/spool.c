@@ -1,5 +1,6 @@
 /*
- * spool.c - the session's durable write, the exact sequence of STYLE.md 7:
+ * spool.c - the session's durable write, the exact sequence of README.md
+ * "The spool":
  *
  *   statvfs (refuse before 354 when short of space)
  *   openat(tmp, ID, O_CREAT|O_EXCL|O_NOFOLLOW) ; envelope ; data ...

@@ -365,11 +365,6 @@ out:
 	free(idx);
 }
 
-void deliver_job(struct worker *w, const struct job *j)
-{
-	deliver_jobs(w, j, 1);
-}
-
 void *worker_main(void *arg)
 {
 	struct worker *w = arg;

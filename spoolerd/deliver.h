@@ -42,9 +42,6 @@ void gen_put(struct ctx *c, struct gen *g);
 /* worker_main - the thread: pop, deliver, repeat until the queue stops */
 void *worker_main(void *arg);
 
-/* deliver_job - one job, all outcomes handled; for tests too */
-void deliver_job(struct worker *w, const struct job *j);
-
 /* deliver_jobs - n jobs as one batch (each settled on its own) */
 void deliver_jobs(struct worker *w, const struct job *j, size_t n);
 

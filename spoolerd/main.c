@@ -48,14 +48,6 @@ static struct ctx ctx;
 static const char *cfg_path = CFG_DEFAULT_PATH;
 static char pid_path[4096];
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static long long real_ms(void)
 {
 	struct timespec ts;
@@ -422,11 +414,11 @@ int main(int argc, char **argv)
 		 nworkers, ctx.gen->chain.spec);
 	stores_check();
 	wd_ms = notify_watchdog_ms();
-	last_wd = mono_ms();
-	next_sweep = mono_ms() + SWEEP_EVERY_MS;
+	last_wd = util_mono_ms();
+	next_sweep = util_mono_ms() + SWEEP_EVERY_MS;
 	while (!stop) {
 		const struct cfg_backend *b = &ctx.gen->cfg->backend;
-		long long now = mono_ms(), due, timeout = 1000;
+		long long now = util_mono_ms(), due, timeout = 1000;
 		struct signalfd_siginfo si;
 		int nfd = 1;
 

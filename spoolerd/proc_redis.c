@@ -23,6 +23,7 @@
  */
 #include "log.h"
 #include "processor.h"
+#include "util.h"
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -47,14 +48,6 @@ struct redis {
 	int was_down;
 };
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static struct timeval tv_ms(long long ms)
 {
 	struct timeval tv;
@@ -67,9 +60,8 @@ static struct timeval tv_ms(long long ms)
 /* parse_iface - redis_interface into r; 0 or -1 with err */
 static int parse_iface(struct redis *r, const char *s, char *err, size_t n)
 {
-	const char *colon;
-	char *end;
-	unsigned long port;
+	const char *why;
+	unsigned port;
 
 	snprintf(r->where, sizeof(r->where), "%.200s", s);
 	if (!strncmp(s, "unix:", 5))
@@ -83,35 +75,19 @@ static int parse_iface(struct redis *r, const char *s, char *err, size_t n)
 		r->unix_sock = 1;
 		return 0;
 	}
-	if (s[0] == '[') {
-		const char *rb = strchr(s, ']');
-
-		if (!rb || rb[1] != ':') {
-			snprintf(err, n, "redis_interface: \"%.100s\": want "
-				 "[addr]:port", s);
-			return -1;
-		}
-		snprintf(r->host, sizeof(r->host), "%.*s",
-			 (int)(rb - s - 1), s + 1);
-		colon = rb + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon || colon == s) {
-			snprintf(err, n, "redis_interface: \"%.100s\": want "
-				 "host:port or /path/to/socket", s);
-			return -1;
-		}
-		snprintf(r->host, sizeof(r->host), "%.*s", (int)(colon - s),
-			 s);
-	}
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (errno || *end || end == colon + 1 || port == 0 || port > 65535) {
-		snprintf(err, n, "redis_interface: bad port in \"%.100s\"", s);
-		return -1;
+	if (util_parse_hostport(s, strlen(s), 0, r->host, sizeof(r->host),
+				&port, &why) < 0)
+		goto bad;
+	if (!r->host[0]) {
+		why = "no host";
+		goto bad;
 	}
 	r->port = (int)port;
 	return 0;
+bad:
+	snprintf(err, n, "redis_interface: \"%.100s\": %s; want host:port, "
+		 "[addr]:port or /path/to/socket", s, why);
+	return -1;
 }
 
 static int setup(const struct cfg *cfg, struct redis *r, char *err,
@@ -233,7 +209,7 @@ static int rconnect(struct redis *r, char *err, size_t n)
  * was made just now */
 static int ensure(struct redis *r, int *fresh, char *why, size_t n)
 {
-	long long now = mono_ms();
+	long long now = util_mono_ms();
 
 	*fresh = 0;
 	if (r->c)

@@ -49,6 +49,7 @@
 #include "log.h"
 #include "processor.h"
 #include "sql.h"
+#include "util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -58,7 +59,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define SCHEMA_ATTEMPTS 5
 #define ROWS_MAX 1000
@@ -114,14 +114,6 @@ static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 static void lib_init(void)
 {
 	mysql_library_init(0, NULL, NULL);
-}
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int setup(const struct cfg *cfg, struct sqlp *s, char *err, size_t n)
@@ -235,7 +227,8 @@ static void set_err(struct err *e, unsigned no, const char *what,
 /* ensure - a live connection; *fresh when made just now */
 static int ensure(struct sqlp *s, int *fresh, struct err *e)
 {
-	long long now = mono_ms(), life = s->cfg->backend.sql_max_conn_lifetime;
+	long long now = util_mono_ms();
+	long long life = s->cfg->backend.sql_max_conn_lifetime;
 	char why[300];
 
 	*fresh = 0;
@@ -425,9 +418,9 @@ static int exec_rows(struct sqlp *s, struct row *rows, size_t k,
 		e->cls = SQL_E_SCHEMA;
 		e->no = 0;
 		snprintf(e->text, sizeof(e->text),
-			 "MySQL %s: sql_values has %lu placeholders, want 14 "
+			 "MySQL %s: sql_values has %zu placeholders, want 14 "
 			 "(go-guerrilla's values) or 15 (has_attach last)",
-			 s->where, k ? pc / k : pc);
+			 s->where, np);
 		goto out;
 	}
 	b = calloc(k * np, sizeof(*b));

@@ -87,7 +87,7 @@ const char *msg_head(struct msg *m, size_t i);
 /* msg_make_head - "Return-Path: <s>\r\nDelivered-To: r\r\n", malloc'd */
 char *msg_make_head(const struct msg *m, size_t i);
 
-/* msg_free - everything processors attached to m (not env, not fd) */
+/* msg_free_parts - everything processors attached to m (not env, not fd) */
 void msg_free_parts(struct msg *m);
 
 /* msg_data - the message as stored (our Received header, then the

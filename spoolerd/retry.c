@@ -49,7 +49,7 @@ int retry_format(const struct retry_state *st, char *out, size_t size)
 	int n;
 
 	/* one line: control bytes in a reason would break the format */
-	for (i = 0; st->reason[i] && i < sizeof(why) - 1; i++)
+	for (i = 0; i < sizeof(why) - 1 && st->reason[i]; i++)
 		why[i] = (unsigned char)st->reason[i] < 0x20 ? ' '
 							     : st->reason[i];
 	why[i] = '\0';

@@ -25,7 +25,7 @@ UNIT_BINS += $(SPOOLERD_UNIT_BINS)
 
 $(BUILD)/sd/%.o: spoolerd/%.c $(HEADERS) $(SPOOLERD_HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS_ALL) -Ispoolerd \
+	$(CC) $(CPPFLAGS_ALL) -Icommon -Ispoolerd \
 		$(shell pkg-config --cflags libsystemd gnutls hiredis 2>/dev/null) \
 		$(MYSQL_CFLAGS) $(CPPFLAGS) $(CFLAGS_ALL) -c -o $@ $<
 
@@ -41,7 +41,7 @@ WRAP_spoolerd_msg = -Wl,--wrap=malloc,--wrap=pread64,--wrap=__pread64_chk \
 $(BUILD)/tests/test_spoolerd_%: tests/spoolerd/test_%.c \
 		tests/spoolerd/testutil.h $(SPOOLERD_OBJS) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS_ALL) -Ispoolerd -Itests/spoolerd $(MYSQL_CFLAGS) \
-		$(CFLAGS_ALL) \
+	$(CC) $(CPPFLAGS_ALL) -Icommon -Ispoolerd -Itests/spoolerd \
+		$(MYSQL_CFLAGS) $(CFLAGS_ALL) \
 		-o $@ $< $(SPOOLERD_OBJS) $(COMMON_OBJS) $(LDFLAGS_ALL) \
 		$(LIBS_SPOOLERD) $(LIBS_TEST) $(WRAP_spoolerd_$*)

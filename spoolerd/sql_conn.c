@@ -4,6 +4,7 @@
  * bounded, and the class of an error (retry, retry a few times, fail).
  */
 #include "sql.h"
+#include "util.h"
 
 #include <errmsg.h>
 #include <mysqld_error.h>
@@ -20,62 +21,21 @@ static int copy(char *dst, size_t cap, const char *s, size_t len)
 	return 0;
 }
 
-/* parse_hostport - "host", "host:port", "[v6]:port" */
-static int parse_hostport(struct sql_dsn *d, const char *s, size_t len,
-                          char *err, size_t n)
+/* parse_hostport - "host", "host:port", "[v6]:port"; no host is
+ * 127.0.0.1, no port 3306. key names the config key in messages. */
+static int parse_hostport(struct sql_dsn *d, const char *key, const char *s,
+                          size_t len, char *err, size_t n)
 {
-	const char *colon = NULL, *hs = s, *he;
-	size_t i;
+	const char *why;
 
-	d->port = 3306;
-	if (len && s[0] == '[') {
-		const char *rb = memchr(s, ']', len);
-
-		if (!rb) {
-			snprintf(err, n, "address \"%.*s\": missing ']'",
-				 (int)(len > 100 ? 100 : len), s);
-			return -1;
-		}
-		hs = s + 1;
-		he = rb;
-		if (rb + 1 < s + len && rb[1] == ':')
-			colon = rb + 1;
-	} else {
-		for (i = len; i > 0; i--)
-			if (s[i - 1] == ':') {
-				colon = s + i - 1;
-				break;
-			}
-		he = colon ? colon : s + len;
-	}
-	if (he == hs) {
-		hs = "127.0.0.1";
-		he = hs + 9;
-	}
-	if (copy(d->host, sizeof(d->host), hs, (size_t)(he - hs)) < 0) {
-		snprintf(err, n, "host name too long");
+	if (util_parse_hostport(s, len, 3306, d->host, sizeof(d->host),
+				&d->port, &why) < 0) {
+		snprintf(err, n, "%s: address \"%.*s\": %s", key,
+			 (int)(len > 100 ? 100 : len), s, why);
 		return -1;
 	}
-	if (colon) {
-		char num[8], *end;
-		unsigned long p;
-		size_t pl = (size_t)(s + len - colon - 1);
-
-		if (pl == 0 || pl >= sizeof(num)) {
-			snprintf(err, n, "bad port in \"%.*s\"",
-				 (int)(len > 100 ? 100 : len), s);
-			return -1;
-		}
-		memcpy(num, colon + 1, pl);
-		num[pl] = '\0';
-		p = strtoul(num, &end, 10);
-		if (*end || p == 0 || p > 65535) {
-			snprintf(err, n, "bad port in \"%.*s\"",
-				 (int)(len > 100 ? 100 : len), s);
-			return -1;
-		}
-		d->port = (unsigned)p;
-	}
+	if (!d->host[0])
+		snprintf(d->host, sizeof(d->host), "127.0.0.1");
 	return 0;
 }
 
@@ -120,7 +80,8 @@ int sql_dsn_parse(const char *s, struct sql_dsn *d, char *err, size_t n)
 		snprintf(d->host, sizeof(d->host), "127.0.0.1");
 		d->port = 3306;
 	} else if (plen > 5 && !strncmp(net, "tcp(", 4) && net[plen - 1] == ')') {
-		if (parse_hostport(d, net + 4, plen - 5, err, n) < 0)
+		if (parse_hostport(d, "sql_dsn", net + 4, plen - 5, err, n) <
+		    0)
 			return -1;
 	} else if (plen > 6 && !strncmp(net, "unix(", 5) &&
 		   net[plen - 1] == ')') {
@@ -196,7 +157,8 @@ int sql_dsn_from_cfg(const struct cfg_backend *b, struct sql_dsn *d,
 		}
 		return 0;
 	}
-	if (parse_hostport(d, h ? h : "", h ? strlen(h) : 0, err, n) < 0)
+	if (parse_hostport(d, "mysql_host", h ? h : "", h ? strlen(h) : 0,
+			   err, n) < 0)
 		return -1;
 	return 0;
 }

@@ -11,7 +11,7 @@
 # DUPLICATE KEY). Client options reach mariadb (or mysql) as they are,
 # e.g. --socket=/run/mysqld/mysqld.sock -uroot. Idempotent.
 set -eu
-table=new_mail user= pass= host=%
+table=new_mail user='' pass='' host=%
 while getopts t:u:p:h: o; do
 	case $o in
 	t) table=$OPTARG ;;

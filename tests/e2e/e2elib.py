@@ -191,9 +191,9 @@ class EntryError(Exception):
 
 def parse_entry(raw):
     """Split a spool entry into (envelope dict name -> [values], the
-    Received header bytes (folded lines), message bytes).  Checks the
-    envelope grammar, the folding and that X-Spool-Size equals the message
-    length."""
+    Received header bytes (folded lines), message bytes) at the offset in
+    X-Spool-Data-Offset.  Checks the envelope grammar, the folding and
+    that X-Spool-Size equals the message length."""
     env = {}
     pos = 0
     while True:
@@ -210,17 +210,17 @@ def parse_entry(raw):
             "utf-8", "replace"))
         pos = eol + 2
     rstart = pos
-    pos = eol + 2
-    nlines = 1
-    while raw.startswith(b"\t", pos):
-        eol = raw.find(CRLF, pos)
-        if eol < 0:
-            raise EntryError("Received continuation without CRLF")
-        pos = eol + 2
-        nlines += 1
+    off = env.get("Data-Offset", ["?"])[0]
+    if not re.fullmatch(r"[0-9]{10}", off) or int(off) <= rstart:
+        raise EntryError("X-Spool-Data-Offset %r" % off)
+    pos = int(off)
     received = raw[rstart:pos]
-    if not 2 <= nlines <= 3:
-        raise EntryError("Received header has %d lines" % nlines)
+    lines = received.split(CRLF)
+    if lines[-1] != b"" or not all(l[:1] == b"\t" for l in lines[1:-1]):
+        raise EntryError("Received header %r does not end at "
+                         "X-Spool-Data-Offset" % received)
+    if not 2 <= len(lines) - 1 <= 3:
+        raise EntryError("Received header has %d lines" % (len(lines) - 1))
     msg = raw[pos:]
     size = env.get("Size", ["?"])[0]
     if not size.isdigit() or int(size) != len(msg):
@@ -258,7 +258,7 @@ def check_entry(spool, qid, want_msg, sender, rcpts, helo=None, body=None,
             raise EntryError("X-Spool-%s: %r (want exactly one)" % (name, v))
         return v[0]
 
-    if one("Version") != "1":
+    if one("Version") != "2":
         raise EntryError("version %r" % one("Version"))
     if one("Queue-Id") != qid:
         raise EntryError("Queue-Id %r in file %s" % (one("Queue-Id"), qid))
@@ -279,7 +279,7 @@ def check_entry(spool, qid, want_msg, sender, rcpts, helo=None, body=None,
         raise EntryError("body %r want %r" % (one("Body"), body))
     if proto is not None and one("Protocol") != proto:
         raise EntryError("protocol %r want %r" % (one("Protocol"), proto))
-    for name in ("Time", "Host", "TLS", "Size"):
+    for name in ("Time", "Host", "TLS", "Size", "Data-Offset"):
         one(name)
     if not received.startswith(b"Received: from ") or \
             b"[127.0.0.1]" not in received or \

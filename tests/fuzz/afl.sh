@@ -11,7 +11,7 @@
 # there is a crash.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$top"
+cd "$top" || exit 1
 secs=${1:-600}
 b=$top/build-afl
 bin=$b/smtpd-session

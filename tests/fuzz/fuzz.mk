@@ -23,23 +23,25 @@ FUZZ_HARNESSES = session addr data cfg entry hdrparse tls
 
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS = -g -O1 -std=c11 -Wall -Wextra -fno-omit-frame-pointer \
-	-D_GNU_SOURCE -Icommon -Ismtpd-session -Ispoolerd -Itests/fuzz \
-	$(shell pkg-config --cflags libcjson gnutls 2>/dev/null)
+	-D_GNU_SOURCE $(shell pkg-config --cflags libcjson gnutls 2>/dev/null)
 FUZZ_LIBS = $(shell pkg-config --libs libcjson 2>/dev/null)
 
 # sources of each harness (besides tests/fuzz/fuzz_<name>.c)
-FUZZ_COMMON = common/cfg.c common/entry.c common/log.c common/util.c
+FUZZ_COMMON = common/buf.c common/cfg.c common/entry.c common/log.c \
+	common/util.c
 FUZZ_SRC_data = smtpd-session/data.c
-FUZZ_SRC_addr = smtpd-session/addr.c common/entry.c common/util.c
-FUZZ_SRC_entry = common/entry.c common/util.c
+FUZZ_SRC_addr = smtpd-session/addr.c common/buf.c common/entry.c \
+	common/util.c
+FUZZ_SRC_entry = common/buf.c common/entry.c common/util.c
 FUZZ_SRC_cfg = common/cfg.c common/util.c
 FUZZ_SRC_session = smtpd-session/session.c smtpd-session/addr.c \
-	smtpd-session/data.c smtpd-session/reply.c $(FUZZ_COMMON)
+	smtpd-session/data.c smtpd-session/reply.c smtpd-session/frame.c \
+	$(FUZZ_COMMON)
 FUZZ_SRC_hdrparse = spoolerd/proc_headersparser.c
 FUZZ_SRC_tls = smtpd-session/tls.c smtpd-session/session.c \
 	smtpd-session/addr.c smtpd-session/data.c smtpd-session/reply.c \
 	smtpd-session/io.c smtpd-session/run.c smtpd-session/spool.c \
-	smtpd-session/limits.c $(FUZZ_COMMON)
+	smtpd-session/slots.c smtpd-session/frame.c $(FUZZ_COMMON)
 FUZZ_LIBS_tls = $(shell pkg-config --libs gnutls 2>/dev/null) -ldl
 
 FUZZ_BINS = $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/fuzz_%)
@@ -48,12 +50,18 @@ FUZZ_BINS = $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/fuzz_%)
 
 fuzz-build: $(FUZZ_BINS)
 
-# objects: instrumented for coverage, linked by the harnesses
+# objects: instrumented for coverage, linked by the harnesses; each sees
+# only its own program's headers and common/'s, as in the normal build
+$(FUZZ_BUILD)/obj/common/%.o: FUZZ_INC = -Icommon
+$(FUZZ_BUILD)/obj/smtpd-session/%.o: FUZZ_INC = -Icommon -Ismtpd-session
+$(FUZZ_BUILD)/obj/spoolerd/%.o: FUZZ_INC = -Icommon -Ispoolerd
+$(FUZZ_BUILD)/obj/tests/fuzz/%.o: FUZZ_INC = -Icommon -Ismtpd-session \
+	-Ispoolerd -Itests/fuzz
 $(FUZZ_BUILD)/obj/%.o: %.c $(HEADERS) $(wildcard spoolerd/*.h) \
 		tests/fuzz/fuzz.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_SAN) \
-		-c -o $@ $<
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_INC) -fsanitize=fuzzer-no-link \
+		$(FUZZ_SAN) -c -o $@ $<
 
 define FUZZ_LINK
 $(FUZZ_BUILD)/fuzz_$(1): $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_$(1).o \

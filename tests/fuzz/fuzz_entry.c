@@ -1,13 +1,15 @@
 /*
  * fuzz_entry.c - libFuzzer harness for the spool entry reader (entry.c).
  *
- * Input: the start of a spool file. entry_parse must refuse it with a
- * reason or return an envelope whose offsets lie inside the input and
- * whose fields carry no control byte. Round trip: what it read is
- * written again with entry_format and read back to the same envelope
- * (fields entry_format refuses, over 1000 bytes, are skipped). And
- * entry_read_fd, which reads a file in growing pieces, must come to the
- * same answer as entry_parse on the whole input.
+ * Input: the start of a spool file (version 2, with X-Spool-Data-Offset,
+ * or version 1, read by the shape of the Received header). entry_parse
+ * must refuse it with a reason or return an envelope whose offsets lie
+ * inside the input, in order (our Received line, then the message just
+ * after an LF), and whose fields carry no control byte. Round trip: what
+ * it read is written again with entry_format and read back to the same
+ * envelope (fields entry_format refuses, over 1000 bytes, are skipped).
+ * And entry_read_fd, which reads a file in growing pieces, must come to
+ * the same answer as entry_parse on the whole input.
  */
 #include "entry.h"
 #include "fuzz.h"
@@ -104,6 +106,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	CHECK(env.received_off < env.data_off && env.data_off <= size);
+	CHECK(!memcmp(in + env.received_off, "Received:", 9));
+	CHECK(in[env.data_off - 1] == '\n');
 	CHECK(env.size_off + ENTRY_SIZE_WIDTH <= env.received_off ||
 	      env.size_off < env.received_off);
 	CHECK(env.size >= 0 && env.nrcpts > 0);

@@ -1,8 +1,8 @@
 /*
  * fuzz_session.c - libFuzzer harness for the SMTP protocol core
  * (session.c with addr.c, data.c, reply.c) driven the way run.c drives
- * it: command lines split at LF, an overlong line answered once and
- * skipped to its LF, the DATA byte machine after 354.
+ * it: command lines from frame.c (the framer run.c uses), the DATA byte
+ * machine after 354.
  *
  * Input: byte 0 picks the config and what the outside world does (TLS
  * offered, the handshake works, the spool fails at DATA or at commit);
@@ -13,6 +13,7 @@
  * can be written by entry_format and reads back the same: nothing the
  * client sends can forge or break the spool envelope.
  */
+#include "frame.h"
 #include "fuzz.h"
 #include "log.h"
 #include "session.h"
@@ -124,8 +125,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct cfg *cfg;
 	struct session s;
 	const char *in;
-	size_t n, pos = 0, max;
-	int flags, skipping = 0;
+	struct frame f;
+	size_t n, pos = 0;
+	int flags;
 
 	if (size < 1)
 		return 0;
@@ -135,40 +137,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	n = size - 1;
 	session_init(&s, cfg, &cfg->servers[0], "192.0.2.1", 51234);
 	s.tls_offer = flags & 1;
-	max = (size_t)s.srv->max_line_length;
+	frame_init(&f, (size_t)s.srv->max_line_length);
 	session_greeting(&s);
 	check_replies(&s);
 	while (s.end == END_NONE) {
-		const char *nl = memchr(in + pos, '\n', n - pos);
 		enum session_action act;
+		const char *line;
+		size_t used, len;
+		enum frame_res fr = frame_next(&f, in + pos, n - pos, &used,
+					       &line, &len);
 
-		/* next_line() of run.c */
-		if (nl) {
-			size_t len = (size_t)(nl - (in + pos));
-			char *line;
-
-			if (skipping) {
-				skipping = 0;
-				pos += len + 1;
-				continue;
-			}
-			if (len + 1 + (len && nl[-1] != '\r') > max) {
-				act = session_line_too_long(&s);
-			} else {
-				/* an exact copy: ASan sees any overread */
-				line = malloc(len ? len : 1);
-				CHECK(line);
-				memcpy(line, in + pos, len);
-				act = session_feed_line(&s, line, len);
-				free(line);
-			}
-			pos += len + 1;
-		} else if (!skipping && n - pos >= max) {
-			pos = n;
-			skipping = 1;
+		/* as next_line() of run.c */
+		pos += used;
+		if (fr == FRAME_MORE)
+			break; /* end of input: the client left */
+		if (fr == FRAME_TOOLONG) {
 			act = session_line_too_long(&s);
 		} else {
-			break; /* end of input: the client left */
+			/* an exact copy: ASan sees any overread */
+			char *copy = malloc(len ? len : 1);
+
+			CHECK(copy);
+			memcpy(copy, line, len);
+			act = session_feed_line(&s, copy, len);
+			free(copy);
 		}
 		if (act == ACT_DATA) {
 			struct data_rd d;

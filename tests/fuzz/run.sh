@@ -14,7 +14,7 @@
 # file goes to tests/fuzz/regressions/NAME/.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$top"
+cd "$top" || exit 1
 mode=$1
 secs=$2
 shift 2
@@ -45,6 +45,8 @@ for h in "$@"; do
 		echo "== fuzz_$h for ${secs}s"
 		start=$(date +%s)
 		timer=()
+		regs=()
+		[ -d "$here/regressions/$h" ] && regs=("$here/regressions/$h")
 		rm -f "$b/logs/$h.time"
 		[ -x /usr/bin/time ] &&
 			timer=(/usr/bin/time -f "%U %S" -o "$b/logs/$h.time")
@@ -52,19 +54,18 @@ for h in "$@"; do
 			-rss_limit_mb=1024 \
 			-dict="$(dict_of "$h")" -print_final_stats=1 \
 			-artifact_prefix="$b/crashes/$h/" \
-			"$b/corpus/$h" "$here/corpus/$h" \
-			$( [ -d "$here/regressions/$h" ] &&
-				echo "$here/regressions/$h") \
+			"$b/corpus/$h" "$here/corpus/$h" "${regs[@]}" \
 			>"$b/logs/$h.log" 2>&1
 		rc=$?
 		grep -E '^stat::(number_of_executed_units|peak_rss_mb)|^Done|cov:' \
 			"$b/logs/$h.log" | tail -n 3
-		cpu=?
+		cpu='?'
 		[ -s "$b/logs/$h.time" ] &&
 			cpu=$(awk 'END { printf "%.0f", $1 + $2 }' \
 				"$b/logs/$h.time")
 		echo "   exit $rc after $(($(date +%s) - start))s, ${cpu}s CPU," \
-			"corpus $(ls "$b/corpus/$h" | wc -l) files"
+			"corpus $(find "$b/corpus/$h" -mindepth 1 -maxdepth 1 |
+				wc -l) files"
 		# CPU seconds fuzzed, per harness, summed over runs
 		echo "$h $cpu $(date +%s)" >>"$b/cpu.log"
 		if [ $rc -ne 0 ]; then

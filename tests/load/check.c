@@ -198,7 +198,7 @@ static int read_all(const char *path, char **buf, size_t *cap, size_t *len)
 	return 0;
 }
 
-/* line - "PREFIX value\r\n" at *p: the value, *p moved past */
+/* take_line - "PREFIX value\r\n" at *p: the value, *p moved past */
 static int take_line(const char **p, const char *end, const char *prefix,
 		     const char **v, size_t *vl)
 {

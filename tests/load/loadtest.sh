@@ -29,7 +29,7 @@
 # spool drained, and (unless LIMITS_STRICT=0) the limits held.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$top"
+cd "$top" || exit 1
 CLIENTS=${CLIENTS:-5000}
 DURATION=${DURATION:-60}
 PROFILE=${PROFILE:-auto}
@@ -203,7 +203,7 @@ wait "$gen_pid"
 main_rc=$?
 netstat_snap "$OUT/netstat-main-1.json"
 echo "$(cpu_ticks "$SPOOLERD_PID") $(cpu_ticks "$TCP_PID")" >"$OUT/cpu-1.txt"
-cat "$OUT/main.out" | tee -a "$OUT/loadtest.log" >&2
+tee -a "$OUT/loadtest.log" <"$OUT/main.out" >&2
 stack_alive || log "a server process exited during phase 1"
 
 # ---------- phase 2: limits ----------
@@ -228,7 +228,7 @@ if [ "$LIMITS" = 1 ]; then
 		--log "$OUT/limits-gen.log" >"$OUT/limits.out" 2>&1
 	limits_rc=$?
 	netstat_snap "$OUT/netstat-limits-1.json"
-	cat "$OUT/limits.out" | tee -a "$OUT/loadtest.log" >&2
+	tee -a "$OUT/loadtest.log" <"$OUT/limits.out" >&2
 	echo "$maxc" >"$OUT/limits-max-clients.txt"
 else
 	limits_rc=0

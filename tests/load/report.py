@@ -184,7 +184,7 @@ def categorize(comm, pid, frames, kind):
         return "process start: mmap/mprotect/brk"
     if has_prefix("cJSON_", "cfg_") or any("libcjson" in d for d in dsos):
         return "config load (every connection)"
-    if has("limits_take", "take_one", "slot_file", "fcntl_setlk",
+    if has("slots_take", "take_one", "slot_file", "fcntl_setlk",
            "__x64_sys_fcntl", "posix_lock_file"):
         return "max_clients slot lock"
     if has_prefix("log_") or has("vsyslog", "__vsyslog_internal"):

@@ -134,10 +134,15 @@ static void *run(void *arg)
 				if (e == p)
 					break;
 				if (n == cap) {
+					int *np;
+
 					cap = cap ? cap * 2 : 1024;
-					pids = realloc(pids, cap * sizeof(*pids));
-					if (!pids)
+					np = realloc(pids, cap * sizeof(*pids));
+					if (!np) {
+						free(pids);
 						return NULL;
+					}
+					pids = np;
 				}
 				pids[n++] = (int)pid;
 				p = e;

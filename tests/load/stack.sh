@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # stack.sh - sourced by tests/load/loadtest.sh and tests/load/suite: the
 # real stack on 127.0.0.1 in a private work directory.
 #
@@ -80,19 +81,20 @@ stack_start() { # tcpserver -c
 		cat "$WORK/check-config.out" >&2
 		return 1
 	}
+	# shellcheck disable=SC2086 # the wrapper is a command and its words
 	setsid ${SPOOLERD_WRAP:-} "$WORK/bin/spoolerd" -c "$WORK/smtpd.json" \
 		>>"$WORK/spoolerd.err" 2>&1 &
 	SPOOLERD_PID=$!
 	STACK_PIDS+=("$SPOOLERD_PID")
 	# -l localhost -H -R: no DNS; -b 1024: a deep backlog; -v: one
 	# "end PID status S" line per session (crash detection)
+	# shellcheck disable=SC2086 # the wrapper is a command and its words
 	setsid tcpserver -v -l localhost -H -R -b 1024 -c "$1" \
 		127.0.0.1 "$PORT" ${SESSION_WRAP:-} "$WORK/bin/smtpd-session" \
 		-c "$WORK/smtpd.json" 2>"$WORK/tcpserver.log" &
 	TCP_PID=$!
 	STACK_PIDS+=("$TCP_PID")
-	local i
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		if ! kill -0 "$TCP_PID" 2>/dev/null ||
 			! kill -0 "$SPOOLERD_PID" 2>/dev/null; then
 			echo "stack: a server exited at start" >&2
@@ -117,8 +119,7 @@ stack_stop() {
 		kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null
 	done
 	for p in "${STACK_PIDS[@]}"; do
-		local i
-		for i in $(seq 1 50); do
+		for _ in $(seq 1 50); do
 			kill -0 "$p" 2>/dev/null || break
 			sleep 0.1
 		done

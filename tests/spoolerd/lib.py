@@ -45,11 +45,15 @@ def make_id(t=None):
                                _counter[0])
 
 
-def entry_bytes(qid, sender, rcpts, msg, t=None, host="mx.test"):
-    """The spool entry format of common/entry.c."""
+def entry_bytes(qid, sender, rcpts, msg, t=None, host="mx.test",
+                version=2, received=None):
+    """The spool entry format of common/entry.c; version=1 writes an entry
+    as sessions did before X-Spool-Data-Offset (spoolerd still reads
+    them); received replaces our Received header."""
     t = int(time.time()) if t is None else t
     date = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(t))
-    env = [b"X-Spool-Version: 1", b"X-Spool-Queue-Id: " + qid.encode(),
+    env = [b"X-Spool-Version: %d" % version,
+           b"X-Spool-Queue-Id: " + qid.encode(),
            b"X-Spool-Time: %d" % t, b"X-Spool-Host: " + host.encode(),
            b"X-Spool-Sender: <" + sender.encode() + b">"]
     env += [b"X-Spool-Recipient: <" + r.encode() + b">" for r in rcpts]
@@ -58,18 +62,26 @@ def entry_bytes(qid, sender, rcpts, msg, t=None, host="mx.test"):
             b"X-Spool-Body: 8BITMIME", b"X-Spool-Size: %020d" % len(msg)]
     rec = (b"Received: from test (unknown [127.0.0.1])\r\n\tby " +
            host.encode() + b" with ESMTP id " + qid.encode())
-    if len(rcpts) == 1:  # entry_format's fixed shape
+    if len(rcpts) == 1:  # entry_format's for line
         rec += b"\r\n\tfor <" + rcpts[0].encode() + b">"
     rec += b"; " + date.encode() + b"\r\n"
-    return b"\r\n".join(env) + b"\r\n" + rec + msg
+    if received is not None:
+        rec = received
+    head = b"\r\n".join(env) + b"\r\n"
+    if version >= 2:  # the offset counts its own line (fixed width)
+        field = b"X-Spool-Data-Offset: %010d\r\n"
+        head += field % (len(head) + len(field % 0) + len(rec))
+    return head + rec + msg
 
 
-def inject(spool, sender, rcpts, msg, qid=None, t=None, where="new"):
+def inject(spool, sender, rcpts, msg, qid=None, t=None, where="new",
+           version=2, received=None):
     """Write an entry as the session does: tmp/, fsync-free rename."""
     qid = qid or make_id(t)
     tmp = os.path.join(spool, "tmp", qid)
     with open(tmp, "wb") as f:
-        f.write(entry_bytes(qid, sender, rcpts, msg, t))
+        f.write(entry_bytes(qid, sender, rcpts, msg, t, version=version,
+                            received=received))
     os.rename(tmp, os.path.join(spool, where, qid))
     return qid
 

@@ -1,4 +1,5 @@
-/* test_procs.c - the small processors: Header and Debugger */
+/* test_procs.c - the small processors: Header and Debugger; how Redis
+ * reads redis_interface (its init does not connect) */
 #include "testutil.h"
 #include "log.h"
 
@@ -77,11 +78,58 @@ static void debugger(void **state)
 	free(d);
 }
 
+/* redis_iface - init accepts the forms of redis_interface, and names
+ * the key and the reason for anything else */
+static void redis_iface(void **state)
+{
+	static const struct {
+		const char *iface, *err;
+	} cases[] = {
+		{"127.0.0.1:6379", NULL},
+		{"[::1]:6380", NULL},
+		{"localhost:6379", NULL},
+		{"/run/redis.sock", NULL},
+		{"unix:/run/redis.sock", NULL},
+		{"127.0.0.1", "no port"},
+		{":6379", "no host"},
+		{"127.0.0.1:0", "1 to 65535"},
+		{"127.0.0.1:6379x", "1 to 65535"},
+		{"[::1:6379", "without ']'"},
+		{"::1:6379", "more than one ':'"},
+	};
+	size_t i;
+	(void)state;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char json[256], err[400] = "";
+		struct cfg *c;
+		void *st = NULL;
+		int r;
+
+		snprintf(json, sizeof(json),
+			 "{\"backend_config\":{\"redis_interface\":\"%s\"}}",
+			 cases[i].iface);
+		c = tu_cfg(json);
+		r = proc_redis.init(c, &st, err, sizeof(err));
+		if (!cases[i].err) {
+			if (r != 0)
+				fail_msg("%s: %s", cases[i].iface, err);
+			proc_redis.fini(st);
+		} else if (r == 0 || !strstr(err, "redis_interface: ") ||
+			   !strstr(err, cases[i].err)) {
+			fail_msg("%s: %d \"%s\", want \"%s\"", cases[i].iface,
+				 r, err, cases[i].err);
+		}
+		cfg_free(c);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(header),
 		cmocka_unit_test(debugger),
+		cmocka_unit_test(redis_iface),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

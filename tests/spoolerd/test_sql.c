@@ -46,8 +46,30 @@ static void dsn_forms(void **state)
 			 0);
 	assert_string_equal(d.host, "::1");
 	assert_int_equal(d.port, 3308);
+	assert_int_equal(sql_dsn_parse("u@tcp(:3309)/x", &d, err, sizeof(err)),
+			 0);
+	assert_string_equal(d.host, "127.0.0.1");
+	assert_int_equal(d.port, 3309);
+	assert_int_equal(sql_dsn_parse("u@tcp([::1])/x", &d, err, sizeof(err)),
+			 0);
+	assert_string_equal(d.host, "::1");
+	assert_int_equal(d.port, 3306);
 	assert_int_equal(sql_dsn_parse("u@tcp(h:0)/x", &d, err, sizeof(err)),
 			 -1);
+	assert_string_equal(err, "sql_dsn: address \"h:0\": port is not a "
+				 "number from 1 to 65535");
+	assert_int_equal(sql_dsn_parse("u@tcp(h:99999999999999999999)/x", &d,
+				       err, sizeof(err)),
+			 -1);
+	assert_non_null(strstr(err, "1 to 65535"));
+	/* once accepted as ::1 port 3306, the junk unread */
+	assert_int_equal(sql_dsn_parse("u@tcp([::1]3307)/x", &d, err,
+				       sizeof(err)),
+			 -1);
+	assert_non_null(strstr(err, "junk after ']'"));
+	assert_int_equal(sql_dsn_parse("u@tcp([::1)/x", &d, err, sizeof(err)),
+			 -1);
+	assert_non_null(strstr(err, "without ']'"));
 	assert_int_equal(sql_dsn_parse("u@udp(h)/x", &d, err, sizeof(err)),
 			 -1);
 	assert_non_null(strstr(err, "udp"));
@@ -77,6 +99,13 @@ static void seed_keys(void **state)
 	assert_int_equal(sql_dsn_from_cfg(&c->backend, &d, err, sizeof(err)),
 			 -1);
 	assert_non_null(strstr(err, "sql_driver"));
+	cfg_free(c);
+	c = tu_cfg("{\"backend_config\":{\"mysql_host\":\"db:3306x\","
+		   "\"mysql_db\":\"m\"}}");
+	assert_int_equal(sql_dsn_from_cfg(&c->backend, &d, err, sizeof(err)),
+			 -1);
+	assert_string_equal(err, "mysql_host: address \"db:3306x\": port is "
+				 "not a number from 1 to 65535");
 	cfg_free(c);
 }
 

@@ -1,6 +1,7 @@
+# shellcheck shell=bash
 # tests/systemd/lib.sh - a real systemd as PID 1 for tests and benchmarks,
 # with systemd-nspawn (sourced by tests/systemd/suite and
-# bench/launchers.sh; see ../shared/LAUNCHERS.md for the recipe).
+# bench/launchers.sh; README.md "Which launcher" has the figures).
 #
 #   ns_base        a minimal Debian bookworm root made by debootstrap,
 #                  cached in $NS_CACHE (default /var/cache/smtpd-test-root);

@@ -41,7 +41,11 @@ static void test_goguerrilla_16(void **state)
 	if (!c)
 		fail_msg("%s", d.text);
 	assert_int_equal(d.errors, 0);
-	assert_int_equal(d.warnings, 0);
+	/* its backend_config has go-guerrilla's recipient-check timeout */
+	assert_int_equal(d.warnings, 1);
+	assert_non_null(strstr(d.text, "warning: backend_config."
+				       "gw_val_rcpt_timeout: accepted for "
+				       "compatibility, has no effect"));
 	assert_int_equal(c->allowed_hosts.n, 5);
 	assert_string_equal(c->allowed_hosts.v[2], "sharklasers.com");
 	assert_string_equal(c->pid_file, "/var/run/go-guerrilla.pid");
@@ -135,6 +139,60 @@ static void test_unknown_key_warns(void **state)
 	cfg_free(c);
 }
 
+/* keys we accept from go-guerrilla but do not act on: each one present
+ * warns with its path (null and odd types too, as nothing reads them),
+ * the file still loads, and --check-config's dump leaves them out */
+static void test_noeffect_keys_warn(void **state)
+{
+	static const char *const keys[] = {
+		"backend_config.gw_val_rcpt_timeout",
+		"backend_config.validate_process",
+		"backend_config.sql_max_open_conns",
+		"backend_config.sql_max_idle_conns",
+		"servers[0].xclient_on",
+		"servers[1].xclient_on",
+	};
+	struct diag_log d = {{0}, 0, 0};
+	struct cfg *c = cfg_load_buf(
+		"{\"backend_config\": {\"gw_val_rcpt_timeout\": \"3s\", "
+		"\"validate_process\": null, \"sql_max_open_conns\": 10, "
+		"\"sql_max_idle_conns\": \"many\", "
+		"\"save_process\": \"Debugger\"}, "
+		"\"servers\": [{\"xclient_on\": false}, {\"xclient_on\": true, "
+		"\"listen_interface\": \"127.0.0.1:2526\"}]}",
+		collect, &d);
+	char *dump;
+	size_t i;
+
+	(void)state;
+	if (!c)
+		fail_msg("%s", d.text);
+	assert_int_equal(d.errors, 0);
+	assert_int_equal(d.warnings, 6);
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		char want[128];
+
+		snprintf(want, sizeof(want),
+			 "warning: %s: accepted for compatibility, has no "
+			 "effect\n",
+			 keys[i]);
+		if (!strstr(d.text, want))
+			fail_msg("no \"%s\" in:\n%s", want, d.text);
+	}
+	assert_string_equal(c->backend.save_process, "Debugger");
+	assert_int_equal(c->nservers, 2);
+	dump = cfg_dump(c);
+	assert_non_null(dump);
+	assert_null(strstr(dump, "gw_val_rcpt_timeout"));
+	assert_null(strstr(dump, "validate_process"));
+	assert_null(strstr(dump, "sql_max_open_conns"));
+	assert_null(strstr(dump, "sql_max_idle_conns"));
+	assert_null(strstr(dump, "xclient_on"));
+	assert_non_null(strstr(dump, "gw_save_timeout"));
+	free(dump);
+	cfg_free(c);
+}
+
 struct bad {
 	const char *json;
 	const char *want; /* must appear in the error text */
@@ -159,7 +217,17 @@ static const struct bad bads[] = {
 	{"{\"servers\":[{\"listen_interface\":\"nowhere\"}]}",
 	 "error: servers[0].listen_interface: expected"},
 	{"{\"servers\":[{\"listen_interface\":\"mail.example.com:25\"}]}",
-	 "error: servers[0].listen_interface"},
+	 "error: servers[0].listen_interface: expected \"ip:port\", "
+	 "\"[ipv6]:port\" or \":port\": not an IP address"},
+	{"{\"servers\":[{\"listen_interface\":\":0\"}]}",
+	 "error: servers[0].listen_interface: expected \"ip:port\", "
+	 "\"[ipv6]:port\" or \":port\": port is not a number from 1 to 65535"},
+	{"{\"servers\":[{},{\"listen_interface\":\"[::1:25\"}]}",
+	 "error: servers[1].listen_interface: expected \"ip:port\", "
+	 "\"[ipv6]:port\" or \":port\": '[' without ']'"},
+	{"{\"servers\":[{\"listen_interface\":\"::1:25\"}]}",
+	 "error: servers[0].listen_interface: expected \"ip:port\", "
+	 "\"[ipv6]:port\" or \":port\": more than one ':'"},
 	{"{\"servers\":[{\"tls\":{\"client_auth_type\":\"Maybe\"}}]}",
 	 "error: servers[0].tls.client_auth_type: unknown value"},
 	{"{\"servers\":[{\"tls\":{\"start_tls_on\":1}}]}",
@@ -301,6 +369,7 @@ int main(void)
 		cmocka_unit_test(test_seed),
 		cmocka_unit_test(test_comments_and_defaults),
 		cmocka_unit_test(test_unknown_key_warns),
+		cmocka_unit_test(test_noeffect_keys_warn),
 		cmocka_unit_test(test_bad_values_name_the_key),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_allowed_hosts),

@@ -33,7 +33,7 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* last_reply - the final line of what was queued, then clear */
+/* take - the final line of what was queued, then clear */
 static void take(struct session *s, char *out, size_t size)
 {
 	size_t n = s->out.len;

@@ -1,5 +1,5 @@
 /*
- * limits.c - connection limits that hold under any launcher.
+ * slots.c - connection limits that hold under any launcher.
  *
  * systemd's socket unit has MaxConnections and MaxConnectionsPerSource;
  * xinetd and tcpserver have their own knobs or none. So the session
@@ -9,12 +9,12 @@
  * drops the lock when the process ends in any way, kill -9 included, so
  * no slot leaks and no cleanup is needed.
  *
- * Per-IP slots: the IP is hashed to one of LIM_BUCKETS buckets of
+ * Per-IP slots: the IP is hashed to one of SLOTS_BUCKETS buckets of
  * max_clients_per_ip bytes in a sparse file. Two addresses in one bucket
  * share its slots; with 65536 buckets that is rare, and errs on the side
  * of refusing a little early.
  */
-#include "limits.h"
+#include "slots.h"
 #include "log.h"
 
 #include <errno.h>
@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LIM_BUCKETS 65536
+#define SLOTS_BUCKETS 65536
 
 /* slot_file - open spool_dir/slots/NAME, creating both; fd or -1 */
 static int slot_file(const char *spool, const char *name)
@@ -100,9 +100,10 @@ static void file_name(const struct cfg_server *srv, const char *suffix,
 			out[i] = '_';
 }
 
-enum limits_result limits_take(const struct cfg *cfg,
-                               const struct cfg_server *srv,
-                               const char *peer_ip)
+/* slots_take - the entry's max_clients slot first, then the IP's */
+enum slots_result slots_take(const struct cfg *cfg,
+                              const struct cfg_server *srv,
+                              const char *peer_ip)
 {
 	char name[300];
 	int fd, r;
@@ -115,11 +116,11 @@ enum limits_result limits_take(const struct cfg *cfg,
 			log_error("max_clients not enforced: %s/slots/%s: %s",
 				  cfg->spool_dir, name, strerror(errno));
 		if (r == 0)
-			return LIM_FULL;
+			return SLOTS_FULL;
 		/* fd stays open: the lock lives as long as the process */
 	}
 	if (srv->max_clients_per_ip > 0 && strcmp(peer_ip, "unknown") != 0) {
-		off_t bucket = (off_t)(fnv1a(peer_ip) % LIM_BUCKETS);
+		off_t bucket = (off_t)(fnv1a(peer_ip) % SLOTS_BUCKETS);
 
 		file_name(srv, ".perip", name, sizeof(name));
 		fd = slot_file(cfg->spool_dir, name);
@@ -131,7 +132,7 @@ enum limits_result limits_take(const struct cfg *cfg,
 				  "%s/slots/%s: %s",
 				  cfg->spool_dir, name, strerror(errno));
 		if (r == 0)
-			return LIM_IP_FULL;
+			return SLOTS_IP_FULL;
 	}
-	return LIM_OK;
+	return SLOTS_OK;
 }
