@@ -1,6 +1,8 @@
 # smtpd: smtpd-session (one SMTP session per process) and spoolerd.
-# Targets: all test lint deps deps-run run bench clean. `make SAN=1`
-# builds the AddressSanitizer + UBSan variant into build-asan/.
+# Targets: all test lint deps deps-run run bench coverage clean. `make
+# SAN=1` builds the AddressSanitizer + UBSan variant into build-asan/,
+# `make COV=1` the gcov-instrumented one into build-cov/ (`make coverage`
+# runs it).
 
 CC ?= cc
 PKGS_SESSION = libcjson
@@ -13,12 +15,23 @@ SPOOLERD = $(BUILD)/bin/spoolerd
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 OPT = -O1
+FORTIFY = -D_FORTIFY_SOURCE=2
+else ifeq ($(COV),1)
+# -O0 so that lines and branches map to the source one to one; glibc
+# warns (an error under -Werror) about _FORTIFY_SOURCE without -O
+BUILD = build-cov
+SESSION = $(BUILD)/bin/smtpd-session
+SPOOLERD = $(BUILD)/bin/spoolerd
+SANFLAGS = --coverage
+OPT = -O0
+FORTIFY =
 else
 BUILD = build
 SESSION = smtpd-session/smtpd-session
 SPOOLERD = spoolerd/spoolerd
 SANFLAGS =
 OPT = -O2
+FORTIFY = -D_FORTIFY_SOURCE=2
 endif
 
 # each program sees only its own headers and common/'s (INC, per
@@ -28,7 +41,7 @@ CPPFLAGS_ALL = -D_GNU_SOURCE \
 INC_COMMON = -Icommon
 INC_SESSION = -Icommon -Ismtpd-session
 CFLAGS_ALL = -std=c11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wformat=2 \
-	-Wno-format-nonliteral -Wno-format-truncation -D_FORTIFY_SOURCE=2 -fstack-protector-strong \
+	-Wno-format-nonliteral -Wno-format-truncation $(FORTIFY) -fstack-protector-strong \
 	-fPIE $(SANFLAGS) $(CFLAGS)
 LDFLAGS_ALL = -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(SANFLAGS) $(LDFLAGS)
 LIBS_SESSION = $(shell pkg-config --libs $(PKGS_SESSION) 2>/dev/null)
@@ -44,14 +57,14 @@ SESSION_OBJS = $(BUILD)/smtpd-session/session.o \
 	$(BUILD)/smtpd-session/tls.o $(BUILD)/smtpd-session/slots.o \
 	$(BUILD)/smtpd-session/sandbox.o $(BUILD)/smtpd-session/frame.o
 
-UNIT_TESTS = addr data session cfg spool entry tls util frame publish \
-	abuse secrets
+UNIT_TESTS = addr data session cfg spool entry tls util frame publish log \
+	cfg_faults session_faults io abuse secrets
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
 HEADERS = $(wildcard common/*.h smtpd-session/*.h)
 
 .PHONY: all test unit lint deps deps-run need-deps need-deps-run run bench \
-	clean
+	coverage clean
 .DEFAULT_GOAL := all
 
 BINS = $(SESSION)
@@ -80,10 +93,15 @@ $(SESSION): $(BUILD)/smtpd-session/main.o $(SESSION_OBJS) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_SESSION)
 
-# unit tests link the module objects, never main.o; the spool and publish
-# tests wrap the syscalls they make fail
+# unit tests link the module objects, never main.o; each lists the calls
+# it wraps (-Wl,--wrap=) to see or fail them in WRAP_<name>
 WRAP_spool = fsync write renameat2
 WRAP_publish = fsync write renameat2 close linkat unlinkat
+WRAP_log = syslog __syslog_chk openlog closelog dup3 write
+WRAP_cfg_faults = malloc calloc realloc strdup gethostname \
+	__gethostname_chk read
+WRAP_session_faults = malloc realloc
+WRAP_io = poll __poll_chk
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(SESSION_OBJS) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(INC_SESSION) $(CFLAGS_ALL) -o $@ $< \
@@ -147,5 +165,14 @@ bench: need-deps
 	bench/tls.sh
 	bench/launchers.sh
 
+# line and branch coverage of the whole suite (unit tests and every suite
+# but fuzz and systemd) on the build-cov/ build: a table per file, totals
+# per directory, HTML in build-cov/coverage/ (tests/coverage.sh).
+# COV_UNIT=1: the unit tests only (fast)
+coverage: need-deps
+	$(MAKE) COV=1 all unit
+	tests/coverage.sh
+
 clean:
-	rm -rf build build-asan smtpd-session/smtpd-session spoolerd/spoolerd
+	rm -rf build build-asan build-cov smtpd-session/smtpd-session \
+		spoolerd/spoolerd

@@ -846,19 +846,21 @@ struct cfg *cfg_load_buf_as(const char *buf, enum cfg_reader who,
 		c->servers = calloc(n ? n : 1, sizeof(*c->servers));
 		if (!c->servers)
 			goto oom;
+		/* each server is counted before its defaults are set, so
+		 * cfg_free frees what a failing set_defaults left behind */
 		if (n == 0) {
+			c->nservers = 1;
 			if (set_defaults(server_keys, &c->servers[0]) < 0)
 				goto oom;
-			c->nservers = 1;
 		}
 		cJSON_ArrayForEach(e, servers)
 		{
 			char p[64];
 
 			snprintf(p, sizeof(p), "servers[%zu]", i);
-			if (set_defaults(server_keys, &c->servers[i]) < 0)
-				goto oom;
 			c->nservers = ++i;
+			if (set_defaults(server_keys, &c->servers[i - 1]) < 0)
+				goto oom;
 			if (!cJSON_IsObject(e)) {
 				say(&l, 1, p, "expected an object, got %s",
 				    jtype(e));

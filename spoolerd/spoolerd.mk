@@ -17,7 +17,7 @@ SPOOLERD_MODS = chain msg path retry scan queue deliver notify \
 SPOOLERD_OBJS = $(SPOOLERD_MODS:%=$(BUILD)/sd/%.o)
 
 SPOOLERD_UNIT = chain retry path mbox hasher headers maildir queue procs \
-	sql
+	sql msg scan
 SPOOLERD_UNIT_BINS = $(SPOOLERD_UNIT:%=$(BUILD)/tests/test_spoolerd_%)
 
 BINS += $(SPOOLERD)
@@ -33,11 +33,15 @@ $(SPOOLERD): $(BUILD)/sd/main.o $(SPOOLERD_OBJS) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_SPOOLERD)
 
-# unit tests link the module objects, never main.o
+# unit tests link the module objects, never main.o; WRAP_spoolerd_<name>
+# lists the calls a test wraps (-Wl,--wrap=) to fail them
+WRAP_spoolerd_msg = -Wl,--wrap=malloc,--wrap=pread64,--wrap=__pread64_chk \
+	-Wl,--wrap=copy_file_range,--wrap=deflate
+
 $(BUILD)/tests/test_spoolerd_%: tests/spoolerd/test_%.c \
 		tests/spoolerd/testutil.h $(SPOOLERD_OBJS) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) -Icommon -Ispoolerd -Itests/spoolerd \
 		$(MYSQL_CFLAGS) $(CFLAGS_ALL) \
 		-o $@ $< $(SPOOLERD_OBJS) $(COMMON_OBJS) $(LDFLAGS_ALL) \
-		$(LIBS_SPOOLERD) $(LIBS_TEST)
+		$(LIBS_SPOOLERD) $(LIBS_TEST) $(WRAP_spoolerd_$*)

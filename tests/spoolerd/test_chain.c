@@ -82,6 +82,30 @@ static void too_many(void **state)
 	for (i = 0; i < CHAIN_MAX; i++)
 		memcpy(spec + strlen(spec), "|Header", 8);
 	assert_int_equal(chain_parse(spec, &ch, err, sizeof(err)), -1);
+	assert_string_equal(err, "more than 16 processors");
+	/* the six of GuerrillaDbRedis after 11 others */
+	spec[0] = '\0';
+	for (i = 0; i < 11; i++)
+		memcpy(spec + strlen(spec), "Header|", 8);
+	memcpy(spec + strlen(spec), "GuerrillaDbRedis", 17);
+	err[0] = '\0';
+	assert_int_equal(chain_parse(spec, &ch, err, sizeof(err)), -1);
+	assert_string_equal(err, "more than 16 processors");
+	/* 15 and Redis: no room left for the Hasher it needs */
+	spec[0] = '\0';
+	for (i = 0; i < 15; i++)
+		memcpy(spec + strlen(spec), "Header|", 8);
+	memcpy(spec + strlen(spec), "Redis", 6);
+	err[0] = '\0';
+	assert_int_equal(chain_parse(spec, &ch, err, sizeof(err)), -1);
+	assert_string_equal(err, "more than 16 processors");
+	/* 14 and Redis fit, with the Hasher */
+	spec[0] = '\0';
+	for (i = 0; i < 14; i++)
+		memcpy(spec + strlen(spec), "Header|", 8);
+	memcpy(spec + strlen(spec), "Redis", 6);
+	assert_int_equal(chain_parse(spec, &ch, err, sizeof(err)), 0);
+	assert_int_equal(ch.n, 16);
 }
 
 static void backend_name_mapping(void **state)
@@ -94,6 +118,10 @@ static void backend_name_mapping(void **state)
 	c = tu_cfg("{\"backend_name\":\"dummy\"}");
 	assert_string_equal(chain_spec(c), "HeadersParser|Header|Debugger");
 	assert_int_equal(chain_from_cfg(c, &ch, err, sizeof(err)), 0);
+	cfg_free(c);
+	c = tu_cfg("{\"backend_name\":\"Guerrilla-Redis-DB\"}");
+	assert_string_equal(chain_spec(c),
+			    "HeadersParser|Header|Hasher|Compressor|Redis|SQL");
 	cfg_free(c);
 	c = tu_cfg("{\"backend_name\":\"guerrilla-db-redis\"}");
 	assert_int_equal(chain_from_cfg(c, &ch, err, sizeof(err)), -1);

@@ -30,6 +30,14 @@ static void rfc2047(void **state)
 	decode("=?no-such-charset?q?abc?=", "=?no-such-charset?q?abc?=");
 	decode("=?utf-8?q?=ZZ?=", "=?utf-8?q?=ZZ?=");
 	decode("=?utf-8?b?!!!?=", "=?utf-8?b?!!!?=");
+	/* the whole base64 alphabet, lower-case hex in Q */
+	decode("=?utf-8?B?Pj4+Pz8/?=", ">>>???");
+	decode("=?UTF8?b?QUJDeHl6MDEy?=", "ABCxyz012");
+	decode("=?us-ascii?q?a=3d=3Fb?=", "a=?b");
+	/* no charset, no second "?", a charset iconv cannot convert */
+	decode("=??q?abc?=", "=??q?abc?=");
+	decode("=?utf-8 x", "=?utf-8 x");
+	decode("=?utf-16?b?QUJD?=", "=?utf-16?b?QUJD?=");
 }
 
 static void fields(void **state)
@@ -64,6 +72,75 @@ static void fields(void **state)
 	free(m.charset);
 }
 
+static void disposition(void **state)
+{
+	static const struct {
+		const char *h;
+		int att;
+	} t[] = {
+	    {"Content-Disposition:  \tAttachment; filename=a\r\n\r\n", 1},
+	    {"Content-Disposition: inline\r\n\r\n", 0},
+	    {"Content-Disposition: attach\r\n\r\n", 0},
+	    {"Content-Disposition:\r\n\r\n", 0},
+	};
+	struct msg_headers m;
+	size_t i;
+	(void)state;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		memset(&m, 0, sizeof(m));
+		assert_int_equal(hdr_parse(&m, t[i].h, strlen(t[i].h)), 0);
+		assert_int_equal(m.has_attachment, t[i].att);
+	}
+}
+
+/* processor - the HeadersParser step reads the header from the entry
+ * once; an entry shorter than it says still parses what is there */
+static void processor(void **state)
+{
+	char *d = tu_tmpdir(), ep[512], why[256];
+	const char *rcpts[] = {"u@example.com"};
+	struct cfg *c = tu_cfg("{}");
+	struct msg m;
+	(void)state;
+
+	snprintf(ep, sizeof(ep), "%s/entry", d);
+	tu_entry(ep, "1.M1P1Q1", "s@x.org", rcpts, 1,
+		 "Subject: one\r\n\r\nbody\r\n", &m, c);
+	assert_int_equal(proc_headersparser.deliver(NULL, &m, why,
+						    sizeof(why)),
+			 PROC_OK);
+	assert_string_equal(m.hdr.subject, "one");
+	/* parsed once: a second run changes nothing */
+	assert_int_equal(pwrite(m.fd, "Subject: two", 12,
+				(off_t)m.env.data_off),
+			 12);
+	assert_int_equal(proc_headersparser.deliver(NULL, &m, why,
+						    sizeof(why)),
+			 PROC_OK);
+	assert_string_equal(m.hdr.subject, "one");
+	/* the file is shorter than its size: what is there */
+	msg_free_parts(&m);
+	m.rcpt = calloc(1, sizeof(*m.rcpt));
+	m.file_size += 100;
+	assert_int_equal(proc_headersparser.deliver(NULL, &m, why,
+						    sizeof(why)),
+			 PROC_OK);
+	assert_string_equal(m.hdr.subject, "two");
+	/* nothing after the envelope at all */
+	msg_free_parts(&m);
+	m.rcpt = calloc(1, sizeof(*m.rcpt));
+	m.file_size = (off_t)m.env.data_off - 1;
+	assert_int_equal(proc_headersparser.deliver(NULL, &m, why,
+						    sizeof(why)),
+			 PROC_OK);
+	assert_null(m.hdr.subject);
+	tu_msg_free(&m);
+	cfg_free(c);
+	tu_rm_rf(d);
+	free(d);
+}
+
 static void hostile(void **state)
 {
 	struct msg_headers m;
@@ -90,6 +167,8 @@ int main(void)
 		cmocka_unit_test(rfc2047),
 		cmocka_unit_test(fields),
 		cmocka_unit_test(hostile),
+		cmocka_unit_test(disposition),
+		cmocka_unit_test(processor),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

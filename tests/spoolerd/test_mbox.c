@@ -164,12 +164,192 @@ static void processor(void **state)
 	free(d);
 }
 
+/* errors - what makes an mbox delivery fail, and how: a bad template
+ * at init, a recipient that makes no file name (permanent), a directory
+ * that cannot be made, a FIFO, no journal, an unreadable entry
+ * (temporary, and the mbox cut back to where it was) */
+static void errors(void **state)
+{
+	char *d = tu_tmpdir(), json[512], ep[512], p[600], why[512], err[256];
+	const char *rcpts[] = {"u@example.com"};
+	const char *bad[] = {"@example.com"};
+	struct cfg *c;
+	struct msg m;
+	void *st;
+	size_t len;
+	char *data;
+	int fd, sfd;
+	(void)state;
+
+	c = tu_cfg("{\"backend_config\":{\"mbox_path\":\"/x/{bogus}\"}}");
+	assert_int_equal(proc_mbox.init(c, &st, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "backend_config.mbox_path: only {user}"));
+	cfg_free(c);
+
+	snprintf(json, sizeof(json),
+		 "{\"backend_config\":{\"mbox_path\":\"%s/{domain}/{user}\"}}",
+		 d);
+	c = tu_cfg(json);
+	assert_int_equal(proc_mbox.init(c, &st, err, sizeof(err)), 0);
+	snprintf(ep, sizeof(ep), "%s/entry", d);
+
+	/* no local part: no file name, permanent */
+	tu_entry(ep, "1.M1P1Q1", "", bad, 1, "x\r\n", &m, c);
+	assert_int_equal(proc_mbox.deliver(st, &m, why, sizeof(why)),
+			 PROC_PERM);
+	assert_non_null(strstr(why, "Mbox: <@example.com>: local part"));
+	tu_msg_free(&m);
+
+	/* a file where the domain directory should be: the mailbox cannot
+	 * be opened; one above it: the directory cannot be made */
+	snprintf(p, sizeof(p), "%s/example.com", d);
+	fd = open(p, O_WRONLY | O_CREAT, 0600);
+	close(fd);
+	tu_entry(ep, "1.M1P1Q1", "a b@x.org", rcpts, 1, "x\r\n", &m, c);
+	assert_int_equal(proc_mbox.deliver(st, &m, why, sizeof(why)),
+			 PROC_TEMP);
+	/* (the walk to the mailbox's directory stops at the file) */
+	assert_non_null(strstr(why, "/example.com: Not a directory"));
+	{
+		struct cfg *c2;
+		void *st2;
+
+		snprintf(json, sizeof(json),
+			 "{\"backend_config\":{\"mbox_path\":"
+			 "\"%s/example.com/{domain}/{user}\"}}",
+			 d);
+		c2 = tu_cfg(json);
+		assert_int_equal(proc_mbox.init(c2, &st2, err, sizeof(err)),
+				 0);
+		assert_int_equal(proc_mbox.deliver(st2, &m, why, sizeof(why)),
+				 PROC_TEMP);
+		assert_non_null(strstr(why, "example.com/example.com: Not a "
+					    "directory"));
+		proc_mbox.fini(st2);
+		cfg_free(c2);
+	}
+	unlink(p);
+	assert_int_equal(mkdir(p, 0700), 0);
+
+	/* a FIFO opens, but is no mailbox */
+	snprintf(p, sizeof(p), "%s/example.com/u", d);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	assert_int_equal(proc_mbox.deliver(st, &m, why, sizeof(why)),
+			 PROC_TEMP);
+	assert_non_null(strstr(why, "not a regular file"));
+	unlink(p);
+
+	/* a one-byte mailbox ending in a newline needs one more; the
+	 * sender's space becomes "_" in the From_ line */
+	fd = open(p, O_WRONLY | O_CREAT, 0600);
+	assert_int_equal(write(fd, "\n", 1), 1);
+	close(fd);
+	assert_int_equal(proc_mbox.deliver(st, &m, why, sizeof(why)),
+			 PROC_OK);
+	data = tu_read(p, &len);
+	assert_memory_equal(data, "\n\nFrom a_b@x.org ", 17);
+	free(data);
+	/* the same with any other byte needs two */
+	fd = open(p, O_WRONLY | O_TRUNC, 0600);
+	assert_int_equal(write(fd, "x", 1), 1);
+	close(fd);
+	assert_int_equal(proc_mbox.deliver(st, &m, why, sizeof(why)),
+			 PROC_OK);
+	data = tu_read(p, &len);
+	assert_memory_equal(data, "x\n\nFrom ", 8);
+	free(data);
+
+	/* the state directory is gone: no journal, nothing written */
+	snprintf(p, sizeof(p), "%s/state", d);
+	assert_int_equal(mkdir(p, 0700), 0);
+	sfd = open(p, O_RDONLY | O_DIRECTORY);
+	assert_int_equal(rmdir(p), 0);
+	m.statefd = sfd;
+	snprintf(p, sizeof(p), "%s/example.com/u", d);
+	assert_int_equal(truncate(p, 0), 0);
+	assert_int_equal(proc_mbox.deliver(st, &m, why, sizeof(why)),
+			 PROC_TEMP);
+	assert_non_null(strstr(why, "Mbox: journal: "));
+	data = tu_read(p, &len);
+	assert_int_equal(len, 0);
+	free(data);
+	close(sfd);
+	m.statefd = -1;
+
+	/* the entry cannot be read: the copy is cut back, temporary */
+	fd = open(p, O_WRONLY | O_TRUNC, 0600);
+	assert_int_equal(write(fd, "old\n\n", 5), 5);
+	close(fd);
+	fd = m.fd;
+	m.fd = open(ep, O_WRONLY);
+	assert_int_equal(proc_mbox.deliver(st, &m, why, sizeof(why)),
+			 PROC_TEMP);
+	assert_non_null(strstr(why, ": write: Bad file descriptor"));
+	close(m.fd);
+	m.fd = fd;
+	data = tu_read(p, &len);
+	assert_int_equal(len, 5);
+	free(data);
+
+	tu_msg_free(&m);
+	proc_mbox.fini(st);
+	cfg_free(c);
+	tu_rm_rf(d);
+	free(d);
+}
+
+/* torn_journal - a journal whose last line was cut by a crash: that
+ * line never led to a write, the copy is appended as new */
+static void torn_journal(void **state)
+{
+	char *d = tu_tmpdir(), json[512], ep[512], p[600], why[512], err[256];
+	const char *rcpts[] = {"u@example.com"};
+	struct cfg *c;
+	struct msg m;
+	void *st;
+	size_t len;
+	char *data;
+	int fd;
+	(void)state;
+
+	snprintf(json, sizeof(json),
+		 "{\"backend_config\":{\"mbox_path\":\"%s/{user}\"}}", d);
+	c = tu_cfg(json);
+	assert_int_equal(proc_mbox.init(c, &st, err, sizeof(err)), 0);
+	snprintf(ep, sizeof(ep), "%s/entry", d);
+	snprintf(p, sizeof(p), "%s/state", d);
+	assert_int_equal(mkdir(p, 0700), 0);
+	tu_entry(ep, "1.M1P1Q1", "s@x.org", rcpts, 1, "x\r\n", &m, c);
+	m.statefd = open(p, O_RDONLY | O_DIRECTORY);
+	fd = openat(m.statefd, "1.M1P1Q1.mbox", O_WRONLY | O_CREAT, 0600);
+	assert_int_equal(write(fd, "mbox R0 0", 9), 9);
+	close(fd);
+	snprintf(p, sizeof(p), "%s/u", d);
+	fd = open(p, O_WRONLY | O_CREAT, 0600);
+	assert_int_equal(write(fd, "From a\n\n", 8), 8);
+	close(fd);
+	m.redelivery = 1;
+	assert_int_equal(proc_mbox.deliver(st, &m, why, sizeof(why)),
+			 PROC_OK);
+	data = tu_read(p, &len);
+	assert_memory_equal(data, "From a\n\nFrom s@x.org ", 21);
+	free(data);
+	close(m.statefd);
+	tu_msg_free(&m);
+	proc_mbox.fini(st);
+	cfg_free(c);
+	tu_rm_rf(d);
+	free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(quoting),
 		cmocka_unit_test(sink_compare),
 		cmocka_unit_test(processor),
+		cmocka_unit_test(errors),
+		cmocka_unit_test(torn_journal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

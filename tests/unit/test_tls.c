@@ -1,11 +1,13 @@
 /* test_tls.c - go-guerrilla's tls keys mapped onto GnuTLS priority
- * strings (tls_priority is pure; GnuTLS itself is not loaded here) */
+ * strings (tls_priority is pure), and --check-config's TLS checks
+ * (tls_check, which loads GnuTLS) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "tls.h"
@@ -74,12 +76,123 @@ static void test_errors_name_the_key(void **state)
 	prio("{}", out, 40, err, -1);
 }
 
+/* test_every_size - each buffer size short of the whole string fails
+ * with "too long", at every place the string grows; the exact size works */
+static void test_every_size(void **state)
+{
+	static const char *cfgs[] = {
+	    "{}",
+	    "{\"servers\":[{\"tls\":{\"protocols\":[],"
+	    "\"ciphers\":[\"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\","
+	    "\"TLS_RSA_WITH_AES_128_CBC_SHA\"],"
+	    "\"curves\":[\"P256\",\"X25519\"]}}]}",
+	    "{\"servers\":[{\"tls\":{\"priority\":\"SECURE256:-VERS-ALL\"}}]}",
+	};
+	char out[1024], err[160];
+	size_t i, size, full;
+
+	(void)state;
+	for (i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++) {
+		prio(cfgs[i], out, sizeof(out), err, 0);
+		full = strlen(out) + 1;
+		for (size = 1; size < full; size++) {
+			prio(cfgs[i], out, size, err, -1);
+			if (!strstr(err, "too long") &&
+			    !strstr(err, "longer than"))
+				fail_msg("size %zu: \"%s\"", size, err);
+		}
+		prio(cfgs[i], out, full, err, 0);
+	}
+	/* an empty protocols list is the default pair */
+	prio(cfgs[1], out, sizeof(out), err, 0);
+	assert_non_null(strstr(out, ":-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-"));
+	assert_non_null(strstr(out, ":+AES-256-GCM:+AES-128-GCM"
+				    ":+CHACHA20-POLY1305:+AEAD:+ECDHE-RSA"));
+}
+
+struct diags {
+	char text[2048];
+	int errors, warnings;
+};
+
+static void collect(void *arg, int is_error, const char *msg)
+{
+	struct diags *d = arg;
+	size_t n = strlen(d->text);
+
+	snprintf(d->text + n, sizeof(d->text) - n, "%s\n", msg);
+	if (is_error)
+		d->errors++;
+	else
+		d->warnings++;
+}
+
+/* check - tls_check of servers[0] of json: its result and diagnostics */
+static int check(const char *json, struct diags *d)
+{
+	struct cfg *c = cfg_load_buf(json, NULL, NULL);
+	int r;
+
+	assert_non_null(c);
+	memset(d, 0, sizeof(*d));
+	r = tls_check(&c->servers[0], "servers[0].tls", collect, d);
+	cfg_free(c);
+	return r;
+}
+
+static void test_check(void **state)
+{
+	struct diags d;
+
+	(void)state;
+	/* TLS off: nothing to check */
+	assert_int_equal(check("{}", &d), 0);
+	assert_int_equal(d.errors + d.warnings, 0);
+	/* STARTTLS on without a certificate: only not offered */
+	assert_int_equal(check("{\"servers\":[{\"tls\":{\"start_tls_on\":"
+			       "true}}]}",
+			       &d),
+			 0);
+	assert_int_equal(d.warnings, 1);
+	assert_non_null(strstr(d.text, "servers[0].tls.public_key_file: TLS "
+				       "is on but no certificate"));
+	/* implicit TLS without one cannot work */
+	assert_int_equal(check("{\"servers\":[{\"tls\":{\"tls_always_on\":"
+			       "true}}]}",
+			       &d),
+			 1);
+	assert_int_equal(d.errors, 1);
+	/* a bad protocol name */
+	assert_int_equal(check("{\"servers\":[{\"tls\":{\"start_tls_on\":"
+			       "true,\"public_key_file\":\"/nonexistent.pem\","
+			       "\"private_key_file\":\"/nonexistent.key\","
+			       "\"protocols\":[\"ssl3\"]}}]}",
+			       &d),
+			 1);
+	assert_non_null(strstr(d.text, "servers[0].tls.protocols[0]: unknown"));
+	/* GnuTLS refuses the priority string, and the files are missing:
+	 * both reported */
+	assert_int_equal(check("{\"servers\":[{\"tls\":{\"start_tls_on\":"
+			       "true,\"public_key_file\":\"/nonexistent.pem\","
+			       "\"private_key_file\":\"/nonexistent.key\","
+			       "\"priority\":\"NORMAL:+BOGUS\"}}]}",
+			       &d),
+			 2);
+	assert_int_equal(d.errors, 2);
+	assert_non_null(strstr(d.text, "servers[0].tls.priority: GnuTLS "
+				       "refuses \"NORMAL:+BOGUS\" near "
+				       "\"+BOGUS\""));
+	assert_non_null(strstr(d.text, "servers[0].tls.public_key_file: "));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_default_is_fs_aead_tls12_13),
 		cmocka_unit_test(test_goguerrilla_keys),
 		cmocka_unit_test(test_errors_name_the_key),
+		cmocka_unit_test(test_every_size),
+		cmocka_unit_test(test_check),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
