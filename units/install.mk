@@ -13,8 +13,11 @@
 #   UNITDIR/smtps@.service -> smtpd-session@.service   (alias, symlink)
 #   UNITDIR/spoolerd.service  UNITDIR/smtpd-tcpserver.service
 #   SYSUSERSDIR/smtpd.conf  TMPFILESDIR/smtpd.conf
-#   SYSCONFDIR/smtpd/smtpd.json        (only when absent: never overwritten)
+#   SYSCONFDIR/smtpd/smtpd.json        (only when absent: never overwritten;
+#                                       0640, group smtpd-spool)
 #   SYSCONFDIR/smtpd/tls/              (empty directory, mode 0700)
+#   SYSCONFDIR/smtpd/secrets/          (empty directory, mode 0700, owner
+#                                       spoolerd: redis_password_file ...)
 #   DATADIR/smtpd/smtpd-session-strict.conf   (the strict profile drop-in)
 #   DATADIR/smtpd/smtpd.json                  (the sample, always current)
 #   DATADIR/smtpd/xinetd.d/smtpd  DATADIR/smtpd/tcpserver/run
@@ -62,6 +65,7 @@ install: $(SESSION) $(SPOOLERD)
 		$(DESTDIR)$(DATADIR)/smtpd/tcpserver \
 		$(DESTDIR)$(SYSCONFDIR)/smtpd
 	$(INSTALL) -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/smtpd/tls
+	$(INSTALL) -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/smtpd/secrets
 	$(INSTALL) -m 0755 $(SESSION) $(DESTDIR)$(SBINDIR)/smtpd-session
 	$(INSTALL) -m 0755 $(SPOOLERD) $(DESTDIR)$(SBINDIR)/spoolerd
 	for u in $(INST_UNITS); do \
@@ -105,6 +109,10 @@ install: $(SESSION) $(SPOOLERD)
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then \
 		echo systemd-sysusers $(SYSUSERSDIR)/smtpd.conf; \
 		systemd-sysusers $(SYSUSERSDIR)/smtpd.conf; \
+		echo chown spoolerd $(SYSCONFDIR)/smtpd/secrets; \
+		chown spoolerd $(SYSCONFDIR)/smtpd/secrets; \
+		echo chgrp smtpd-spool $(SYSCONFDIR)/smtpd/smtpd.json; \
+		chgrp smtpd-spool $(SYSCONFDIR)/smtpd/smtpd.json; \
 		echo systemd-tmpfiles --create $(TMPFILESDIR)/smtpd.conf; \
 		systemd-tmpfiles --create $(TMPFILESDIR)/smtpd.conf; \
 		systemctl daemon-reload; \
