@@ -31,6 +31,19 @@
  * leaves the new version visible (it is complete; the old one cannot be
  * brought back) but not promised: after a crash either version, whole.
  *
+ * Unnamed files (publish_open; what the session's spool and spoolerd's
+ * Maildir use): where the file system has O_TMPFILE, the file is made
+ * in tmpdir without any name (*tmpname set to NULL) and publish_commit
+ * with tmpname NULL does
+ *   fsync(fd) ; linkat(fd, dstdir/dstname) ; close(fd) ; fsync(dstdir)
+ * so no name is ever made or removed in tmpdir (no lock of tmpdir, no
+ * cross-directory rename), and a writer killed at any point leaves
+ * nothing at all: the kernel frees the unnamed inode with its last fd.
+ * tmpdir only decides where the inode is allocated. linkat never
+ * overwrites (EEXIST), a failure after it takes the name back as above.
+ * The link is made with AT_EMPTY_PATH, or where the kernel wants
+ * CAP_DAC_READ_SEARCH for that, through /proc/self/fd/N.
+ *
  * tmpname is created exclusively (O_EXCL), never truncated: on the link
  * path a crash can leave tmpname and dstname as one inode, and O_TRUNC
  * would empty the published file through its tmp name. A caller whose
@@ -52,13 +65,18 @@
  * (EEXIST without PUBLISH_STALE: pick another name) */
 int publish_create(int tmpdir, const char *tmpname, mode_t mode, int flags);
 
-/* publish_commit - the sequence above; 0, or -1 with errno. fd is
- * closed either way. */
+/* publish_open - publish_create, but an unnamed file where the file
+ * system can (then *tmpname is set to NULL: pass it on as it is to
+ * publish_commit and publish_abort); fd, or -1 with errno */
+int publish_open(int tmpdir, const char **tmpname, mode_t mode, int flags);
+
+/* publish_commit - the sequence above (tmpname NULL: the unnamed one);
+ * 0, or -1 with errno. fd is closed either way. */
 int publish_commit(int fd, int tmpdir, const char *tmpname, int dstdir,
                    const char *dstname, int flags);
 
 /* publish_abort - give up before the commit: close fd (if >= 0), unlink
- * tmpdir/tmpname; errno is kept */
+ * tmpdir/tmpname (unless NULL); errno is kept */
 void publish_abort(int fd, int tmpdir, const char *tmpname);
 
 /* publish_file - create, write the n bytes at p, commit: the whole

@@ -3,13 +3,17 @@
  * "The spool":
  *
  *   statvfs (refuse before 354 when short of space)
- *   openat(tmp, ID, O_CREAT|O_EXCL|O_NOFOLLOW) ; envelope ; data ...
- *   pwrite the size ; fsync(fd) ; close(fd)
- *   renameat2(tmp, ID, new, ID, RENAME_NOREPLACE) ; fsync(new)
+ *   openat(tmp, O_TMPFILE) ; envelope ; data ...
+ *   pwrite the size ; fsync(fd) ; linkat(fd, new/ID) ; close ; fsync(new)
  *
- * and only then 250; the steps from fsync on are publish_commit's
- * (common/publish.c, shared with spoolerd's writers). Any failure unlinks
- * what exists, so a file in new/ is always complete. The queue id (also
+ * and only then 250; the file has no name at all until it is complete
+ * and on disk, so a session killed at any point leaves nothing behind.
+ * Where the file system has no O_TMPFILE the named sequence is used:
+ *   openat(tmp, ID, O_CREAT|O_EXCL|O_NOFOLLOW) ; ... ; fsync ; close
+ *   renameat2(tmp, ID, new, ID, RENAME_NOREPLACE) ; fsync(new)
+ * Both are publish_open and publish_commit (common/publish.c, shared
+ * with spoolerd's writers). Any failure unlinks what exists, so a file
+ * in new/ is always complete. The queue id (also
  * the file name) holds time, microseconds, pid and a per-session
  * counter, so concurrent sessions never collide, and 128 random bits, so
  * no other session can guess it (all sessions share one uid: a name is
@@ -114,7 +118,8 @@ int spool_begin(struct spool *sp, struct envelope *env)
 		entry_make_id(sp->id, sizeof(sp->id), (long long)tv.tv_sec,
 			      (long)tv.tv_usec, (long)getpid(), ++sp->counter,
 			      rnd);
-		sp->fd = publish_create(sp->tmpfd, sp->id, 0640, 0);
+		sp->tmpname = sp->id;
+		sp->fd = publish_open(sp->tmpfd, &sp->tmpname, 0640, 0);
 		if (sp->fd >= 0 || errno != EEXIST)
 			break;
 	}
@@ -195,14 +200,15 @@ int spool_commit(struct spool *sp, long long size)
 		goto fail;
 	}
 	sp->fd = -1;
-	if (publish_commit(fd, sp->tmpfd, sp->id, sp->newfd, sp->id, 0) < 0) {
+	if (publish_commit(fd, sp->tmpfd, sp->tmpname, sp->newfd, sp->id, 0) <
+	    0) {
 		sp->err = errno;
 		return -1;
 	}
 	return 0;
 fail:
 	sp->fd = -1;
-	publish_abort(fd, sp->tmpfd, sp->id);
+	publish_abort(fd, sp->tmpfd, sp->tmpname);
 	errno = sp->err;
 	return -1;
 }
@@ -210,7 +216,7 @@ fail:
 void spool_abort(struct spool *sp)
 {
 	if (sp->fd >= 0) {
-		publish_abort(sp->fd, sp->tmpfd, sp->id);
+		publish_abort(sp->fd, sp->tmpfd, sp->tmpname);
 		sp->fd = -1;
 	}
 	sp->wlen = 0;

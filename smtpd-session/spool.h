@@ -12,6 +12,7 @@ struct spool {
 	int tmpfd, newfd; /* directory fds, -1 until opened */
 	int fd;           /* the entry being written, -1 if none */
 	char id[96];
+	const char *tmpname; /* id, or NULL: the file has no name yet */
 	unsigned counter;
 	int err;         /* errno of the first failure, latched */
 	size_t size_off; /* where X-Spool-Size digits are */
@@ -33,19 +34,20 @@ int spool_open_dirs(struct spool *sp, const char *dir);
  * (and inodes) free, 0 if not, -1 on statvfs error */
 int spool_space_ok(struct spool *sp, long long need, long long min_free);
 
-/* spool_begin - new queue id, create tmp/ID exclusively, write the
- * envelope (env->queue_id is set to sp->id). 0, or -1 with errno. */
+/* spool_begin - new queue id, create the entry in tmp/ (unnamed, or as
+ * tmp/ID exclusively), write the envelope (env->queue_id is set to
+ * sp->id). 0, or -1 with errno. */
 int spool_begin(struct spool *sp, struct envelope *env);
 
 /* spool_write - buffered append of message bytes; latches errors */
 int spool_write(struct spool *sp, const char *p, size_t n);
 
-/* spool_commit - patch the size, fsync, close, rename into new/, fsync
- * new/. Only after 0 may the client hear 250. On -1 nothing is in new/
- * and the tmp file is gone. */
+/* spool_commit - patch the size, fsync, name it new/ID (link or
+ * rename), close, fsync new/. Only after 0 may the client hear 250. On
+ * -1 nothing is in new/ and the tmp file is gone. */
 int spool_commit(struct spool *sp, long long size);
 
-/* spool_abort - drop the entry being written (unlink tmp) */
+/* spool_abort - drop the entry being written (close; unlink a tmp name) */
 void spool_abort(struct spool *sp);
 
 /* spool_close_dirs - forget the directory fds (reopened at next use) */

@@ -223,8 +223,11 @@ static int setup_inotify(void)
 	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 
 	snprintf(p, sizeof(p), "%s/new", ctx.gen->cfg->spool_dir);
+	/* sessions name an entry by linkat (IN_CREATE; the file is whole
+	 * and on disk by then) or, without O_TMPFILE, by rename, as mv
+	 * does (IN_MOVED_TO) */
 	if (fd < 0 ||
-	    inotify_add_watch(fd, p, IN_MOVED_TO) < 0) {
+	    inotify_add_watch(fd, p, IN_MOVED_TO | IN_CREATE) < 0) {
 		log_error("inotify on %s: %s (rescans only)", p,
 			  strerror(errno));
 		if (fd >= 0)

@@ -4,7 +4,9 @@
  * demand.
  *
  * The write repeats the spool's durable sequence in the target, with the
- * same code (common/publish.c): tmp/NAME, write, fsync, close,
+ * same code (common/publish.c): an unnamed file in tmp/ (O_TMPFILE),
+ * write, fsync, linkat to new/NAME, close, fsync(new/); where the file
+ * system has no O_TMPFILE, tmp/NAME, write, fsync, close,
  * renameat2(tmp/NAME, new/NAME, RENAME_NOREPLACE) or link, fsync(new/),
  * and only then the tmp name goes. NAME is not random: it is
  * "<queue id>.R<recipient index>.<host of the session>", the same on every
@@ -155,6 +157,7 @@ static enum proc_res deliver_one(struct maildir *md, struct msg *m, size_t i,
 	char dir[4096], name[256];
 	const char *head, *pwhy;
 	struct stat st;
+	const char *tmpname = name; /* NULL once publish_open made it unnamed */
 	int tmpfd, newfd, fd;
 	enum proc_res res = PROC_TEMP;
 
@@ -182,7 +185,7 @@ static enum proc_res deliver_one(struct maildir *md, struct msg *m, size_t i,
 		snprintf(why, n, "Maildir: out of memory");
 		goto out;
 	}
-	fd = publish_create(tmpfd, name, 0600, PUBLISH_STALE);
+	fd = publish_open(tmpfd, &tmpname, 0600, PUBLISH_STALE);
 	if (fd < 0) {
 		snprintf(why, n, "Maildir: %.200s/tmp: %s", dir,
 			 strerror(errno));
@@ -193,10 +196,10 @@ static enum proc_res deliver_one(struct maildir *md, struct msg *m, size_t i,
 			  m->file_size - (off_t)m->env.received_off, fd) < 0) {
 		snprintf(why, n, "Maildir: %.200s/tmp: write: %s", dir,
 			 strerror(errno));
-		publish_abort(fd, tmpfd, name);
+		publish_abort(fd, tmpfd, tmpname);
 		goto out;
 	}
-	if (publish_commit(fd, tmpfd, name, newfd, name, 0) < 0) {
+	if (publish_commit(fd, tmpfd, tmpname, newfd, name, 0) < 0) {
 		if (errno != EEXIST) {
 			snprintf(why, n, "Maildir: %.200s: publish: %s", dir,
 				 strerror(errno));
