@@ -95,8 +95,8 @@ $(SESSION): $(BUILD)/smtpd-session/main.o $(SESSION_OBJS) $(COMMON_OBJS)
 
 # unit tests link the module objects, never main.o; each lists the calls
 # it wraps (-Wl,--wrap=) to see or fail them in WRAP_<name>
-WRAP_spool = fsync write renameat2
-WRAP_publish = fsync write renameat2 close linkat unlinkat
+WRAP_spool = fsync write renameat2 linkat openat
+WRAP_publish = fsync write renameat2 close linkat unlinkat openat
 WRAP_log = syslog __syslog_chk openlog closelog dup3 write
 WRAP_cfg_faults = malloc calloc realloc strdup gethostname \
 	__gethostname_chk read

@@ -6,14 +6,17 @@
 #   b   50 clients, 1 message per connection
 #   c   50 clients, many messages per connection (-d)
 #
-# Prints per case: msg/s (smtp-source's wall time), server CPU per
+# Prints per case: msg/s in (smtp-source's wall time), msg/s delivered
+# (from the first message until the spool is empty), server CPU per
 # message (tcpserver and its reaped sessions), spoolerd CPU per message
 # and the time until the spool was drained. With PROF=perf the server
-# runs under `perf record -g` (bench/results/spool-perf-CASE.data), with
+# and spoolerd run under `perf record -g`
+# (bench/results/spool-perf-TAG-CASE.data, ...-TAG-spoolerd.data), with
 # PROF=strace under `strace -c -f` (bench/results/spool-strace-CASE.txt);
 # the rates are then the profiler's, not the server's.
 # Env: SESSION, SPOOLERD (binaries), M (messages per case, default 2000),
-# CASES (default "b c"), TAG (a word for the output file names).
+# CASES (default "b c"), TAG (a word for the output file names),
+# NOSHARD=1 (remove the tmp/ shards spoolerd made, to measure without).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 SESSION=${SESSION:-$top/smtpd-session/smtpd-session}
@@ -23,9 +26,15 @@ CASES=${CASES:-b c}
 PROF=${PROF:-}
 TAG=${TAG:-run}
 PATH=$PATH:/usr/sbin
-work=$top/build/spoolbench
+# each run in a directory of its own under a top directory (chattr +T):
+# ext4 puts it in a block group away from the last run's freed inodes,
+# which it would otherwise scan past for 5-35 s (recently_deleted)
+base=$top/build/spoolbench
+rm -rf "$base"/run.*
+mkdir -p "$base"
+chattr +T "$base" 2>/dev/null || true
+work=$base/run.$$
 res=$top/bench/results
-rm -rf "$work"
 mkdir -p "$work" "$res"
 cp "$SESSION" "$work/smtpd-session"
 cp "$SPOOLERD" "$work/spoolerd"
@@ -84,10 +93,24 @@ cpu() {
 }
 
 # spoolerd first: it makes the spool (scan_open) and drains it
-setsid "$work/spoolerd" -c "$conf" 2>"$work/spoolerd.err" &
+sdwrap=()
+[ "$PROF" = perf ] &&
+	sdwrap=(perf record -g -q -o "$res/spool-perf-$TAG-spoolerd.data" --)
+setsid "${sdwrap[@]}" "$work/spoolerd" -c "$conf" 2>"$work/spoolerd.err" &
 sdpid=$!
 pids+=("$sdpid")
+if [ -n "${sdwrap[*]}" ]; then
+	w=$sdpid
+	for _ in $(seq 100); do
+		sdpid=$(ps -o pid= --ppid "$w" | head -1 | tr -d ' ')
+		[ -n "$sdpid" ] && break
+		sleep 0.05
+	done
+fi
 for _ in $(seq 100); do [ -d "$spool/new" ] && break; sleep 0.05; done
+sleep 0.2
+# NOSHARD=1: without tmp/0 .. tmp/f (sessions then use tmp/ itself)
+[ -n "${NOSHARD:-}" ] && rmdir "$spool"/tmp/? 2>/dev/null
 
 drained() {
 	[ -z "$(ls -A "$spool/new")" ] && [ -z "$(ls -A "$spool/cur")" ]
@@ -143,8 +166,8 @@ for c in $CASES; do
 	wait "$wpid" 2>/dev/null || true
 	awk -v c="$c" -v m="$M" -v t0="$t0" -v t1="$t1" -v t2="$t2" \
 		-v c0="$c0" -v c1="$c1" -v s0="$s0" -v s1="$s1" -v tag="$TAG" \
-		'BEGIN { printf "%s %s: %d msgs %.0f msg/s, server %.3f ms/msg, spoolerd %.3f ms/msg, drained %.2f s after\n",
-		tag, c, m, m / (t1 - t0), (c1 - c0) / m, (s1 - s0) / m, t2 - t1 }'
+		'BEGIN { printf "%s %s: %d msgs %.0f msg/s in, %.0f msg/s delivered, server %.3f ms/msg, spoolerd %.3f ms/msg, drained %.2f s after\n",
+		tag, c, m, m / (t1 - t0), m / (t2 - t0), (c1 - c0) / m, (s1 - s0) / m, t2 - t1 }'
 done
 n=$(find "$work/mail" -path '*/new/*' -type f | wc -l)
 want=0

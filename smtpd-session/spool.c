@@ -12,7 +12,13 @@
  *   openat(tmp, ID, O_CREAT|O_EXCL|O_NOFOLLOW) ; ... ; fsync ; close
  *   renameat2(tmp, ID, new, ID, RENAME_NOREPLACE) ; fsync(new)
  * Both are publish_open and publish_commit (common/publish.c, shared
- * with spoolerd's writers). Any failure unlinks what exists, so a file
+ * with spoolerd's writers). The file is made in one of tmp/0 .. tmp/f,
+ * the first digit of the queue id's random part: ext4 allocates a file's inode
+ * near its directory and scans past every recently freed one there, and
+ * tmp/ is marked a top directory (chattr +T, units/tmpfiles.conf), so
+ * its shards, and the entries made in them, are spread over the disk's
+ * block groups instead of all sessions' allocations and all spoolerd's
+ * deletions piling into one. A spool without the shards uses tmp/. Any failure unlinks what exists, so a file
  * in new/ is always complete. The queue id (also
  * the file name) holds time, microseconds, pid and a per-session
  * counter, so concurrent sessions never collide, and 128 random bits, so
@@ -37,8 +43,31 @@
 
 void spool_init(struct spool *sp)
 {
+	size_t i;
+
 	memset(sp, 0, sizeof(*sp));
-	sp->tmpfd = sp->newfd = sp->fd = -1;
+	sp->tmpfd = sp->newfd = sp->fd = sp->dirfd = -1;
+	for (i = 0; i < SPOOL_SHARDS; i++)
+		sp->shardfd[i] = -1;
+}
+
+/* shard_dir - tmp/K (K < SPOOL_SHARDS, as one hex digit), opened at its
+ * first use; tmp/ itself where the spool has no such shard */
+static int shard_dir(struct spool *sp, unsigned k)
+{
+	static const char hex[] = "0123456789abcdef";
+	char name[2];
+	int *fd = &sp->shardfd[k % SPOOL_SHARDS];
+
+	if (*fd == -1) {
+		name[0] = hex[k % SPOOL_SHARDS];
+		name[1] = '\0';
+		*fd = openat(sp->tmpfd, name,
+			     O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (*fd < 0)
+			*fd = -2;
+	}
+	return *fd >= 0 ? *fd : sp->tmpfd;
 }
 
 int spool_open_dirs(struct spool *sp, const char *dir)
@@ -119,7 +148,9 @@ int spool_begin(struct spool *sp, struct envelope *env)
 			      (long)tv.tv_usec, (long)getpid(), ++sp->counter,
 			      rnd);
 		sp->tmpname = sp->id;
-		sp->fd = publish_open(sp->tmpfd, &sp->tmpname, 0640, 0);
+		/* the id's first random digit */
+		sp->dirfd = shard_dir(sp, rnd[0] >> 4);
+		sp->fd = publish_open(sp->dirfd, &sp->tmpname, 0640, 0);
 		if (sp->fd >= 0 || errno != EEXIST)
 			break;
 	}
@@ -200,7 +231,7 @@ int spool_commit(struct spool *sp, long long size)
 		goto fail;
 	}
 	sp->fd = -1;
-	if (publish_commit(fd, sp->tmpfd, sp->tmpname, sp->newfd, sp->id, 0) <
+	if (publish_commit(fd, sp->dirfd, sp->tmpname, sp->newfd, sp->id, 0) <
 	    0) {
 		sp->err = errno;
 		return -1;
@@ -208,7 +239,7 @@ int spool_commit(struct spool *sp, long long size)
 	return 0;
 fail:
 	sp->fd = -1;
-	publish_abort(fd, sp->tmpfd, sp->tmpname);
+	publish_abort(fd, sp->dirfd, sp->tmpname);
 	errno = sp->err;
 	return -1;
 }
@@ -216,7 +247,7 @@ fail:
 void spool_abort(struct spool *sp)
 {
 	if (sp->fd >= 0) {
-		publish_abort(sp->fd, sp->tmpfd, sp->tmpname);
+		publish_abort(sp->fd, sp->dirfd, sp->tmpname);
 		sp->fd = -1;
 	}
 	sp->wlen = 0;
@@ -224,11 +255,18 @@ void spool_abort(struct spool *sp)
 
 void spool_close_dirs(struct spool *sp)
 {
+	size_t i;
+
 	if (sp->tmpfd >= 0)
 		close(sp->tmpfd);
 	if (sp->newfd >= 0)
 		close(sp->newfd);
-	sp->tmpfd = sp->newfd = -1;
+	for (i = 0; i < SPOOL_SHARDS; i++) {
+		if (sp->shardfd[i] >= 0)
+			close(sp->shardfd[i]);
+		sp->shardfd[i] = -1;
+	}
+	sp->tmpfd = sp->newfd = sp->dirfd = -1;
 }
 
 void spool_close(struct spool *sp)

@@ -191,6 +191,10 @@ static enum proc_res deliver_one(struct maildir *md, struct msg *m, size_t i,
 			 strerror(errno));
 		goto out;
 	}
+	/* unnamed: a crashed attempt on the named path (an older spoolerd,
+	 * another file system) may have left tmp/NAME */
+	if (!tmpname && m->redelivery)
+		(void)unlinkat(tmpfd, name, 0);
 	if (util_write_all(fd, head, strlen(head)) < 0 ||
 	    io_copy_range(m->fd, (off_t)m->env.received_off,
 			  m->file_size - (off_t)m->env.received_off, fd) < 0) {

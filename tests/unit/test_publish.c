@@ -1,7 +1,9 @@
 /* test_publish.c - publish_*: every step made to fail (linked with --wrap
- * of write, fsync, close, renameat2, linkat, unlinkat), and after each
- * failure what is visible in tmp/ and dst/; the order of the steps (the
- * directory fsync before the tmp name goes) from a trace of the calls */
+ * of write, fsync, close, renameat2, linkat, unlinkat, openat), and after
+ * each failure what is visible in tmp/ and dst/; the order of the steps
+ * (the directory fsync before the tmp name goes) from a trace of the
+ * calls; the same for unnamed files (publish_open, O_TMPFILE), and the
+ * fallbacks where O_TMPFILE or linkat AT_EMPTY_PATH is refused */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,7 +24,10 @@
 /* injected failures: the first call of that kind fails with this errno
  * (0 = never); fsync is told apart by what it syncs */
 static int fail_write, fail_fsync_file, fail_fsync_dir, fail_close;
-static int fail_rename, short_write;
+static int fail_rename, short_write, fail_link;
+/* no_tmpfile: openat O_TMPFILE fails with EOPNOTSUPP; no_flink: linkat
+ * AT_EMPTY_PATH fails with ENOENT (as without CAP_DAC_READ_SEARCH) */
+static int no_tmpfile, no_flink;
 /* calls made while tracing, in order: W write, F fsync(file), D
  * fsync(dir), C close, R renameat2, L linkat, U unlinkat */
 static char trace[256];
@@ -118,8 +123,33 @@ int __wrap_renameat2(int a, const char *b, int c, const char *d, unsigned f)
 int __real_linkat(int a, const char *b, int c, const char *d, int f);
 int __wrap_linkat(int a, const char *b, int c, const char *d, int f)
 {
+	int e = take(&fail_link);
+
 	note("L");
+	if (!e && no_flink && (f & AT_EMPTY_PATH))
+		e = ENOENT;
+	if (e) {
+		errno = e;
+		return -1;
+	}
 	return __real_linkat(a, b, c, d, f);
+}
+
+int __real_openat(int d, const char *p, int f, ...);
+int __wrap_openat(int d, const char *p, int f, ...)
+{
+	mode_t m = 0;
+	va_list ap;
+
+	va_start(ap, f);
+	if (f & (O_CREAT | __O_TMPFILE))
+		m = (mode_t)va_arg(ap, unsigned);
+	va_end(ap);
+	if (no_tmpfile && (f & O_TMPFILE) == O_TMPFILE) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	return __real_openat(d, p, f, m);
 }
 
 int __real_unlinkat(int d, const char *name, int f);
@@ -202,7 +232,7 @@ static int setup(void **state)
 	mkdir(p, 0755);
 	dstfd = open(p, O_RDONLY | O_DIRECTORY);
 	fail_write = fail_fsync_file = fail_fsync_dir = fail_close = 0;
-	fail_rename = short_write = 0;
+	fail_rename = short_write = fail_link = 0;
 	trace[0] = '\0';
 	tracing = 1;
 	return tmpfd >= 0 && dstfd >= 0 ? 0 : -1;
@@ -428,6 +458,140 @@ static void test_create_abort(void **state)
 	assert_string_equal(ls("dst"), "");
 }
 
+/* upub - publish_open of TEXT in tmp/, commit as dst/m; *named says
+ * whether the file had a tmp name */
+static int upub(const char *text, int *named)
+{
+	const char *tmpname = "t";
+	int fd = publish_open(tmpfd, &tmpname, 0640, 0);
+
+	*named = tmpname != NULL;
+	if (fd < 0)
+		return -1;
+	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text)) {
+		publish_abort(fd, tmpfd, tmpname);
+		return -1;
+	}
+	return publish_commit(fd, tmpfd, tmpname, dstfd, "m", 0);
+}
+
+/* unnamed: no name in tmp/ at any point, data and name durable before
+ * the fd goes: fsync, link, close, fsync(dst) */
+static void test_unnamed_ok(void **state)
+{
+	const char *tmpname = "t";
+	struct stat st;
+	int fd, named;
+
+	(void)state;
+	fd = publish_open(tmpfd, &tmpname, 0640, 0);
+	assert_true(fd >= 0);
+	assert_null(tmpname);
+	assert_int_equal(write(fd, "hello", 5), 5);
+	assert_string_equal(ls("tmp"), "");
+	assert_string_equal(ls("dst"), "");
+	trace[0] = '\0';
+	assert_int_equal(publish_commit(fd, tmpfd, tmpname, dstfd, "m", 0), 0);
+	assert_string_equal(trace, "F L C D");
+	assert_string_equal(ls("tmp"), "");
+	assert_string_equal(slurp("dst", "m"), "hello");
+	assert_int_equal(fstatat(dstfd, "m", &st, 0), 0);
+	assert_int_equal(st.st_nlink, 1);
+	/* never over an existing name */
+	trace[0] = '\0';
+	errno = 0;
+	assert_int_equal(upub("new", &named), -1);
+	assert_int_equal(errno, EEXIST);
+	assert_false(named);
+	assert_string_equal(trace, "W F L C");
+	assert_string_equal(slurp("dst", "m"), "hello");
+	assert_string_equal(ls("tmp"), "");
+}
+
+/* unnamed: each failure leaves nothing, before the link and after */
+static void test_unnamed_failures(void **state)
+{
+	static const struct {
+		int *arm, err;
+		const char *trace;
+	} c[] = {
+		{&fail_write, ENOSPC, "W C"},
+		{&fail_fsync_file, EIO, "W F C"},
+		{&fail_link, EMLINK, "W F L C"},
+		{&fail_close, EIO, "W F L C U"},
+		{&fail_fsync_dir, EIO, "W F L C D U"},
+	};
+	size_t i;
+	int named;
+
+	(void)state;
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		trace[0] = '\0';
+		*c[i].arm = c[i].err;
+		errno = 0;
+		if (upub("some bytes", &named) != -1 || errno != c[i].err)
+			fail_msg("case %zu: errno %d", i, errno);
+		if (named)
+			fail_msg("case %zu: named", i);
+		if (strcmp(trace, c[i].trace))
+			fail_msg("case %zu: trace \"%s\"", i, trace);
+		if (strcmp(ls("tmp"), "") || strcmp(ls("dst"), ""))
+			fail_msg("case %zu: tmp \"%s\" dst \"%s\"", i,
+				 ls("tmp"), ls("dst"));
+	}
+	assert_int_equal(upub("x", &named), 0);
+	assert_string_equal(slurp("dst", "m"), "x");
+	/* and abort: the fd goes, nothing to unlink */
+	{
+		const char *tmpname = "t";
+		int fd = publish_open(tmpfd, &tmpname, 0640, 0);
+
+		assert_true(fd >= 0);
+		trace[0] = '\0';
+		publish_abort(fd, tmpfd, tmpname);
+		assert_string_equal(trace, "C");
+		assert_string_equal(ls("tmp"), "");
+	}
+}
+
+/* where linkat AT_EMPTY_PATH is refused: through /proc/self/fd, and
+ * only that from then on (these run last: the process remembers) */
+static void test_unnamed_proc_link(void **state)
+{
+	int named;
+
+	(void)state;
+	no_flink = 1;
+	assert_int_equal(upub("via proc", &named), 0);
+	assert_false(named);
+	assert_string_equal(trace, "W F L L C D");
+	assert_string_equal(slurp("dst", "m"), "via proc");
+	unlinkat(dstfd, "m", 0);
+	trace[0] = '\0';
+	assert_int_equal(upub("again", &named), 0);
+	assert_string_equal(trace, "W F L C D");
+	no_flink = 0;
+}
+
+/* where the file system has no O_TMPFILE: the named sequence */
+static void test_unnamed_fallback(void **state)
+{
+	int named;
+
+	(void)state;
+	no_tmpfile = 1;
+	assert_int_equal(upub("named", &named), 0);
+	assert_true(named);
+	assert_string_equal(trace, "W F C R D");
+	assert_string_equal(ls("tmp"), "");
+	assert_string_equal(slurp("dst", "m"), "named");
+	no_tmpfile = 0;
+	/* remembered: no second O_TMPFILE try */
+	unlinkat(dstfd, "m", 0);
+	assert_int_equal(upub("named", &named), 0);
+	assert_true(named);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -443,6 +607,14 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_replace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_abort, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_unnamed_ok, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_unnamed_failures, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_unnamed_proc_link, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_unnamed_fallback, setup,
 						teardown),
 	};
 

@@ -1,6 +1,9 @@
 /* test_spool.c - the durable write: atomicity under injected failures of
- * write, fsync and rename (linked with --wrap), unique ids across
- * concurrent processes, the free-space check */
+ * write, fsync and the naming step (rename or link; linked with --wrap),
+ * on the unnamed (O_TMPFILE) path and on the named one (openat wrapped
+ * to refuse O_TMPFILE, as a file system without it); which tmp/ shard an
+ * entry is made in; unique ids across concurrent processes, the
+ * free-space check */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -42,6 +45,47 @@ ssize_t __wrap_write(int fd, const void *p, size_t n)
 		return -1;
 	}
 	return __real_write(fd, p, n);
+}
+
+/* the naming step: linkat on the unnamed path */
+int __real_linkat(int a, const char *b, int c, const char *d, int f);
+int __wrap_linkat(int a, const char *b, int c, const char *d, int f)
+{
+	if (fail_rename) {
+		errno = fail_errno;
+		return -1;
+	}
+	return __real_linkat(a, b, c, d, f);
+}
+
+/* no_tmpfile: refuse O_TMPFILE (EOPNOTSUPP); made_in: the directory of
+ * the last O_TMPFILE open */
+static int no_tmpfile;
+static char made_in[512];
+
+int __real_openat(int d, const char *p, int f, ...);
+int __wrap_openat(int d, const char *p, int f, ...)
+{
+	mode_t m = 0;
+	va_list ap;
+
+	va_start(ap, f);
+	if (f & (O_CREAT | __O_TMPFILE))
+		m = (mode_t)va_arg(ap, unsigned);
+	va_end(ap);
+	if ((f & O_TMPFILE) == O_TMPFILE) {
+		char l[64];
+		ssize_t n;
+
+		if (no_tmpfile) {
+			errno = EOPNOTSUPP;
+			return -1;
+		}
+		snprintf(l, sizeof(l), "/proc/self/fd/%d", d);
+		n = readlink(l, made_in, sizeof(made_in) - 1);
+		made_in[n > 0 ? n : 0] = '\0';
+	}
+	return __real_openat(d, p, f, m);
 }
 
 int __real_renameat2(int a, const char *b, int c, const char *d,
@@ -216,7 +260,10 @@ static void test_abort(void **state)
 	assert_int_equal(spool_open_dirs(&sp, dir), 0);
 	envelope(&env);
 	assert_int_equal(spool_begin(&sp, &env), 0);
-	assert_int_equal(count("tmp"), 1);
+	/* unnamed while written, unless the file system cannot */
+	assert_true(sp.fd >= 0);
+	assert_int_equal(count("tmp"), no_tmpfile ? 1 : 0);
+	assert_true(no_tmpfile ? sp.tmpname != NULL : sp.tmpname == NULL);
 	spool_abort(&sp);
 	assert_int_equal(count("tmp"), 0);
 	assert_int_equal(count("new"), 0);
@@ -293,6 +340,88 @@ static void test_space_and_missing_dirs(void **state)
 	spool_close(&sp);
 }
 
+/* with tmp/0 .. tmp/f: each entry made in tmp/X, X the first digit of
+ * its id's random part; on the named path its tmp name is there too */
+static void test_shards(void **state)
+{
+	static const char hex[] = "0123456789abcdef";
+	char p[300], want[320];
+	struct spool sp;
+	struct envelope env;
+	int i, seen[16] = {0}, n = 0;
+
+	(void)state;
+	for (i = 0; i < 16; i++) {
+		snprintf(p, sizeof(p), "%s/tmp/%c", dir, hex[i]);
+		assert_int_equal(mkdir(p, 0755), 0);
+	}
+	spool_init(&sp);
+	assert_int_equal(spool_open_dirs(&sp, dir), 0);
+	for (i = 0; i < 200; i++) {
+		const char *r;
+
+		envelope(&env);
+		made_in[0] = '\0';
+		assert_int_equal(spool_begin(&sp, &env), 0);
+		r = strchr(sp.id, 'R');
+		assert_non_null(r);
+		snprintf(want, sizeof(want), "%s/tmp/%c", dir, r[1]);
+		if (no_tmpfile) {
+			snprintf(p, sizeof(p), "tmp/%c", r[1]);
+			assert_int_equal(count(p), 1);
+		} else {
+			assert_string_equal(made_in, want);
+		}
+		seen[strchr(hex, r[1]) - hex] = 1;
+		spool_write(&sp, "m\r\n", 3);
+		assert_int_equal(spool_commit(&sp, 3), 0);
+	}
+	spool_close(&sp);
+	for (i = 0; i < 16; i++)
+		n += seen[i];
+	assert_int_equal(n, 16); /* 200 ids: every shard used */
+	assert_int_equal(count("new"), 200);
+	for (i = 0; i < 16; i++) {
+		snprintf(p, sizeof(p), "tmp/%c", hex[i]);
+		assert_int_equal(count(p), 0);
+	}
+}
+
+/* without shards the entry is made in tmp/ itself */
+static void test_no_shards(void **state)
+{
+	struct spool sp;
+	char want[300];
+
+	(void)state;
+	if (no_tmpfile)
+		skip();
+	spool_init(&sp);
+	assert_int_equal(spool_open_dirs(&sp, dir), 0);
+	assert_int_equal(one_entry(&sp, "x\r\n"), 0);
+	spool_close(&sp);
+	snprintf(want, sizeof(want), "%s/tmp", dir);
+	assert_string_equal(made_in, want);
+}
+
+/* the named path, where the file system has no O_TMPFILE: the same
+ * tests again (the process remembers the refusal: these go last) */
+static void test_named_path(void **state)
+{
+	no_tmpfile = 1;
+	test_failures_leave_nothing(state);
+}
+
+static void test_named_abort(void **state)
+{
+	test_abort(state);
+}
+
+static void test_named_shards(void **state)
+{
+	test_shards(state);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -307,6 +436,15 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_space_and_missing_dirs,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shards, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_shards, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_named_path, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_named_abort, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_named_shards, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
