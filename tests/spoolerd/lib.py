@@ -143,12 +143,14 @@ class Daemon:
 class Listener:
     """smtpd-session behind systemd-socket-activate on 127.0.0.1."""
 
-    def __init__(self, conf, log):
+    def __init__(self, conf, log, wrap=()):
+        """wrap: a command the session runs under (strace ...)"""
         self.port = free_port()
         self.logf = open(log, "ab")
         self.p = subprocess.Popen(
             ["systemd-socket-activate", "-a", "--inetd", "-l",
-             "127.0.0.1:%d" % self.port, "--", SESSION, "-c", conf],
+             "127.0.0.1:%d" % self.port, "--"] + list(wrap) +
+            [SESSION, "-c", conf],
             stdout=self.logf, stderr=self.logf)
         deadline = time.time() + 10
         while time.time() < deadline:
