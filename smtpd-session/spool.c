@@ -12,19 +12,24 @@
  *   openat(tmp, ID, O_CREAT|O_EXCL|O_NOFOLLOW) ; ... ; fsync ; close
  *   renameat2(tmp, ID, new, ID, RENAME_NOREPLACE) ; fsync(new)
  * Both are publish_open and publish_commit (common/publish.c, shared
- * with spoolerd's writers). The file is made in one of tmp/0 .. tmp/f,
- * the first digit of the queue id's random part: ext4 allocates a file's inode
- * near its directory and scans past every recently freed one there, and
- * tmp/ is marked a top directory (chattr +T, units/tmpfiles.conf), so
- * its shards, and the entries made in them, are spread over the disk's
- * block groups instead of all sessions' allocations and all spoolerd's
- * deletions piling into one. A spool without the shards uses tmp/. Any failure unlinks what exists, so a file
- * in new/ is always complete. The queue id (also
- * the file name) holds time, microseconds, pid and a per-session
- * counter, so concurrent sessions never collide, and 128 random bits, so
- * no other session can guess it (all sessions share one uid: a name is
- * the only key to an entry, see sandbox.c); O_EXCL turns a collision
- * into a retry, not an overwrite.
+ * with spoolerd's writers). Any failure unlinks what exists, so a file
+ * in new/ is always complete.
+ *
+ * The file is made in one of tmp/0 .. tmp/f, the first digit of the
+ * queue id's random part: ext4 allocates a file's inode near its
+ * directory and steps over every inode freed there in the last 5-35 s,
+ * and tmp/ is a top directory (chattr +T, units/tmpfiles.conf), so its
+ * shards, which spoolerd makes, and the entries made in them spread over
+ * the disk's block groups instead of every session's allocation and
+ * every deletion by spoolerd piling into one. A spool without the
+ * shards uses tmp/.
+ *
+ * The queue id (also the file name) holds time, microseconds, pid and a
+ * per-session counter, so concurrent sessions never collide, and 128
+ * random bits, so no other session can guess it (all sessions share one
+ * uid: a name is the only key to an entry, see sandbox.c); O_EXCL, or
+ * on the unnamed path linkat's EEXIST, turns a collision into a failure
+ * (a retry when creating), never an overwrite.
  */
 #include "spool.h"
 #include "publish.h"

@@ -157,7 +157,7 @@ static enum proc_res deliver_one(struct maildir *md, struct msg *m, size_t i,
 	char dir[4096], name[256];
 	const char *head, *pwhy;
 	struct stat st;
-	const char *tmpname = name; /* NULL once publish_open made it unnamed */
+	const char *tmpname = name; /* NULL: publish_open made it unnamed */
 	int tmpfd, newfd, fd;
 	enum proc_res res = PROC_TEMP;
 
