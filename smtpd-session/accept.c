@@ -788,7 +788,14 @@ int accept_main(const char *path, const char **listen, int nlisten,
 			if (!pfd[i].revents)
 				continue;
 			for (k = 0; k < ACCEPT_BURST; k++) {
-				int r = take(A.lfd[i]);
+				int r;
+
+				/* finished sessions free their slots first */
+				if (got_chld) {
+					got_chld = 0;
+					reap();
+				}
+				r = take(A.lfd[i]);
 
 				if (r == 0)
 					break;
