@@ -153,9 +153,11 @@ lint:
 
 # (a sub-make after need-deps: pkg-config flags are read when make starts,
 # and on a fresh machine pkg-config arrives with the deps)
+# ACCEPT=1: the accept mode (smtpd-session --listen) instead of
+# systemd-socket-activate
 run: need-deps-run
 	$(MAKE) all
-	tests/run-local.sh
+	ACCEPT=$(ACCEPT) tests/run-local.sh
 
 # intake vs smtp-sink, spoolerd drain, STARTTLS vs Postfix, launchers
 # (the last needs root and builds a container root once)
