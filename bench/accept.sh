@@ -88,7 +88,7 @@ for kind in tcpserver accept; do
 	t1=$(date +%s.%N)
 	sleep 1 # the last sessions are reaped
 	c1=$(cpu $pid)
-	got=$(ls "$work/$kind/spool/new" | wc -l)
+	got=$(find "$work/$kind/spool/new" -type f | wc -l)
 	awk -v k=$kind -v n="$msgs" -v g="$got" -v a="$t0" -v b="$t1" \
 		-v c="$((c1 - c0))" -v hz="$tck" 'BEGIN {
 		printf "%-9s smtp-source 1/conn 50 clients: %d msgs (%d in new/) %.0f msg/s, server CPU %.2f ms/msg\n",

@@ -9,6 +9,12 @@
  * few functions used are looked up then. Certificates and keys are read
  * per connection: a renewed certificate is used by the next connection.
  *
+ * The accept mode (accept.c) turns that around: its parent calls
+ * tls_prepare, which loads the library and builds every entry's
+ * credentials and priority cache once; each forked child calls tls_use
+ * and its handshakes take them from there (a reload in the parent builds
+ * a new set for later children). The inetd mode never calls either.
+ *
  * STARTTLS injection (CVE-2011-0411 class): any plaintext the client sent
  * after STARTTLS is discarded before the handshake, never read as commands
  * inside TLS. After the handshake the session is back in ST_CONNECTED.
