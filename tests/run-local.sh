@@ -13,11 +13,9 @@ var=$top/var
 mkdir -p "$var"/spool/tmp "$var"/spool/new "$var"/spool/cur \
 	"$var"/spool/failed "$var"/mail
 
-# the sample config, with every path moved under ./var (spoolerd's dump:
-# a session's leaves backend_config out)
-dump=smtpd-session/smtpd-session
-[ -x spoolerd/spoolerd ] && dump=spoolerd/spoolerd
-"$dump" -c conf/smtpd.json --check-config 2>/dev/null |
+# the sample config, with every path moved under ./var (spoolerd's
+# --check-config: a session's leaves out backend_config)
+spoolerd/spoolerd -c conf/smtpd.json --check-config 2>/dev/null |
 	python3 -c '
 import json, sys
 c = json.load(sys.stdin)
