@@ -29,12 +29,12 @@
  * up to stop_timeout seconds, then SIGTERM them (each answers 421 and
  * ends), SIGKILL after 5 more seconds, exit 0. sd_notify (NOTIFY_SOCKET,
  * spoken here directly): READY=1, RELOADING=1, STOPPING=1 and a STATUS=
- * line. LISTEN_FDS/LISTEN_PID are parsed here too: the protocol is three
- * environment variables, and linking libsystemd would add its start-up
- * cost to every inetd-mode session.
+ * line (listen.c, which also takes systemd's LISTEN_FDS or binds the
+ * --listen addresses).
  */
 #include "accept.h"
 #include "cfg.h"
+#include "listen.h"
 #include "log.h"
 #include "serve.h"
 #include "spool.h"
@@ -43,17 +43,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -100,9 +97,6 @@ static struct {
 	int lfd[ACCEPT_MAX_LISTEN];
 	int nl;
 	int pipe[2]; /* the self-pipe the signal handlers write to */
-	int notify_fd;
-	struct sockaddr_un notify_addr;
-	socklen_t notify_len;
 	struct child *kids;
 	size_t nkids, capkids;
 	unsigned long long accepted, refused;
@@ -112,154 +106,16 @@ static struct {
 
 static volatile sig_atomic_t got_hup, got_term, got_chld;
 
-/* ---- sd_notify and LISTEN_FDS, by hand ---- */
-
-/* notify_open - remember NOTIFY_SOCKET (and unset it: no child must
- * speak for the service) */
-static void notify_open(void)
-{
-	const char *ns = getenv("NOTIFY_SOCKET");
-	size_t n;
-
-	A.notify_fd = -1;
-	if (!ns || (ns[0] != '/' && ns[0] != '@'))
-		return;
-	n = strlen(ns);
-	if (n >= sizeof(A.notify_addr.sun_path))
-		return;
-	memset(&A.notify_addr, 0, sizeof(A.notify_addr));
-	A.notify_addr.sun_family = AF_UNIX;
-	memcpy(A.notify_addr.sun_path, ns, n);
-	if (ns[0] == '@')
-		A.notify_addr.sun_path[0] = '\0'; /* abstract namespace */
-	A.notify_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
-	A.notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	unsetenv("NOTIFY_SOCKET");
-}
-
-/* notify - one sd_notify datagram, printf-style; never blocks */
-static void notify(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
-static void notify(const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-	int n;
-
-	if (A.notify_fd < 0)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (n > 0 && (size_t)n < sizeof(msg))
-		sendto(A.notify_fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL,
-		       (struct sockaddr *)&A.notify_addr, A.notify_len);
-}
-
 /* status - the STATUS= line systemctl status shows */
 static void status(void)
 {
-	notify("STATUS=sessions open %zu, accepted %llu, refused %llu",
+	listen_notify("STATUS=sessions open %zu, accepted %llu, refused %llu",
 	       A.nkids, A.accepted, A.refused);
-}
-
-/* listen_fds_count - LISTEN_FDS if LISTEN_PID is us, else 0 */
-static int listen_fds_count(void)
-{
-	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-	unsigned long p, n;
-
-	if (!pid || !fds ||
-	    util_parse_ulong(pid, strlen(pid), 4194304, &p) < 0 ||
-	    (pid_t)p != getpid() ||
-	    util_parse_ulong(fds, strlen(fds), ACCEPT_MAX_LISTEN, &n) < 0)
-		return 0;
-	return (int)n;
 }
 
 int accept_have_listen_fds(void)
 {
 	return listen_fds_count() > 0;
-}
-
-/* take_listen_fds - systemd's sockets, from fd 3 on; count or -1 */
-static int take_listen_fds(void)
-{
-	int n = listen_fds_count(), i;
-
-	unsetenv("LISTEN_PID");
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_FDNAMES");
-	for (i = 0; i < n; i++) {
-		int fd = 3 + i, on = 0, fl;
-		socklen_t ol = sizeof(on);
-
-		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &ol) < 0 ||
-		    !on) {
-			log_error("LISTEN_FDS: fd %d is not a listening "
-				  "socket (use Accept=no)",
-				  fd);
-			return -1;
-		}
-		fl = fcntl(fd, F_GETFL);
-		if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
-		    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
-			return -1;
-		A.lfd[A.nl++] = fd;
-	}
-	return n;
-}
-
-/* bind_one - a non-blocking listener on ADDR:PORT, [V6]:PORT or :PORT
- * (numeric addresses only: no resolver query); fd or -1 (logged) */
-static int bind_one(const char *spec)
-{
-	char host[128];
-	const char *colon = strrchr(spec, ':'), *h = spec;
-	size_t hl;
-	struct addrinfo hints, *ai = NULL;
-	int fd, on = 1, r;
-
-	if (!colon || !colon[1])
-		goto bad;
-	hl = (size_t)(colon - spec);
-	if (hl >= 2 && spec[0] == '[' && spec[hl - 1] == ']') {
-		h = spec + 1;
-		hl -= 2;
-	}
-	if (hl >= sizeof(host))
-		goto bad;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
-	r = getaddrinfo(hl ? host : NULL, colon + 1, &hints, &ai);
-	if (r != 0) {
-		log_error("--listen %s: %s", spec, gai_strerror(r));
-		return -1;
-	}
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    0);
-	if (fd < 0)
-		goto fail;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-	if (ai->ai_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
-		close(fd);
-		goto fail;
-	}
-	freeaddrinfo(ai);
-	return fd;
-fail:
-	log_error("--listen %s: %s", spec, strerror(errno));
-	freeaddrinfo(ai);
-	return -1;
-bad:
-	log_error("--listen %s: expected ADDR:PORT, [ADDR]:PORT or :PORT",
-		  spec);
-	return -1;
 }
 
 /* ---- the config and its files ---- */
@@ -379,7 +235,7 @@ static void reload(const char *why)
 {
 	struct gen n;
 
-	notify("RELOADING=1");
+	listen_notify("RELOADING=1");
 	if (gen_load(&n, 1) < 0) {
 		log_error("reload (%s): %s is not usable, keeping the last "
 			  "good config",
@@ -387,7 +243,7 @@ static void reload(const char *why)
 		/* the failed files' state is the new baseline: a broken
 		 * file is reported once, not every second */
 		watch_changed(&A.cur);
-		notify("READY=1");
+		listen_notify("READY=1");
 		return;
 	}
 	gen_free(&A.cur);
@@ -399,7 +255,7 @@ static void reload(const char *why)
 		log_error("spool %s: %s (sessions retry at DATA)",
 			  A.cur.cfg->spool_dir, strerror(errno));
 	log_info("reloaded %s (%s)", A.path, why);
-	notify("READY=1");
+	listen_notify("READY=1");
 	status();
 }
 
@@ -457,8 +313,7 @@ static void child_enter(int cfd)
 		close(A.lfd[i]);
 	close(A.pipe[0]);
 	close(A.pipe[1]);
-	if (A.notify_fd >= 0)
-		close(A.notify_fd);
+	listen_notify_close();
 	if (cfd != 0)
 		dup2(cfd, 0);
 	if (cfd != 1)
@@ -646,7 +501,7 @@ static void shut_down(long stop_timeout)
 	for (i = 0; i < A.nl; i++)
 		close(A.lfd[i]);
 	A.nl = 0;
-	notify("STOPPING=1");
+	listen_notify("STOPPING=1");
 	log_info("stopping: %zu sessions open, waiting up to %ld s",
 		 A.nkids, stop_timeout);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -697,16 +552,19 @@ int accept_main(const char *path, const char **listen, int nlisten,
 	A.path = path;
 	A.nl = 0;
 	log_open(PROG, "stderr", "info", -1);
-	notify_open();
+	listen_notify_open();
 	if (gen_load(&A.cur, 0) < 0) {
 		log_error("%s: cannot start with this config", path);
 		return EX_CONFIG_;
 	}
 	log_setup();
-	if (nlisten == 0 && take_listen_fds() <= 0)
-		return 64;
+	if (nlisten == 0) {
+		A.nl = listen_take_fds(A.lfd, ACCEPT_MAX_LISTEN);
+		if (A.nl <= 0)
+			return 64;
+	}
 	for (i = 0; i < nlisten; i++) {
-		int fd = bind_one(listen[i]);
+		int fd = listen_bind(listen[i]);
 
 		if (fd < 0)
 			return 71;
@@ -742,7 +600,7 @@ int accept_main(const char *path, const char **listen, int nlisten,
 	}
 	signals_parent();
 	clock_gettime(CLOCK_MONOTONIC, &last_check);
-	notify("READY=1");
+	listen_notify("READY=1");
 	status();
 	while (!got_term) {
 		int n;
