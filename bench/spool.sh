@@ -15,8 +15,7 @@
 # PROF=strace under `strace -c -f` (bench/results/spool-strace-CASE.txt);
 # the rates are then the profiler's, not the server's.
 # Env: SESSION, SPOOLERD (binaries), M (messages per case, default 2000),
-# CASES (default "b c"), TAG (a word for the output file names),
-# NOSHARD=1 (remove the tmp/ shards spoolerd made, to measure without).
+# CASES (default "b c"), TAG (a word for the output file names).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 SESSION=${SESSION:-$top/smtpd-session/smtpd-session}
@@ -108,9 +107,6 @@ if [ -n "${sdwrap[*]}" ]; then
 	done
 fi
 for _ in $(seq 100); do [ -d "$spool/new" ] && break; sleep 0.05; done
-sleep 0.2
-# NOSHARD=1: without tmp/0 .. tmp/f (sessions then use tmp/ itself)
-[ -n "${NOSHARD:-}" ] && rmdir "$spool"/tmp/? 2>/dev/null
 
 drained() {
 	[ -z "$(ls -A "$spool/new")" ] && [ -z "$(ls -A "$spool/cur")" ]

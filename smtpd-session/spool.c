@@ -15,15 +15,6 @@
  * with spoolerd's writers). Any failure unlinks what exists, so a file
  * in new/ is always complete.
  *
- * The file is made in one of tmp/0 .. tmp/f, the first digit of the
- * queue id's random part: ext4 allocates a file's inode near its
- * directory and steps over every inode freed there in the last 5-35 s,
- * and tmp/ is a top directory (chattr +T, units/tmpfiles.conf), so its
- * shards, which spoolerd makes, and the entries made in them spread over
- * the disk's block groups instead of every session's allocation and
- * every deletion by spoolerd piling into one. A spool without the
- * shards uses tmp/.
- *
  * The queue id (also the file name) holds time, microseconds, pid and a
  * per-session counter, so concurrent sessions never collide, and 128
  * random bits, so no other session can guess it (all sessions share one
@@ -48,31 +39,8 @@
 
 void spool_init(struct spool *sp)
 {
-	size_t i;
-
 	memset(sp, 0, sizeof(*sp));
-	sp->tmpfd = sp->newfd = sp->fd = sp->dirfd = -1;
-	for (i = 0; i < SPOOL_SHARDS; i++)
-		sp->shardfd[i] = -1;
-}
-
-/* shard_dir - tmp/K (K < SPOOL_SHARDS, as one hex digit), opened at its
- * first use; tmp/ itself where the spool has no such shard */
-static int shard_dir(struct spool *sp, unsigned k)
-{
-	static const char hex[] = "0123456789abcdef";
-	char name[2];
-	int *fd = &sp->shardfd[k % SPOOL_SHARDS];
-
-	if (*fd == -1) {
-		name[0] = hex[k % SPOOL_SHARDS];
-		name[1] = '\0';
-		*fd = openat(sp->tmpfd, name,
-			     O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (*fd < 0)
-			*fd = -2;
-	}
-	return *fd >= 0 ? *fd : sp->tmpfd;
+	sp->tmpfd = sp->newfd = sp->fd = -1;
 }
 
 int spool_open_dirs(struct spool *sp, const char *dir)
@@ -153,9 +121,7 @@ int spool_begin(struct spool *sp, struct envelope *env)
 			      (long)tv.tv_usec, (long)getpid(), ++sp->counter,
 			      rnd);
 		sp->tmpname = sp->id;
-		/* the id's first random digit */
-		sp->dirfd = shard_dir(sp, rnd[0] >> 4);
-		sp->fd = publish_open(sp->dirfd, &sp->tmpname, 0640, 0);
+		sp->fd = publish_open(sp->tmpfd, &sp->tmpname, 0640, 0);
 		if (sp->fd >= 0 || errno != EEXIST)
 			break;
 	}
@@ -236,7 +202,7 @@ int spool_commit(struct spool *sp, long long size)
 		goto fail;
 	}
 	sp->fd = -1;
-	if (publish_commit(fd, sp->dirfd, sp->tmpname, sp->newfd, sp->id, 0) <
+	if (publish_commit(fd, sp->tmpfd, sp->tmpname, sp->newfd, sp->id, 0) <
 	    0) {
 		sp->err = errno;
 		return -1;
@@ -244,7 +210,7 @@ int spool_commit(struct spool *sp, long long size)
 	return 0;
 fail:
 	sp->fd = -1;
-	publish_abort(fd, sp->dirfd, sp->tmpname);
+	publish_abort(fd, sp->tmpfd, sp->tmpname);
 	errno = sp->err;
 	return -1;
 }
@@ -252,7 +218,7 @@ fail:
 void spool_abort(struct spool *sp)
 {
 	if (sp->fd >= 0) {
-		publish_abort(sp->fd, sp->dirfd, sp->tmpname);
+		publish_abort(sp->fd, sp->tmpfd, sp->tmpname);
 		sp->fd = -1;
 	}
 	sp->wlen = 0;
@@ -260,18 +226,11 @@ void spool_abort(struct spool *sp)
 
 void spool_close_dirs(struct spool *sp)
 {
-	size_t i;
-
 	if (sp->tmpfd >= 0)
 		close(sp->tmpfd);
 	if (sp->newfd >= 0)
 		close(sp->newfd);
-	for (i = 0; i < SPOOL_SHARDS; i++) {
-		if (sp->shardfd[i] >= 0)
-			close(sp->shardfd[i]);
-		sp->shardfd[i] = -1;
-	}
-	sp->tmpfd = sp->newfd = sp->dirfd = -1;
+	sp->tmpfd = sp->newfd = -1;
 }
 
 void spool_close(struct spool *sp)

@@ -7,12 +7,9 @@
 #include <stddef.h>
 
 #define SPOOL_WBUF 16384
-#define SPOOL_SHARDS 16 /* tmp/0 .. tmp/f */
 
 struct spool {
 	int tmpfd, newfd; /* directory fds, -1 until opened */
-	int shardfd[SPOOL_SHARDS]; /* tmp/X: -1 not opened yet, -2 absent */
-	int dirfd;        /* where the entry being written was made */
 	int fd;           /* the entry being written, -1 if none */
 	char id[96];
 	const char *tmpname; /* id, or NULL: the file has no name yet */

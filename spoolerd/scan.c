@@ -2,10 +2,9 @@
  * scan.c - find spool entries and claim them.
  *
  * Layout under spool_dir (the session writes tmp/ and new/):
- *   tmp/     being written by a session; never read here, old files swept
- *            (sessions make their files unnamed where the file system
- *            can, and in tmp/0 .. tmp/f: see smtpd-session/spool.c; tmp/
- *            is marked a top directory so those spread over the disk)
+ *   tmp/     being written by a session (unnamed, O_TMPFILE, where the
+ *            file system can: nothing to see); never read here, old
+ *            files swept
  *   new/     complete entries, not yet claimed
  *   cur/     claimed by a spoolerd and being delivered; left here by a
  *            crash, delivered again at start
@@ -29,9 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/fs.h> /* FS_IOC_SETFLAGS, FS_TOPDIR_FL */
 #include <sys/file.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -52,34 +49,6 @@ static int sub(int dir, const char *name)
 		fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	}
 	return fd;
-}
-
-/* make_shards - tmp/0 .. tmp/f, the sessions' shards, where missing
- * (units/tmpfiles.conf makes them on an installed system), after
- * marking tmp/ a top directory so that ext4 puts each shard in a block
- * group of its own. Best effort: a session falls back to tmp/ itself,
- * and a file system without the flag just ignores it. */
-static void make_shards(int tmp)
-{
-	static const char hex[] = "0123456789abcdef";
-	char name[2] = {0, 0};
-	struct stat st;
-	int fl;
-	size_t i;
-
-	if (fstat(tmp, &st) < 0)
-		return;
-	if (ioctl(tmp, FS_IOC_GETFLAGS, &fl) == 0 && !(fl & FS_TOPDIR_FL)) {
-		fl |= FS_TOPDIR_FL;
-		(void)ioctl(tmp, FS_IOC_SETFLAGS, &fl);
-	}
-	for (i = 0; i < SCAN_SHARDS; i++) {
-		name[0] = hex[i];
-		/* tmp/'s own mode, whatever the umask */
-		if (mkdirat(tmp, name, 0700) == 0 &&
-		    fchmodat(tmp, name, st.st_mode & 07777, 0) < 0)
-			(void)unlinkat(tmp, name, AT_REMOVEDIR);
-	}
 }
 
 int scan_open(struct sd_spool *sp, const char *dir, int keep_done,
@@ -113,7 +82,6 @@ int scan_open(struct sd_spool *sp, const char *dir, int keep_done,
 			return -1;
 		}
 	}
-	make_shards(sp->tmp);
 	return 0;
 }
 
@@ -199,7 +167,7 @@ int scan_claim(struct sd_spool *sp, int fromfd, const char *name,
                char *why, size_t whysize)
 {
 	struct stat a, b;
-	int fd;
+	int fd, tries = 0;
 
 	if (fromfd != sp->cur && renameat(fromfd, name, sp->cur, name) < 0)
 		return -1;
@@ -222,9 +190,16 @@ int scan_claim(struct sd_spool *sp, int fromfd, const char *name,
 		snprintf(why, whysize, "cannot open: %s", strerror(errno));
 		return SCAN_BAD;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		int e = errno;
 
+		/* from new/ or defer/, a lock can only be a deliverer that
+		 * has just settled it (moved it out of cur/, an admin moved
+		 * it back) and is about to close: wait for that, briefly */
+		if (e == EWOULDBLOCK && fromfd != sp->cur && ++tries < 100) {
+			usleep(10000);
+			continue;
+		}
 		close(fd);
 		errno = e; /* EWOULDBLOCK: another process delivers it */
 		return -1;
@@ -280,22 +255,9 @@ static void sweep_one(void *arg, const char *name)
 
 long scan_clean_tmp(struct sd_spool *sp, time_t now, long max_age)
 {
-	static const char hex[] = "0123456789abcdef";
 	struct sweep sw = {sp->tmp, now, max_age, 0};
-	char name[2] = {0, 0};
-	size_t i;
 
 	scan_list(sp->tmp, sweep_one, &sw);
-	for (i = 0; i < SCAN_SHARDS; i++) {
-		name[0] = hex[i];
-		sw.dirfd = openat(sp->tmp, name,
-				  O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-					  O_CLOEXEC);
-		if (sw.dirfd < 0)
-			continue;
-		scan_list(sw.dirfd, sweep_one, &sw);
-		close(sw.dirfd);
-	}
 	return sw.removed;
 }
 

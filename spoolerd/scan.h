@@ -34,11 +34,8 @@ long scan_list(int dirfd, void (*fn)(void *arg, const char *name),
 int scan_claim(struct sd_spool *sp, int fromfd, const char *name,
                char *why, size_t whysize);
 
-/* the sessions' tmp/ shards, tmp/0 .. tmp/f (smtpd-session/spool.c) */
-#define SCAN_SHARDS 16
-
-/* scan_clean_tmp - remove files in tmp/ and its shards older than
- * max_age seconds (a session that died mid-write); number removed */
+/* scan_clean_tmp - remove files in tmp/ older than max_age seconds (a
+ * session that died mid-write); number removed */
 long scan_clean_tmp(struct sd_spool *sp, time_t now, long max_age);
 
 /* scan_clean_state - remove state/ files whose entry is in none of

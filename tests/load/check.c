@@ -35,8 +35,6 @@
 static const char *spool_dirs[] = {"new", "cur", "defer", "failed", "tmp",
 				   "state"};
 
-/* count_dir - the files in BASE/SUB, and in its subdirectories one level
- * down (tmp/0 .. tmp/f, the sessions' shards) */
 static long long count_dir(const char *base, const char *sub)
 {
 	char path[4096];
@@ -48,18 +46,9 @@ static long long count_dir(const char *base, const char *sub)
 	d = opendir(path);
 	if (!d)
 		return 0;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (de->d_type == DT_DIR && !strchr(sub, '/')) {
-			char s2[512];
-
-			snprintf(s2, sizeof(s2), "%s/%s", sub, de->d_name);
-			n += count_dir(base, s2);
-		} else {
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
 			n++;
-		}
-	}
 	closedir(d);
 	return n;
 }

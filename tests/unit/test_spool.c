@@ -1,9 +1,8 @@
 /* test_spool.c - the durable write: atomicity under injected failures of
  * write, fsync and the naming step (rename or link; linked with --wrap),
  * on the unnamed (O_TMPFILE) path and on the named one (openat wrapped
- * to refuse O_TMPFILE, as a file system without it); which tmp/ shard an
- * entry is made in; unique ids across concurrent processes, the
- * free-space check */
+ * to refuse O_TMPFILE, as a file system without it); unique ids across
+ * concurrent processes, the free-space check */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -340,55 +339,8 @@ static void test_space_and_missing_dirs(void **state)
 	spool_close(&sp);
 }
 
-/* with tmp/0 .. tmp/f: each entry made in tmp/X, X the first digit of
- * its id's random part; on the named path its tmp name is there too */
-static void test_shards(void **state)
-{
-	static const char hex[] = "0123456789abcdef";
-	char p[300], want[320];
-	struct spool sp;
-	struct envelope env;
-	int i, seen[16] = {0}, n = 0;
-
-	(void)state;
-	for (i = 0; i < 16; i++) {
-		snprintf(p, sizeof(p), "%s/tmp/%c", dir, hex[i]);
-		assert_int_equal(mkdir(p, 0755), 0);
-	}
-	spool_init(&sp);
-	assert_int_equal(spool_open_dirs(&sp, dir), 0);
-	for (i = 0; i < 200; i++) {
-		const char *r;
-
-		envelope(&env);
-		made_in[0] = '\0';
-		assert_int_equal(spool_begin(&sp, &env), 0);
-		r = strchr(sp.id, 'R');
-		assert_non_null(r);
-		snprintf(want, sizeof(want), "%s/tmp/%c", dir, r[1]);
-		if (no_tmpfile) {
-			snprintf(p, sizeof(p), "tmp/%c", r[1]);
-			assert_int_equal(count(p), 1);
-		} else {
-			assert_string_equal(made_in, want);
-		}
-		seen[strchr(hex, r[1]) - hex] = 1;
-		spool_write(&sp, "m\r\n", 3);
-		assert_int_equal(spool_commit(&sp, 3), 0);
-	}
-	spool_close(&sp);
-	for (i = 0; i < 16; i++)
-		n += seen[i];
-	assert_int_equal(n, 16); /* 200 ids: every shard used */
-	assert_int_equal(count("new"), 200);
-	for (i = 0; i < 16; i++) {
-		snprintf(p, sizeof(p), "tmp/%c", hex[i]);
-		assert_int_equal(count(p), 0);
-	}
-}
-
-/* without shards the entry is made in tmp/ itself */
-static void test_no_shards(void **state)
+/* the unnamed file is made in tmp/ (its inode allocated near it) */
+static void test_made_in_tmp(void **state)
 {
 	struct spool sp;
 	char want[300];
@@ -417,11 +369,6 @@ static void test_named_abort(void **state)
 	test_abort(state);
 }
 
-static void test_named_shards(void **state)
-{
-	test_shards(state);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -436,14 +383,11 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_space_and_missing_dirs,
 						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_shards, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_no_shards, setup,
+		cmocka_unit_test_setup_teardown(test_made_in_tmp, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_named_path, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_named_abort, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_named_shards, setup,
 						teardown),
 	};
 
