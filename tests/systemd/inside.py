@@ -8,6 +8,9 @@ spawn rates to /results/rates.json. Exit status 0 when every check passed
   inside.py test     the checks (tests/systemd/suite)
   inside.py bench    connections/s only (bench/launchers.sh)
   inside.py profiles connections/s for each drop-in in profiles.json
+  inside.py units    connections/s (1 client) and time to the banner for
+                     each full text of smtpd-session@.service in
+                     units.json, in rounds (bench/profile.sh)
   inside.py rate PORT N PARALLEL   connections/s against 127.0.0.1:PORT,
                      printed (bench/launchers.sh uses it on the host, so
                      every launcher is measured by the same client)
@@ -527,6 +530,72 @@ def _try_banner():
         return None
 
 
+def rate_timed(n):
+    """n connections one after the other, one short message each:
+    (connections/s, median ms from connect to the 220 banner, errors)"""
+    errs, lat = [], []
+    body = (b"From: <sender@client.test>\r\nTo: <rate@example.com>\r\n"
+            b"Subject: profile\r\n\r\nhello\r\n")
+    t0 = time.time()
+    for _ in range(n):
+        t1 = time.time()
+        try:
+            c = smtplib.SMTP("127.0.0.1", PORT, timeout=20,
+                             local_hostname="client.test")
+            lat.append(time.time() - t1)
+            c.ehlo("client.test")
+            c.sendmail("sender@client.test", ["rate@example.com"], body)
+            c.quit()
+        except Exception as e:  # noqa
+            errs.append(repr(e))
+    dt = time.time() - t0
+    lat.sort()
+    med = lat[len(lat) // 2] * 1000 if lat else 0.0
+    return (n - len(errs)) / dt if dt > 0 else 0.0, med, errs
+
+
+def units_bench():
+    """/results/units.json: {"n": N, "rounds": R, "budget": seconds,
+    "variants": [[name, unit text], ...]}. Each variant in turn replaces
+    the installed smtpd-session@.service (so a directive left out is
+    really absent, not reset by a drop-in); every round measures every
+    variant once. /results/units-rates.json after each measurement:
+    {name: [[conn/s, banner ms, errors], ...]}. Stops starting new
+    measurements once the budget is spent; the original unit is put
+    back at the end."""
+    spec = json.load(open(os.path.join(RES, "units.json")))
+    frag = prop("smtpd@probe.service", "FragmentPath")
+    orig = open(frag).read()
+    out = {}
+    end = time.time() + spec.get("budget", 200)
+    try:
+        for rnd in range(spec.get("rounds", 1)):
+            for name, text in spec["variants"]:
+                if time.time() > end:
+                    log("units: budget spent in round", rnd)
+                    return 0
+                with open(frag, "w") as fh:
+                    fh.write(text)
+                sh("systemctl", "daemon-reload")
+                if prop("smtpd@probe.service", "LoadState") != "loaded":
+                    out.setdefault(name, []).append([0.0, 0.0, -1])
+                    continue
+                r, med, errs = rate_timed(spec.get("n", 100))
+                out.setdefault(name, []).append(
+                    [round(r, 1), round(med, 2), len(errs)])
+                log("units", rnd, name, r, med, errs[:3])
+                with open(os.path.join(RES, "units-rates.json.new"),
+                          "w") as fh:
+                    json.dump(out, fh)
+                os.rename(os.path.join(RES, "units-rates.json.new"),
+                          os.path.join(RES, "units-rates.json"))
+    finally:
+        with open(frag, "w") as fh:
+            fh.write(orig)
+        sh("systemctl", "daemon-reload")
+    return 0
+
+
 def rates(label, out, n):
     r, errs = rate(n)
     out[label] = round(r, 1)
@@ -545,6 +614,8 @@ def main():
         if errs:
             print("errors:", errs[:3], file=sys.stderr)
         return 0
+    if mode == "units":
+        return units_bench()
     if mode == "profiles":
         # /results/profiles.json: {"name": "drop-in text", ...}; measures
         # each as an extra drop-in of smtpd-session@.service

@@ -1,0 +1,228 @@
+#!/bin/bash
+# bench/profile.sh - what each directive of smtpd-session@.service costs
+# per connection under systemd Accept=yes, and what it is worth in
+# `systemd-analyze security --offline=true`, side by side with Postfix's
+# smtpd in one run.
+#
+# Variants of the installed unit (each replaces the unit file in turn, so
+# a left-out directive is really absent, not reset by a drop-in):
+#
+#   default            the unit as shipped
+#   -KEY               the default without every KEY= line, for each
+#                      directive of [Service] but ExecStart, Standard*,
+#                      User and Group (what the session cannot run without)
+#   -seccomp, -cgroup, bare
+#                      groups of them removed at once
+#   +KEY=VALUE         the default with one directive added (the candidates
+#                      for a better score)
+#   profile ...        the candidate profiles named in the script
+#
+# Each variant: connections/s, one client, one short message per
+# connection (EHLO, MAIL, RCPT, DATA, QUIT; spoolerd delivers to a
+# maildir meanwhile), and the median time from connect() to the 220
+# banner, in a systemd-nspawn container with systemd as PID 1
+# (tests/systemd/lib.sh, inside.py units), in ROUNDS rounds that each
+# measure every variant once; the median over the rounds is printed.
+# Postfix's smtpd (bench/postfix.sh) is measured by the same client on
+# this machine right before and right after the container run. Traffic is
+# loopback only (the container has its own network namespace).
+#
+# Environment: N (connections per cell, default 100), ROUNDS (3), BUDGET
+# (seconds of measuring inside the container, default 420; the container
+# is killed BUDGET+120 s after it starts). Needs root, systemd-nspawn,
+# debootstrap, openssl, postfix. Output: stdout and
+# bench/results/profile.txt.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 1
+N=${N:-100}
+ROUNDS=${ROUNDS:-3}
+BUDGET=${BUDGET:-420}
+PF_N=${PF_N:-400}
+PATH=$PATH:/usr/sbin:/sbin
+export NS_TIMEOUT=$((BUDGET + 120))
+. "$top/tests/systemd/lib.sh"
+. "$top/bench/postfix.sh"
+
+for c in systemd-nspawn systemd-analyze debootstrap openssl; do
+	command -v "$c" >/dev/null || { echo "# $c missing: skipped" >&2; exit 0; }
+done
+[ "$(id -u)" = 0 ] || { echo "# needs root: skipped" >&2; exit 0; }
+
+work=$(mktemp -d /tmp/smtpd-profile.XXXXXX)
+chmod 0755 "$work"
+cleanup() {
+	pf_stop
+	ns_clean "$work/ns" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+pf_rate() { # label
+	local port out
+	pf_available || return 0
+	port=$(free_port)
+	if pf_start "$work" "$port"; then
+		out=$(RESULTS=$work python3 tests/systemd/inside.py rate \
+			"$port" "$PF_N" 1 2>>"$work/rate.err")
+		echo "$1 ${out%% *}" >>"$work/postfix.txt"
+		echo "# postfix smtpd ($1): ${out%% *} conn/s" >&2
+	fi
+	pf_stop
+	rm -rf "$work/postfix"
+}
+
+# --- the variants and their scores, from the installed unit --------------
+sroot=$work/sroot
+make -s -o smtpd-session/smtpd-session -o spoolerd/spoolerd install \
+	DESTDIR="$sroot" PREFIX=/usr >"$work/install.log" 2>&1 || {
+	cat "$work/install.log" >&2
+	exit 1
+}
+unit=$(find "$sroot" -name 'smtpd-session@.service' -type f | head -n1)
+python3 - "$unit" "$work/variants.json" <<'EOF'
+import json, re, sys
+text = open(sys.argv[1]).read()
+lines = text.splitlines(True)
+keep = {"ExecStart", "StandardInput", "StandardOutput", "StandardError",
+        "User", "Group"}
+keys, sect = [], None
+for l in lines:
+    m = re.match(r"\[(\w+)\]", l)
+    if m:
+        sect = m.group(1)
+    m = re.match(r"(\w+)=", l)
+    if m and sect == "Service" and m.group(1) not in keep and \
+            m.group(1) not in keys:
+        keys.append(m.group(1))
+
+
+def without(*ks):
+    return "".join(l for l in lines
+                   if not re.match(r"(%s)=" % "|".join(ks), l))
+
+
+def plus(*extra):
+    return text.rstrip("\n") + "\n" + "".join(e + "\n" for e in extra)
+
+
+seccomp = ["RestrictAddressFamilies", "RestrictNamespaces",
+           "RestrictRealtime", "RestrictSUIDSGID", "LockPersonality",
+           "MemoryDenyWriteExecute", "SystemCallArchitectures"]
+scf = ["SystemCallFilter=@system-service",
+       "SystemCallFilter=~@privileged @resources",
+       "SystemCallErrorNumber=EPERM"]
+v = [["default", text]]
+v += [["-" + k, without(k)] for k in keys]
+v += [["-seccomp (the 7 seccomp-based options)", without(*seccomp)],
+      ["-MemoryMax -TasksMax", without("MemoryMax", "TasksMax")],
+      ["-LoadCredential -MemoryMax -TasksMax",
+       without("LoadCredential", "MemoryMax", "TasksMax")],
+      ["bare (ExecStart, Standard*, User, Group)", without(*keys)],
+      ["+SystemCallFilter=@system-service ~@privileged @resources",
+       plus(*scf)],
+      ["+IPAddressDeny=any", plus("IPAddressDeny=any")],
+      ["+DevicePolicy=closed", plus("DevicePolicy=closed")],
+      ["+PrivateUsers=yes", plus("PrivateUsers=yes")],
+      ["+ProtectHostname=yes", plus("ProtectHostname=yes")],
+      ["+ProtectClock=yes", plus("ProtectClock=yes")],
+      ["+PrivateNetwork=yes", plus("PrivateNetwork=yes")],
+      ["StandardError=null (no journal stream; not a profile)",
+       without("StandardError") + "StandardError=null\n"]]
+json.dump(v, open(sys.argv[2], "w"))
+EOF
+python3 - "$work/variants.json" "$unit" "$sroot" >"$work/scores.json" <<'EOF'
+import json, re, subprocess, sys
+vs = json.load(open(sys.argv[1]))
+orig = open(sys.argv[2]).read()
+out = {}
+for name, text in vs:
+    open(sys.argv[2], "w").write(text)
+    r = subprocess.run(["systemd-analyze", "security", "--offline=true",
+                        "--root=" + sys.argv[3], "smtpd-session@i.service"],
+                       capture_output=True, text=True, timeout=60)
+    m = re.search(r"Overall exposure level for \S+: ([0-9.]+)",
+                  r.stdout + r.stderr)
+    out[name] = float(m.group(1)) if m else None
+open(sys.argv[2], "w").write(orig)
+json.dump(out, sys.stdout)
+EOF
+
+# --- measure: Postfix, the variants under systemd, Postfix again ----------
+pf_rate before
+if ns_base && ns_root "$work/ns" units; then
+	python3 - "$work/variants.json" "$N" "$ROUNDS" "$BUDGET" \
+		>"$work/ns/results/units.json" <<'EOF'
+import json, sys
+print(json.dumps({"variants": json.load(open(sys.argv[1])),
+                  "n": int(sys.argv[2]), "rounds": int(sys.argv[3]),
+                  "budget": int(sys.argv[4])}))
+EOF
+	start=$SECONDS
+	ns_boot "$work/ns"
+	echo "# container ran $((SECONDS - start)) s" >&2
+	[ -s "$work/ns/results/units-rates.json" ] || {
+		echo "# the container run failed: $work/ns/boot.log" >&2
+		tail -n 20 "$work/ns/results/log" "$work/ns/boot.log" >&2
+	}
+	cp "$work/ns/results/units-rates.json" "$work/rates.json" 2>/dev/null
+fi
+pf_rate after
+
+# --- the table -------------------------------------------------------------
+mkdir -p bench/results
+python3 - "$work/variants.json" "$work/scores.json" "$work/rates.json" \
+	"$work/postfix.txt" "$N" <<'EOF' | tee bench/results/profile.txt
+import json, os, statistics, subprocess, sys
+vs = [n for n, _ in json.load(open(sys.argv[1]))]
+sc = json.load(open(sys.argv[2]))
+rs = json.load(open(sys.argv[3])) if os.path.exists(sys.argv[3]) else {}
+pf = {}
+if os.path.exists(sys.argv[4]):
+    for l in open(sys.argv[4]):
+        k, _, v = l.partition(" ")
+        try:
+            pf[k] = float(v)
+        except ValueError:
+            pass
+pfm = statistics.mean(pf.values()) if pf else None
+
+
+def med(name, i):
+    xs = [r[i] for r in rs.get(name, []) if r[2] == 0]
+    return statistics.median(xs) if xs else None
+
+
+d = med("default", 0)
+rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"],
+                     capture_output=True, text=True).stdout.strip()
+un = os.uname()
+print("smtpd-session@.service per directive: systemd-analyze security "
+      "--offline=true, and connections/s with 1 client (median of %d "
+      "rounds, N=%s each) under systemd as PID 1 (nspawn)" % (
+          max([len(x) for x in rs.values()] or [0]), sys.argv[5]))
+print("commit %s, %s %s, %d CPUs, load %s, %s" % (
+    rev, un.sysname, un.release, os.cpu_count(),
+    open("/proc/loadavg").read().split()[0],
+    subprocess.run(["date", "-u", "+%Y-%m-%dT%H:%MZ"], capture_output=True,
+                   text=True).stdout.strip()))
+print("Postfix smtpd, same client, 1 client: %s conn/s (before %s, after "
+      "%s)" % ("%.0f" % pfm if pfm else "-", pf.get("before", "-"),
+               pf.get("after", "-")))
+print()
+print("| variant | score | conn/s | x Postfix | vs default | banner ms |")
+print("|---|---:|---:|---:|---:|---:|")
+for n in vs:
+    r, b = med(n, 0), med(n, 1)
+    errs = sum(x[2] for x in rs.get(n, []) if x[2] > 0)
+    print("| %s | %s | %s | %s | %s | %s |" % (
+        n, sc.get(n) if sc.get(n) is not None else "-",
+        ("%.0f" % r if r else "-") + (" (%d errors)" % errs if errs else ""),
+        "%.2f" % (r / pfm) if r and pfm else "-",
+        "%+.0f%%" % (100 * (r / d - 1)) if r and d else "-",
+        "%.1f" % b if b else "-"))
+EOF
