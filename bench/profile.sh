@@ -19,8 +19,10 @@
 #
 # Each variant: connections/s, one client, one short message per
 # connection (EHLO, MAIL, RCPT, DATA, QUIT; spoolerd delivers to a
-# maildir meanwhile), and the median time from connect() to the 220
-# banner, in a systemd-nspawn container with systemd as PID 1
+# maildir meanwhile), the median time from connect() to the 220 banner,
+# and the CPU time of the whole container (systemd, journald, the
+# sessions, spoolerd; not the client) per connection, which a shared
+# machine disturbs far less than the rate, in a systemd-nspawn container with systemd as PID 1
 # (tests/systemd/lib.sh, inside.py units), in ROUNDS rounds that each
 # measure every variant once; the median over the rounds is printed.
 # Postfix's smtpd (bench/postfix.sh) is measured by the same client on
@@ -62,14 +64,34 @@ trap 'exit 130' INT TERM
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
+# sid_ticks SID: CPU clock ticks of the processes of session SID, with
+# the children they reaped
+sid_ticks() {
+	python3 - "$1" <<'EOF'
+import os, sys
+t = 0
+for d in os.listdir("/proc"):
+    try:
+        f = open("/proc/%s/stat" % d).read().rpartition(")")[2].split()
+    except (OSError, ValueError):
+        continue
+    if f[3] == sys.argv[1]:
+        t += sum(int(x) for x in f[11:15])
+print(t)
+EOF
+}
 pf_rate() { # label
-	local port out
+	local port out c0 c1
 	pf_available || return 0
 	port=$(free_port)
 	if pf_start "$work" "$port"; then
+		c0=$(sid_ticks "$PF_PID")
 		out=$(RESULTS=$work python3 tests/systemd/inside.py rate \
 			"$port" "$PF_N" 1 2>>"$work/rate.err")
+		c1=$(sid_ticks "$PF_PID")
 		echo "$1 ${out%% *}" >>"$work/postfix.txt"
+		echo "cpu-$1 $(((c1 - c0) * 10000 / $(getconf CLK_TCK) / PF_N))" \
+			>>"$work/postfix.txt"
 		echo "# postfix smtpd ($1): ${out%% *} conn/s" >&2
 	fi
 	pf_stop
@@ -132,7 +154,11 @@ v += [["-seccomp (the 7 seccomp-based options)", without(*seccomp)],
       ["+ProtectClock=yes", plus("ProtectClock=yes")],
       ["+PrivateNetwork=yes", plus("PrivateNetwork=yes")],
       ["StandardError=null (no journal stream; not a profile)",
-       without("StandardError") + "StandardError=null\n"]]
+       without("StandardError") + "StandardError=null\n"],
+      ["smtpd-tcpserver.service (no unit per connection: the floor)",
+       None]]
+# the default once more half-way: the machine's load drifts
+v.insert(len(v) // 2, ["default", text])
 json.dump(v, open(sys.argv[2], "w"))
 EOF
 python3 - "$work/variants.json" "$unit" "$sroot" >"$work/scores.json" <<'EOF'
@@ -141,6 +167,8 @@ vs = json.load(open(sys.argv[1]))
 orig = open(sys.argv[2]).read()
 out = {}
 for name, text in vs:
+    if text is None:
+        continue
     open(sys.argv[2], "w").write(text)
     r = subprocess.run(["systemd-analyze", "security", "--offline=true",
                         "--root=" + sys.argv[3], "smtpd-session@i.service"],
@@ -178,7 +206,7 @@ mkdir -p bench/results
 python3 - "$work/variants.json" "$work/scores.json" "$work/rates.json" \
 	"$work/postfix.txt" "$N" <<'EOF' | tee bench/results/profile.txt
 import json, os, statistics, subprocess, sys
-vs = [n for n, _ in json.load(open(sys.argv[1]))]
+vs = list(dict.fromkeys(n for n, _ in json.load(open(sys.argv[1]))))
 sc = json.load(open(sys.argv[2]))
 rs = json.load(open(sys.argv[3])) if os.path.exists(sys.argv[3]) else {}
 pf = {}
@@ -189,12 +217,19 @@ if os.path.exists(sys.argv[4]):
             pf[k] = float(v)
         except ValueError:
             pass
-pfm = statistics.mean(pf.values()) if pf else None
+pfr = [v for k, v in pf.items() if not k.startswith("cpu-")]
+pfc = [v / 10 for k, v in pf.items() if k.startswith("cpu-")]
+pfm = statistics.mean(pfr) if pfr else None
 
 
-def med(name, i):
-    xs = [r[i] for r in rs.get(name, []) if r[2] == 0]
+def med(name, i, k=None):
+    xs = [r[i] if k is None else r[i].get(k, 0) for r in rs.get(name, [])
+          if r[2] == 0 and len(r) > i]
     return statistics.median(xs) if xs else None
+
+
+def ms(x):
+    return "%.1f" % x if x is not None else "-"
 
 
 d = med("default", 0)
@@ -211,18 +246,27 @@ print("commit %s, %s %s, %d CPUs, load %s, %s" % (
     subprocess.run(["date", "-u", "+%Y-%m-%dT%H:%MZ"], capture_output=True,
                    text=True).stdout.strip()))
 print("Postfix smtpd, same client, 1 client: %s conn/s (before %s, after "
-      "%s)" % ("%.0f" % pfm if pfm else "-", pf.get("before", "-"),
-               pf.get("after", "-")))
+      "%s), CPU of master and its children %s ms per connection" % (
+          "%.0f" % pfm if pfm else "-", pf.get("before", "-"),
+          pf.get("after", "-"),
+          "/".join("%.1f" % c for c in pfc) if pfc else "-"))
 print()
-print("| variant | score | conn/s | x Postfix | vs default | banner ms |")
-print("|---|---:|---:|---:|---:|---:|")
+dc = med("default", 3)
+print("| variant | score | conn/s | x Postfix | vs default | banner ms "
+      "| CPU ms/conn | vs default | PID 1 | sessions | journald | spoolerd "
+      "|")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for n in vs:
-    r, b = med(n, 0), med(n, 1)
+    r, b, c = med(n, 0), med(n, 1), med(n, 3)
     errs = sum(x[2] for x in rs.get(n, []) if x[2] > 0)
-    print("| %s | %s | %s | %s | %s | %s |" % (
+    print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |"
+          % (
         n, sc.get(n) if sc.get(n) is not None else "-",
         ("%.0f" % r if r else "-") + (" (%d errors)" % errs if errs else ""),
         "%.2f" % (r / pfm) if r and pfm else "-",
         "%+.0f%%" % (100 * (r / d - 1)) if r and d else "-",
-        "%.1f" % b if b else "-"))
+        "%.1f" % b if b else "-", "%.1f" % c if c else "-",
+        "%+.1f" % (c - dc) if c and dc else "-", ms(med(n, 4, "pid1")),
+        ms(med(n, 4, "sessions")), ms(med(n, 4, "systemd-journal")),
+        ms(med(n, 4, "spoolerd"))))
 EOF

@@ -530,10 +530,39 @@ def _try_banner():
         return None
 
 
+def cpu_ticks():
+    """CPU clock ticks of everything in the container but this process,
+    by where they went: utime+stime of every live process plus
+    cutime+cstime (the children it reaped), so each process that ran is
+    counted once, by itself while alive, then by its reaper. PID 1 reaps
+    every session: "pid1" is the manager itself, "sessions" what its
+    children used (a session's sandbox set-up runs in the forked child,
+    before the exec)."""
+    me, t = os.getpid(), {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == me:
+            continue
+        try:
+            s = open("/proc/%s/stat" % d).read()
+        except OSError:
+            continue
+        comm = s[s.index("(") + 1:s.rindex(")")]
+        f = [int(x) for x in s.rpartition(")")[2].split()[11:15]]
+        if d == "1":
+            t["pid1"] = t.get("pid1", 0) + f[0] + f[1]
+            t["sessions"] = t.get("sessions", 0) + f[2] + f[3]
+        else:
+            k = comm if comm in ("systemd-journal", "spoolerd") else "other"
+            t[k] = t.get(k, 0) + sum(f)
+    return t
+
+
 def rate_timed(n):
     """n connections one after the other, one short message each:
-    (connections/s, median ms from connect to the 220 banner, errors)"""
+    (connections/s, median ms from connect to the 220 banner, CPU ms of
+    the container per connection by cpu_ticks() key and "all", errors)"""
     errs, lat = [], []
+    c0 = cpu_ticks()
     body = (b"From: <sender@client.test>\r\nTo: <rate@example.com>\r\n"
             b"Subject: profile\r\n\r\nhello\r\n")
     t0 = time.time()
@@ -549,18 +578,25 @@ def rate_timed(n):
         except Exception as e:  # noqa
             errs.append(repr(e))
     dt = time.time() - t0
+    c1 = cpu_ticks()
+    cpu = {k: round((c1.get(k, 0) - c0.get(k, 0)) * 1000.0 /
+                    os.sysconf("SC_CLK_TCK") / n, 2) for k in c1}
+    cpu["all"] = round(sum(cpu.values()), 2)
     lat.sort()
     med = lat[len(lat) // 2] * 1000 if lat else 0.0
-    return (n - len(errs)) / dt if dt > 0 else 0.0, med, errs
+    return (n - len(errs)) / dt if dt > 0 else 0.0, med, cpu, errs
 
 
 def units_bench():
     """/results/units.json: {"n": N, "rounds": R, "budget": seconds,
-    "variants": [[name, unit text], ...]}. Each variant in turn replaces
+    "variants": [[name, unit text or null], ...]}. Each variant in turn
+    replaces
     the installed smtpd-session@.service (so a directive left out is
-    really absent, not reset by a drop-in); every round measures every
+    really absent, not reset by a drop-in; null: smtpd-tcpserver.service
+    instead of the socket); every round measures every
     variant once. /results/units-rates.json after each measurement:
-    {name: [[conn/s, banner ms, errors], ...]}. Stops starting new
+    {name: [[conn/s, banner ms, errors, CPU ms per connection, {where:
+    CPU ms}], ...]}. Stops starting new
     measurements once the budget is spent; the original unit is put
     back at the end."""
     spec = json.load(open(os.path.join(RES, "units.json")))
@@ -574,16 +610,29 @@ def units_bench():
                 if time.time() > end:
                     log("units: budget spent in round", rnd)
                     return 0
-                with open(frag, "w") as fh:
-                    fh.write(text)
-                sh("systemctl", "daemon-reload")
+                if text is None:
+                    # the floor: smtpd-tcpserver.service, one sandbox
+                    # for all sessions, no unit per connection
+                    with open(frag, "w") as fh:
+                        fh.write(orig)
+                    sh("systemctl", "daemon-reload")
+                    sh("systemctl", "stop", "smtpd.socket")
+                    sh("systemctl", "start", "smtpd-tcpserver.service")
+                    wait_for(_try_banner, 5)
+                else:
+                    with open(frag, "w") as fh:
+                        fh.write(text)
+                    sh("systemctl", "daemon-reload")
                 if prop("smtpd@probe.service", "LoadState") != "loaded":
-                    out.setdefault(name, []).append([0.0, 0.0, -1])
+                    out.setdefault(name, []).append([0.0, 0.0, -1, 0.0, {}])
                     continue
-                r, med, errs = rate_timed(spec.get("n", 100))
+                r, med, cpu, errs = rate_timed(spec.get("n", 100))
                 out.setdefault(name, []).append(
-                    [round(r, 1), round(med, 2), len(errs)])
-                log("units", rnd, name, r, med, errs[:3])
+                    [round(r, 1), round(med, 2), len(errs), cpu["all"], cpu])
+                log("units", rnd, name, r, med, cpu, errs[:3])
+                if text is None:
+                    sh("systemctl", "stop", "smtpd-tcpserver.service")
+                    sh("systemctl", "start", "smtpd.socket")
                 with open(os.path.join(RES, "units-rates.json.new"),
                           "w") as fh:
                     json.dump(out, fh)
