@@ -147,6 +147,11 @@ v += [["-seccomp (the 7 seccomp-based options)", without(*seccomp)],
       ["bare (ExecStart, Standard*, User, Group)", without(*keys)],
       ["+SystemCallFilter=@system-service ~@privileged @resources",
        plus(*scf)],
+      ["+SystemCallFilter=~@clock @cpu-emulation @debug @module @mount "
+       "@obsolete @privileged @raw-io @reboot @resources @swap",
+       plus("SystemCallFilter=~@clock @cpu-emulation @debug @module "
+            "@mount @obsolete @privileged @raw-io @reboot @resources @swap",
+            "SystemCallErrorNumber=EPERM")],
       ["+IPAddressDeny=any", plus("IPAddressDeny=any")],
       ["+DevicePolicy=closed", plus("DevicePolicy=closed")],
       ["+PrivateUsers=yes", plus("PrivateUsers=yes")],
@@ -157,9 +162,14 @@ v += [["-seccomp (the 7 seccomp-based options)", without(*seccomp)],
        without("StandardError") + "StandardError=null\n"],
       ["smtpd-tcpserver.service (no unit per connection: the floor)",
        None]]
-# the default once more half-way: the machine's load drifts
-v.insert(len(v) // 2, ["default", text])
-json.dump(v, open(sys.argv[2], "w"))
+# the default again after every 4 variants: the load of a shared machine
+# drifts, so each variant is compared with the defaults next to it
+w = []
+for i, x in enumerate(v):
+    w.append(x)
+    if i % 4 == 0 and i < len(v) - 1:
+        w.append(["default", text])
+json.dump(w, open(sys.argv[2], "w"))
 EOF
 python3 - "$work/variants.json" "$unit" "$sroot" >"$work/scores.json" <<'EOF'
 import json, re, subprocess, sys
@@ -208,7 +218,8 @@ python3 - "$work/variants.json" "$work/scores.json" "$work/rates.json" \
 import json, os, statistics, subprocess, sys
 vs = list(dict.fromkeys(n for n, _ in json.load(open(sys.argv[1]))))
 sc = json.load(open(sys.argv[2]))
-rs = json.load(open(sys.argv[3])) if os.path.exists(sys.argv[3]) else {}
+seq = json.load(open(sys.argv[3])) if os.path.exists(sys.argv[3]) else []
+seq = [x for x in seq if x[4] == 0]
 pf = {}
 if os.path.exists(sys.argv[4]):
     for l in open(sys.argv[4]):
@@ -221,52 +232,93 @@ pfr = [v for k, v in pf.items() if not k.startswith("cpu-")]
 pfc = [v / 10 for k, v in pf.items() if k.startswith("cpu-")]
 pfm = statistics.mean(pfr) if pfr else None
 
+# each measurement against the defaults right before and after it
+near = []
+for i, x in enumerate(seq):
+    ref = []
+    for step in (-1, 1):
+        j = i + step
+        while 0 <= j < len(seq) and seq[j][0] == x[0]:
+            if seq[j][1] == "default" and j != i:
+                ref.append(seq[j])
+                break
+            j += step
+    near.append(ref)
 
-def med(name, i, k=None):
-    xs = [r[i] if k is None else r[i].get(k, 0) for r in rs.get(name, [])
-          if r[2] == 0 and len(r) > i]
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else None
 
 
-def ms(x):
-    return "%.1f" % x if x is not None else "-"
+def col(name, f):
+    return med([f(x, near[i]) for i, x in enumerate(seq) if x[1] == name])
 
 
-d = med("default", 0)
+def rel_rate(x, ref):
+    return x[2] / statistics.mean(r[2] for r in ref) if ref else None
+
+
+def rel_cpu(x, ref):
+    return x[5]["all"] - statistics.mean(r[5]["all"] for r in ref) \
+        if ref else None
+
+
+def f1(x, fmt="%.1f"):
+    return fmt % x if x is not None else "-"
+
+
 rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"],
                      capture_output=True, text=True).stdout.strip()
 un = os.uname()
-print("smtpd-session@.service per directive: systemd-analyze security "
-      "--offline=true, and connections/s with 1 client (median of %d "
-      "rounds, N=%s each) under systemd as PID 1 (nspawn)" % (
-          max([len(x) for x in rs.values()] or [0]), sys.argv[5]))
+print("smtpd-session@.service, one directive at a time: systemd-analyze "
+      "security --offline=true, and 1 client, one message per connection, "
+      "under systemd %s as PID 1 (nspawn); medians of %d rounds, N=%s "
+      "connections each" % (
+          subprocess.run(["systemctl", "--version"], capture_output=True,
+                         text=True).stdout.split()[1],
+          len({x[0] for x in seq}), sys.argv[5]))
 print("commit %s, %s %s, %d CPUs, load %s, %s" % (
     rev, un.sysname, un.release, os.cpu_count(),
     open("/proc/loadavg").read().split()[0],
     subprocess.run(["date", "-u", "+%Y-%m-%dT%H:%MZ"], capture_output=True,
                    text=True).stdout.strip()))
+dr = col("default", lambda x, r: x[2])
 print("Postfix smtpd, same client, 1 client: %s conn/s (before %s, after "
       "%s), CPU of master and its children %s ms per connection" % (
-          "%.0f" % pfm if pfm else "-", pf.get("before", "-"),
-          pf.get("after", "-"),
+          f1(pfm, "%.0f"), pf.get("before", "-"), pf.get("after", "-"),
           "/".join("%.1f" % c for c in pfc) if pfc else "-"))
+print("default profile: %s conn/s = %s x Postfix" % (
+    f1(dr, "%.0f"), f1(dr / pfm if dr and pfm else None, "%.2f")))
 print()
-dc = med("default", 3)
-print("| variant | score | conn/s | x Postfix | vs default | banner ms "
-      "| CPU ms/conn | vs default | PID 1 | sessions | journald | spoolerd "
-      "|")
+print("rate, CPU: medians; \"vs default\": against the default measured "
+      "next to it. CPU: ms per connection, the whole container but the "
+      "client; PID 1 = the manager, sessions = its children (sandbox "
+      "set-up in the forked child, then smtpd-session)")
+print()
+print("| variant | score | conn/s | vs default | banner ms | CPU ms "
+      "| vs default | PID 1 | sessions | journald | spoolerd | other |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for n in vs:
-    r, b, c = med(n, 0), med(n, 1), med(n, 3)
-    errs = sum(x[2] for x in rs.get(n, []) if x[2] > 0)
+    part = lambda k: col(n, lambda x, r: x[5].get(k, 0))
+    rr = col(n, rel_rate) if n != "default" else None
+    cr = col(n, rel_cpu) if n != "default" else None
     print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |"
-          % (
-        n, sc.get(n) if sc.get(n) is not None else "-",
-        ("%.0f" % r if r else "-") + (" (%d errors)" % errs if errs else ""),
-        "%.2f" % (r / pfm) if r and pfm else "-",
-        "%+.0f%%" % (100 * (r / d - 1)) if r and d else "-",
-        "%.1f" % b if b else "-", "%.1f" % c if c else "-",
-        "%+.1f" % (c - dc) if c and dc else "-", ms(med(n, 4, "pid1")),
-        ms(med(n, 4, "sessions")), ms(med(n, 4, "systemd-journal")),
-        ms(med(n, 4, "spoolerd"))))
+          % (n, sc.get(n) if sc.get(n) is not None else "-",
+             f1(col(n, lambda x, r: x[2]), "%.0f"),
+             "%+.0f%%" % (100 * (rr - 1)) if rr else "-",
+             f1(col(n, lambda x, r: x[3])), f1(part("all")),
+             f1(cr, "%+.1f"), f1(part("pid1")), f1(part("sessions")),
+             f1(part("systemd-journal")), f1(part("spoolerd")),
+             f1(part("other"))))
+others = {}
+for x in seq:
+    for k, v in x[5].items():
+        if k.startswith("~"):
+            others.setdefault(k[1:], []).append(v)
+if others:
+    print()
+    print("other, median ms per connection: " + ", ".join(
+        "%s %.1f" % (k, statistics.median(v)) for k, v in sorted(
+            others.items(), key=lambda kv: -statistics.median(kv[1]))[:6]))
 EOF

@@ -537,7 +537,7 @@ def cpu_ticks():
     counted once, by itself while alive, then by its reaper. PID 1 reaps
     every session: "pid1" is the manager itself, "sessions" what its
     children used (a session's sandbox set-up runs in the forked child,
-    before the exec)."""
+    before the exec); "~COMM" details "other"."""
     me, t = os.getpid(), {}
     for d in os.listdir("/proc"):
         if not d.isdigit() or int(d) == me:
@@ -554,6 +554,8 @@ def cpu_ticks():
         else:
             k = comm if comm in ("systemd-journal", "spoolerd") else "other"
             t[k] = t.get(k, 0) + sum(f)
+            if k == "other":
+                t["~" + comm] = t.get("~" + comm, 0) + sum(f)
     return t
 
 
@@ -581,7 +583,9 @@ def rate_timed(n):
     c1 = cpu_ticks()
     cpu = {k: round((c1.get(k, 0) - c0.get(k, 0)) * 1000.0 /
                     os.sysconf("SC_CLK_TCK") / n, 2) for k in c1}
-    cpu["all"] = round(sum(cpu.values()), 2)
+    cpu = {k: v for k, v in cpu.items() if not k.startswith("~") or v}
+    cpu["all"] = round(sum(v for k, v in cpu.items()
+                           if not k.startswith("~")), 2)
     lat.sort()
     med = lat[len(lat) // 2] * 1000 if lat else 0.0
     return (n - len(errs)) / dt if dt > 0 else 0.0, med, cpu, errs
@@ -594,15 +598,15 @@ def units_bench():
     the installed smtpd-session@.service (so a directive left out is
     really absent, not reset by a drop-in; null: smtpd-tcpserver.service
     instead of the socket); every round measures every
-    variant once. /results/units-rates.json after each measurement:
-    {name: [[conn/s, banner ms, errors, CPU ms per connection, {where:
-    CPU ms}], ...]}. Stops starting new
+    variant once. /results/units-rates.json after each measurement: a
+    list, in the order measured, of [round, name, conn/s, banner ms,
+    errors, {where: CPU ms per connection}]. Stops starting new
     measurements once the budget is spent; the original unit is put
     back at the end."""
     spec = json.load(open(os.path.join(RES, "units.json")))
     frag = prop("smtpd@probe.service", "FragmentPath")
     orig = open(frag).read()
-    out = {}
+    out = []
     end = time.time() + spec.get("budget", 200)
     try:
         for rnd in range(spec.get("rounds", 1)):
@@ -624,11 +628,11 @@ def units_bench():
                         fh.write(text)
                     sh("systemctl", "daemon-reload")
                 if prop("smtpd@probe.service", "LoadState") != "loaded":
-                    out.setdefault(name, []).append([0.0, 0.0, -1, 0.0, {}])
+                    out.append([rnd, name, 0.0, 0.0, -1, {}])
                     continue
                 r, med, cpu, errs = rate_timed(spec.get("n", 100))
-                out.setdefault(name, []).append(
-                    [round(r, 1), round(med, 2), len(errs), cpu["all"], cpu])
+                out.append([rnd, name, round(r, 1), round(med, 2),
+                            len(errs), cpu])
                 log("units", rnd, name, r, med, cpu, errs[:3])
                 if text is None:
                     sh("systemctl", "stop", "smtpd-tcpserver.service")
