@@ -6,6 +6,9 @@
 #
 #   pf_start WORK PORT   starts master in the foreground of its own
 #                        session; sets PF_PID. 0 once the port answers.
+#                        With PF_WRAP set (e.g. "nsenter -t PID -n --")
+#                        master and the port check run under it, e.g. in
+#                        a container's network namespace.
 #   pf_stop              stops it
 #
 # WORK must be reachable by the postfix user (mode 0755). Needs root and
@@ -53,11 +56,13 @@ EOF
 		-e '/^postlog/d' /etc/postfix/master.cf >"$pf/conf/master.cf"
 	echo "postlog   unix-dgram n  -       n       -       1       postlogd" \
 		>>"$pf/conf/master.cf"
-	setsid /usr/lib/postfix/sbin/master -c "$pf/conf" -d \
+	# shellcheck disable=SC2086 # PF_WRAP is a command line
+	${PF_WRAP:-} setsid /usr/lib/postfix/sbin/master -c "$pf/conf" -d \
 		>"$pf/master.out" 2>&1 &
 	PF_PID=$!
 	for _ in $(seq 1 100); do
-		python3 -c "import socket; socket.create_connection(('127.0.0.1',$port),1).close()" \
+		# shellcheck disable=SC2086
+		${PF_WRAP:-} python3 -c "import socket; socket.create_connection(('127.0.0.1',$port),1).close()" \
 			2>/dev/null && return 0
 		sleep 0.1
 	done

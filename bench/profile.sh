@@ -190,18 +190,48 @@ open(sys.argv[2], "w").write(orig)
 json.dump(out, sys.stdout)
 EOF
 
-# --- measure: Postfix, the variants under systemd, Postfix again ----------
-pf_rate before
+# --- measure: the variants under systemd, and Postfix in between ---------
+# Postfix runs from this machine's files in the container's network
+# namespace (nsenter -n), so the client inside measures it in the same
+# rounds as the variants; before that, once on this machine as a check.
+pf_rate host
+pf_port=$(free_port)
 if ns_base && ns_root "$work/ns" units; then
-	python3 - "$work/variants.json" "$N" "$ROUNDS" "$BUDGET" \
-		>"$work/ns/results/units.json" <<'EOF'
+	python3 - "$work/variants.json" "$N" "$ROUNDS" "$BUDGET" "$pf_port" \
+		"$(pf_available && echo 1)" >"$work/ns/results/units.json" <<'EOF'
 import json, sys
-print(json.dumps({"variants": json.load(open(sys.argv[1])),
-                  "n": int(sys.argv[2]), "rounds": int(sys.argv[3]),
-                  "budget": int(sys.argv[4])}))
+v = json.load(open(sys.argv[1]))
+if sys.argv[6]:
+    pf = ["Postfix smtpd (master, discard transport)",
+          {"port": int(sys.argv[5])}]
+    v.insert(0, pf)
+    v.insert(len(v) // 2, pf)
+print(json.dumps({"variants": v, "n": int(sys.argv[2]),
+                  "rounds": int(sys.argv[3]), "budget": int(sys.argv[4])}))
 EOF
 	start=$SECONDS
-	ns_boot "$work/ns"
+	ns_boot "$work/ns" &
+	boot=$!
+	init=
+	for _ in $(seq 1 100); do
+		nsp=$(pgrep -f "^systemd-nspawn -q -b -D $work/ns/root" | head -n1)
+		[ -n "$nsp" ] && init=$(pgrep -P "$nsp" | head -n1)
+		[ -n "$init" ] && [ "$(cat "/proc/$init/comm")" = systemd ] &&
+			[ "$(readlink "/proc/$init/ns/net")" != \
+				"$(readlink /proc/self/ns/net)" ] && break
+		init=
+		sleep 0.2
+	done
+	if [ -n "$init" ] && pf_available; then
+		PF_WRAP="nsenter -t $init -n --" pf_start "$work" "$pf_port" &&
+			c0=$(sid_ticks "$PF_PID")
+	fi
+	wait "$boot"
+	if [ -n "${PF_PID:-}" ]; then
+		c1=$(sid_ticks "$PF_PID")
+		echo "cpu-total $((c1 - c0))" >>"$work/postfix.txt"
+	fi
+	pf_stop
 	echo "# container ran $((SECONDS - start)) s" >&2
 	[ -s "$work/ns/results/units-rates.json" ] || {
 		echo "# the container run failed: $work/ns/boot.log" >&2
@@ -209,7 +239,6 @@ EOF
 	}
 	cp "$work/ns/results/units-rates.json" "$work/rates.json" 2>/dev/null
 fi
-pf_rate after
 
 # --- the table -------------------------------------------------------------
 mkdir -p bench/results
@@ -228,9 +257,7 @@ if os.path.exists(sys.argv[4]):
             pf[k] = float(v)
         except ValueError:
             pass
-pfr = [v for k, v in pf.items() if not k.startswith("cpu-")]
-pfc = [v / 10 for k, v in pf.items() if k.startswith("cpu-")]
-pfm = statistics.mean(pfr) if pfr else None
+PF = "Postfix smtpd (master, discard transport)"
 
 # each measurement against the defaults right before and after it
 near = []
@@ -264,6 +291,12 @@ def rel_cpu(x, ref):
         if ref else None
 
 
+pfm = col(PF, lambda x, r: x[2]) or pf.get("host")
+npf = sum(1 for x in seq if x[1] == PF)
+pfc = pf["cpu-total"] * 1000.0 / os.sysconf("SC_CLK_TCK") / npf / \
+    int(sys.argv[5]) if npf and "cpu-total" in pf else None
+
+
 def f1(x, fmt="%.1f"):
     return fmt % x if x is not None else "-"
 
@@ -284,33 +317,40 @@ print("commit %s, %s %s, %d CPUs, load %s, %s" % (
     subprocess.run(["date", "-u", "+%Y-%m-%dT%H:%MZ"], capture_output=True,
                    text=True).stdout.strip()))
 dr = col("default", lambda x, r: x[2])
-print("Postfix smtpd, same client, 1 client: %s conn/s (before %s, after "
-      "%s), CPU of master and its children %s ms per connection" % (
-          f1(pfm, "%.0f"), pf.get("before", "-"), pf.get("after", "-"),
-          "/".join("%.1f" % c for c in pfc) if pfc else "-"))
+print("Postfix smtpd, same client, 1 client: %s conn/s in the container's "
+      "network namespace, %s ms CPU per connection (master and its "
+      "children); %s conn/s, %s ms on this machine before the run" % (
+          f1(pfm, "%.0f"), f1(pfc), f1(pf.get("host"), "%.0f"),
+          f1(pf["cpu-host"] / 10 if "cpu-host" in pf else None)))
 print("default profile: %s conn/s = %s x Postfix" % (
     f1(dr, "%.0f"), f1(dr / pfm if dr and pfm else None, "%.2f")))
 print()
-print("rate, CPU: medians; \"vs default\": against the default measured "
-      "next to it. CPU: ms per connection, the whole container but the "
+print("n: measurements; rate, CPU: medians over them; \"vs default\": "
+      "against the default measured next to it. CPU: ms per connection, the whole container but the "
       "client; PID 1 = the manager, sessions = its children (sandbox "
       "set-up in the forked child, then smtpd-session)")
 print()
-print("| variant | score | conn/s | vs default | banner ms | CPU ms "
-      "| vs default | PID 1 | sessions | journald | spoolerd | other |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| variant | score | n | conn/s | x Postfix | vs default | banner ms "
+      "| CPU ms | vs default | PID 1 | sessions | journald | spoolerd "
+      "| other |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for n in vs:
     part = lambda k: col(n, lambda x, r: x[5].get(k, 0))
-    rr = col(n, rel_rate) if n != "default" else None
-    cr = col(n, rel_cpu) if n != "default" else None
-    print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |"
-          % (n, sc.get(n) if sc.get(n) is not None else "-",
-             f1(col(n, lambda x, r: x[2]), "%.0f"),
-             "%+.0f%%" % (100 * (rr - 1)) if rr else "-",
-             f1(col(n, lambda x, r: x[3])), f1(part("all")),
-             f1(cr, "%+.1f"), f1(part("pid1")), f1(part("sessions")),
-             f1(part("systemd-journal")), f1(part("spoolerd")),
-             f1(part("other"))))
+    rate = col(n, lambda x, r: x[2])
+    rr = col(n, rel_rate) if n not in ("default", PF) else None
+    cr = col(n, rel_cpu) if n not in ("default", PF) else None
+    cpu = (lambda k: f1(part(k))) if n != PF else (lambda k: "-")
+    print("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s "
+          "| %s | %s |" % (
+              n, sc.get(n) if sc.get(n) is not None else "-",
+              sum(1 for x in seq if x[1] == n),
+              f1(rate, "%.0f"), f1(rate / pfm if rate and pfm else None,
+                                   "%.2f"),
+              "%+.0f%%" % (100 * (rr - 1)) if rr else "-",
+              f1(col(n, lambda x, r: x[3])),
+              cpu("all") if n != PF else f1(pfc), f1(cr, "%+.1f"),
+              cpu("pid1"), cpu("sessions"), cpu("systemd-journal"),
+              cpu("spoolerd"), cpu("other")))
 others = {}
 for x in seq:
     for k, v in x[5].items():
