@@ -55,7 +55,9 @@ SESSION_OBJS = $(BUILD)/smtpd-session/session.o \
 	$(BUILD)/smtpd-session/reply.o $(BUILD)/smtpd-session/spool.o \
 	$(BUILD)/smtpd-session/io.o $(BUILD)/smtpd-session/run.o \
 	$(BUILD)/smtpd-session/tls.o $(BUILD)/smtpd-session/slots.o \
-	$(BUILD)/smtpd-session/sandbox.o $(BUILD)/smtpd-session/frame.o
+	$(BUILD)/smtpd-session/sandbox.o $(BUILD)/smtpd-session/frame.o \
+	$(BUILD)/smtpd-session/serve.o $(BUILD)/smtpd-session/accept.o \
+	$(BUILD)/smtpd-session/listen.o
 
 UNIT_TESTS = addr data session cfg spool entry tls util frame publish log \
 	cfg_faults session_faults io abuse secrets
@@ -152,9 +154,11 @@ lint:
 
 # (a sub-make after need-deps: pkg-config flags are read when make starts,
 # and on a fresh machine pkg-config arrives with the deps)
+# ACCEPT=1: the accept mode (smtpd-session --listen) instead of
+# systemd-socket-activate
 run: need-deps-run
 	$(MAKE) all
-	tests/run-local.sh
+	ACCEPT=$(ACCEPT) tests/run-local.sh
 
 # intake vs smtp-sink, spoolerd drain, STARTTLS vs Postfix, launchers,
 # the cost of each directive of smtpd-session@.service (the last two need

@@ -9,6 +9,12 @@
  * few functions used are looked up then. Certificates and keys are read
  * per connection: a renewed certificate is used by the next connection.
  *
+ * The accept mode (accept.c) turns that around: its parent calls
+ * tls_prepare, which loads the library and builds every entry's
+ * credentials and priority cache once; each forked child calls tls_use
+ * and its handshakes take them from there (a reload in the parent builds
+ * a new set for later children). The inetd mode never calls either.
+ *
  * STARTTLS injection (CVE-2011-0411 class): any plaintext the client sent
  * after STARTTLS is discarded before the handshake, never read as commands
  * inside TLS. After the handshake the session is back in ST_CONNECTED.
@@ -52,6 +58,7 @@
 	X(void, gnutls_deinit, (gnutls_session_t))                            \
 	X(int, gnutls_priority_set_direct,                                    \
 	  (gnutls_session_t, const char *, const char **))                    \
+	X(int, gnutls_priority_set, (gnutls_session_t, gnutls_priority_t))   \
 	X(int, gnutls_priority_init,                                          \
 	  (gnutls_priority_t *, const char *, const char **))                 \
 	X(void, gnutls_priority_deinit, (gnutls_priority_t))                  \
@@ -96,14 +103,26 @@ GNUTLS_FUNCS(DECLARE)
 
 static void *lib;
 static gnutls_free_function *p_free; /* a variable in libgnutls */
+static void (*p_rnd_refresh)(void); /* optional (GnuTLS >= 3.6.x) */
 
 struct tls_state {
 	gnutls_session_t session;
 	gnutls_certificate_credentials_t cred;
+	int cred_owned; /* read by this session (inetd mode): free it */
 	int verify; /* check the client certificate after the handshake */
 };
 
 static struct tls_state st;
+
+/* what the accept mode's parent built once per server entry */
+struct tls_prep {
+	size_t n;
+	const struct cfg_server **srv;
+	gnutls_certificate_credentials_t *cred;
+	gnutls_priority_t *prio;
+};
+
+static const struct tls_prep *used; /* the child's, from tls_use */
 
 /* tls_load_lib - dlopen libgnutls once; 0 or -1 (reason logged) */
 static int tls_load_lib(void)
@@ -132,6 +151,7 @@ static int tls_load_lib(void)
 		lib = NULL;
 		return -1;
 	}
+	*(void **)(&p_rnd_refresh) = dlsym(lib, "gnutls_rnd_refresh");
 	return 0;
 }
 
@@ -469,6 +489,38 @@ static size_t tls_pending(struct io *io)
 	return G(gnutls_record_check_pending)(io->ctx);
 }
 
+/* prep_find - the parent's priority cache (and in *cred its credentials)
+ * for srv, or NULL: then this session reads them itself */
+static gnutls_priority_t prep_find(const struct cfg_server *srv,
+                                   gnutls_certificate_credentials_t *cred)
+{
+	size_t i;
+
+	for (i = 0; used && i < used->n; i++)
+		if (used->srv[i] == srv) {
+			if (cred)
+				*cred = used->cred[i];
+			return used->prio[i];
+		}
+	return NULL;
+}
+
+/* session_creds - st.cred from the parent's set, else read now */
+static int session_creds(const struct cfg_server *srv, char *why,
+                         size_t whysize)
+{
+	if (prep_find(srv, &st.cred)) {
+		st.cred_owned = 0;
+		return 0;
+	}
+	if (tls_load_lib() < 0) {
+		snprintf(why, whysize, "cannot load libgnutls.so.30");
+		return -1;
+	}
+	st.cred_owned = 1;
+	return tls_creds(&srv->tls, &st.cred, why, whysize);
+}
+
 /* handshake - set up and run the server side handshake on fds 0/1 */
 static int handshake(struct run *r)
 {
@@ -476,16 +528,21 @@ static int handshake(struct run *r)
 	const struct cfg_tls *t = &srv->tls;
 	char prio[1024], err[160], desc[128];
 	const char *pos = NULL, *proto, *suite;
+	gnutls_priority_t cache = prep_find(srv, NULL);
 	int ret;
 
-	if (tls_priority(t, prio, sizeof(prio), err, sizeof(err)) < 0) {
+	if (!cache &&
+	    tls_priority(t, prio, sizeof(prio), err, sizeof(err)) < 0) {
 		log_error("TLS: servers.tls.%s", err);
 		return -1;
 	}
 	ret = G(gnutls_init)(&st.session, GNUTLS_SERVER);
 	if (ret < 0)
 		goto fail;
-	ret = G(gnutls_priority_set_direct)(st.session, prio, &pos);
+	if (cache)
+		ret = G(gnutls_priority_set)(st.session, cache);
+	else
+		ret = G(gnutls_priority_set_direct)(st.session, prio, &pos);
 	if (ret < 0)
 		goto fail;
 	ret = G(gnutls_credentials_set)(st.session, GNUTLS_CRD_CERTIFICATE,
@@ -552,8 +609,7 @@ int tls_starttls(struct run *r)
 	char why[600];
 	size_t pending;
 
-	if (tls_load_lib() < 0 ||
-	    tls_creds(&r->s->srv->tls, &st.cred, why, sizeof(why)) < 0) {
+	if (session_creds(r->s->srv, why, sizeof(why)) < 0) {
 		if (lib)
 			log_error("TLS: %s", why);
 		session_reply(r->s, R_TLS_UNAVAIL);
@@ -577,10 +633,9 @@ int tls_implicit(struct run *r)
 {
 	char why[600];
 
-	if (tls_load_lib() < 0)
-		return -1;
-	if (tls_creds(&r->s->srv->tls, &st.cred, why, sizeof(why)) < 0) {
-		log_error("TLS: %s", why);
+	if (session_creds(r->s->srv, why, sizeof(why)) < 0) {
+		if (lib)
+			log_error("TLS: %s", why);
 		return -1;
 	}
 	return handshake(r);
@@ -595,10 +650,9 @@ void tls_end(struct run *r)
 		G(gnutls_deinit)(st.session);
 		st.session = NULL;
 	}
-	if (st.cred) {
+	if (st.cred && st.cred_owned)
 		G(gnutls_certificate_free_credentials)(st.cred);
-		st.cred = NULL;
-	}
+	st.cred = NULL;
 }
 
 /* read_file - whole small file into a malloc'd datum; 0 or -1 */
@@ -719,4 +773,91 @@ int tls_check(const struct cfg_server *srv, const char *prefix,
 			     key, diag, arg);
 	}
 	return errors;
+}
+
+struct tls_prep *tls_prepare(const struct cfg *cfg, cfg_diag_fn diag,
+                             void *arg, int *errors)
+{
+	struct tls_prep *p = calloc(1, sizeof(*p));
+	size_t k;
+
+	*errors = 0;
+	if (!p)
+		goto oom;
+	p->srv = calloc(cfg->nservers + 1, sizeof(*p->srv));
+	p->cred = calloc(cfg->nservers + 1, sizeof(*p->cred));
+	p->prio = calloc(cfg->nservers + 1, sizeof(*p->prio));
+	if (!p->srv || !p->cred || !p->prio)
+		goto oom;
+	for (k = 0; k < cfg->nservers; k++) {
+		const struct cfg_server *srv = &cfg->servers[k];
+		char prio[1024], err[160], why[600], msg[900], prefix[48];
+		const char *pos = NULL;
+		gnutls_certificate_credentials_t cred;
+		gnutls_priority_t pr;
+
+		if (!srv->is_enabled || !tls_configured(srv) ||
+		    (!srv->tls.start_tls_on && !srv->tls.tls_always_on))
+			continue;
+		snprintf(prefix, sizeof(prefix), "servers[%zu].tls", k);
+		/* the same checks as --check-config, expiry warnings too */
+		if (tls_check(srv, prefix, diag, arg) > 0) {
+			(*errors)++;
+			continue;
+		}
+		if (tls_priority(&srv->tls, prio, sizeof(prio), err,
+				 sizeof(err)) < 0 ||
+		    G(gnutls_priority_init)(&pr, prio, &pos) < 0) {
+			(*errors)++;
+			continue;
+		}
+		if (tls_creds(&srv->tls, &cred, why, sizeof(why)) < 0) {
+			snprintf(msg, sizeof(msg), "%s.public_key_file: %s",
+				 prefix, why);
+			diag(arg, 1, msg);
+			G(gnutls_priority_deinit)(pr);
+			(*errors)++;
+			continue;
+		}
+		p->srv[p->n] = srv;
+		p->cred[p->n] = cred;
+		p->prio[p->n++] = pr;
+	}
+	return p;
+oom:
+	diag(arg, 1, "TLS: out of memory");
+	tls_prep_free(p);
+	(*errors)++;
+	return NULL;
+}
+
+void tls_prep_free(struct tls_prep *p)
+{
+	size_t i;
+
+	if (!p)
+		return;
+	for (i = 0; i < p->n; i++) {
+		G(gnutls_certificate_free_credentials)(p->cred[i]);
+		G(gnutls_priority_deinit)(p->prio[i]);
+	}
+	if (used == p)
+		used = NULL;
+	free(p->srv);
+	free(p->cred);
+	free(p->prio);
+	free(p);
+}
+
+void tls_use(const struct tls_prep *p)
+{
+	used = p;
+	/* GnuTLS notices a fork itself; reseed anyway (STYLE 13) */
+	if (lib && p_rnd_refresh)
+		p_rnd_refresh();
+}
+
+const char *tls_file_path(const char *p, char *buf, size_t size)
+{
+	return tls_path(p, buf, size);
 }

@@ -33,4 +33,27 @@ void tls_end(struct run *r);
 int tls_check(const struct cfg_server *srv, const char *prefix,
               cfg_diag_fn diag, void *arg);
 
+/* ---- the accept mode: prepare once in the parent, use in each child */
+
+struct tls_prep;
+
+/* tls_prepare - load GnuTLS now and build, for every enabled entry that
+ * uses TLS, its credentials and priority cache. Each problem is reported
+ * through diag and counted in *errors (the entry is left out). NULL only
+ * when out of memory. */
+struct tls_prep *tls_prepare(const struct cfg *cfg, cfg_diag_fn diag,
+                             void *arg, int *errors);
+
+/* tls_prep_free - release what tls_prepare built */
+void tls_prep_free(struct tls_prep *p);
+
+/* tls_use - in a child: take each entry's TLS set-up from p (an entry
+ * not in p is read per connection, as in the inetd mode), and reseed
+ * GnuTLS's random generator after the fork */
+void tls_use(const struct tls_prep *p);
+
+/* tls_file_path - a key or certificate name as the session opens it
+ * (relative names under $CREDENTIALS_DIRECTORY) */
+const char *tls_file_path(const char *p, char *buf, size_t size);
+
 #endif

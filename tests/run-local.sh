@@ -2,7 +2,9 @@
 # run-local.sh - `make run`: the whole thing on this machine, no root
 # setup, no systemd as PID 1: systemd-socket-activate accepts on
 # 127.0.0.1:$PORT (default 2525) and starts one smtpd-session per
-# connection; spoolerd (when built) delivers into ./var/mail.
+# connection; spoolerd (when built) delivers into ./var/mail. ACCEPT=1
+# (`make run ACCEPT=1`): smtpd-session's own accept mode instead
+# (--listen: one parent, one forked session per connection).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -11,8 +13,9 @@ var=$top/var
 mkdir -p "$var"/spool/tmp "$var"/spool/new "$var"/spool/cur \
 	"$var"/spool/failed "$var"/mail
 
-# the sample config, with every path moved under ./var
-smtpd-session/smtpd-session -c conf/smtpd.json --check-config |
+# the sample config, with every path moved under ./var (spoolerd's
+# --check-config: a session's leaves out backend_config)
+spoolerd/spoolerd -c conf/smtpd.json --check-config 2>/dev/null |
 	python3 -c '
 import json, sys
 c = json.load(sys.stdin)
@@ -21,7 +24,7 @@ c["spool_dir"] = var + "/spool"
 c["pid_file"] = var + "/spoolerd.pid"
 c["log_file"] = "stderr"
 c["allowed_hosts"] = ["example.com", "*.example.com", "localhost"]
-b = c["backend_config"]
+b = c.setdefault("backend_config", {})
 b["maildir_path"] = var + "/mail/{domain}/{user}/Maildir"
 b["mbox_path"] = var + "/mail/{domain}/{user}.mbox"
 b["retry_first"] = "10s"
@@ -32,9 +35,15 @@ s["spool_min_free"] = 0
 json.dump(c, open(var + "/smtpd.json", "w"), indent=2)
 ' "$var" "$port"
 
+if [ "${ACCEPT:-0}" = 1 ]; then
+	how="the accept mode: smtpd-session --listen, one forked
+session per connection"
+else
+	how="systemd-socket-activate, one
+smtpd-session per connection"
+fi
 cat <<MSG
-smtpd: listening on 127.0.0.1:$port (systemd-socket-activate, one
-smtpd-session per connection); config $var/smtpd.json
+smtpd: listening on 127.0.0.1:$port ($how); config $var/smtpd.json
   spool:    $var/spool/new/
   mail:     $var/mail/<domain>/<user>/Maildir/new/
   send one: swaks --server 127.0.0.1:$port --to user@example.com \\
@@ -49,7 +58,12 @@ if [ -x spoolerd/spoolerd ]; then
 	spoolerd/spoolerd -c "$var/smtpd.json" &
 	pids+=($!)
 fi
-systemd-socket-activate --inetd -a -l "127.0.0.1:$port" \
-	"$top/smtpd-session/smtpd-session" -c "$var/smtpd.json" &
+if [ "${ACCEPT:-0}" = 1 ]; then
+	"$top/smtpd-session/smtpd-session" -c "$var/smtpd.json" \
+		--listen "127.0.0.1:$port" &
+else
+	systemd-socket-activate --inetd -a -l "127.0.0.1:$port" \
+		"$top/smtpd-session/smtpd-session" -c "$var/smtpd.json" &
+fi
 pids+=($!)
 wait "${pids[@]}"

@@ -12,6 +12,8 @@
 #   UNITDIR/smtpd@.service -> smtpd-session@.service   (alias, symlink)
 #   UNITDIR/smtps@.service -> smtpd-session@.service   (alias, symlink)
 #   UNITDIR/spoolerd.service  UNITDIR/smtpd-tcpserver.service
+#   UNITDIR/smtpd.service  UNITDIR/smtpd-accept.socket
+#   UNITDIR/smtps-accept.socket                     (the accept mode)
 #   SYSUSERSDIR/smtpd.conf  TMPFILESDIR/smtpd.conf
 #   SYSCONFDIR/smtpd/smtpd.json        (only when absent: never overwritten;
 #                                       0640, group smtpd-spool)
@@ -42,7 +44,8 @@ TMPFILESDIR ?= $(or $(shell pkg-config --variable=tmpfilesdir systemd 2>/dev/nul
 INSTALL ?= install
 
 INST_UNITS = smtpd.socket smtps.socket smtpd-session@.service \
-	spoolerd.service smtpd-tcpserver.service
+	spoolerd.service smtpd-tcpserver.service smtpd.service \
+	smtpd-accept.socket smtps-accept.socket
 INST_ALIASES = smtpd@.service smtps@.service
 INST_MAN8 = smtpd-session/smtpd-session.8 spoolerd/spoolerd.8
 INST_MAN5 = conf/smtpd.json.5

@@ -1,6 +1,7 @@
 """e2elib - helpers for the end-to-end suite (tests/e2e/suite).
 
-Launchers (systemd-socket-activate, tcpserver) in their own process
+Launchers (systemd-socket-activate, tcpserver, the session's own accept
+mode) in their own process
 groups, free ports on 127.0.0.1, a spool entry parser, a recording TCP
 relay that captures exactly what a client put on the wire, and a tiny fake
 SMTP server used to learn what smtp-source sends for a -F file.
@@ -102,7 +103,8 @@ def wait_banner(port, timeout=8.0):
 
 
 class Launcher:
-    """The session behind systemd-socket-activate or tcpserver."""
+    """The session behind systemd-socket-activate or tcpserver, or its
+    own accept mode ("accept": smtpd-session --listen)."""
 
     def __init__(self, kind, session, conf, log_path, conc=200):
         self.kind, self.session, self.conf = kind, session, conf
@@ -121,6 +123,9 @@ class Launcher:
             return ["tcpserver", "-l", "localhost", "-H", "-R",
                     "-b", "1024", "-c", str(self.conc),
                     "127.0.0.1", str(port), self.session, "-c", self.conf]
+        if self.kind == "accept":
+            return [self.session, "-c", self.conf,
+                    "--listen", "127.0.0.1:%d" % port]
         raise ValueError(self.kind)
 
     def start(self):

@@ -228,7 +228,7 @@ static int hexval(char c)
 static void check_file(struct scan *sc, const char *path, const char *name)
 {
 	const char *p, *end, *v, *msg, *r, *qid_end = NULL;
-	char want[512], qid[64];
+	char want[512], qid[128];
 	size_t vl, len, ql;
 	struct rec *rec;
 	uint64_t tok = 0;
@@ -280,7 +280,7 @@ static void check_file(struct scan *sc, const char *path, const char *name)
 		}
 		{
 			const char *rs = p, *idp;
-			char idpat[80];
+			char idpat[160];
 
 			for (;;) {
 				const char *e = memchr(p, '\n',

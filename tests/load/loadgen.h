@@ -26,7 +26,7 @@ enum outcome {
 /* one message we sent (or began to send) */
 struct rec {
 	uint64_t token;          /* X-Load-Id, unique in the run */
-	char qid[48];            /* queue id from the 250 */
+	char qid[128];           /* queue id from the 250 */
 	uint8_t digest[32];      /* SHA-256 of the message as stored */
 	long long size;          /* bytes as stored (dot-unstuffed, CRLF) */
 	int sender;              /* sender id (-1: null sender) */

@@ -115,7 +115,8 @@ def pem_certs(text):
 
 class Entry:
     """One servers[] entry and the launcher that serves its port.
-    launcher: "socket-activate" or "tcpserver"; tls: the entry's tls
+    launcher: "socket-activate", "tcpserver" or "accept" (smtpd-session
+    --listen); tls: the entry's tls
     object; env: extra environment for the session (socket-activate -E)."""
 
     def __init__(self, tls, launcher="socket-activate", env=None,
@@ -140,6 +141,12 @@ class Entry:
             return ["tcpserver", "-l", "localhost", "-H", "-R", "-b", "1024",
                     "-c", "400", "127.0.0.1", str(self.port), session,
                     "-c", conf]
+        if self.launcher == "accept":
+            if self.env:
+                raise ValueError("env with accept: use socket-activate")
+            # the session's own accept mode: TLS prepared in the parent
+            return [session, "-c", conf, "--listen",
+                    "127.0.0.1:%d" % self.port]
         raise ValueError(self.launcher)
 
 

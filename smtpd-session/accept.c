@@ -1,0 +1,681 @@
+/*
+ * accept.c - the accept mode's parent: prepare once, fork per client.
+ *
+ * The parent loads the config, builds every entry's TLS credentials and
+ * priority cache (tls_prepare: GnuTLS is loaded and initialised once,
+ * here), opens the spool dirs and the log, and then only accepts,
+ * counts, forks and reaps (Postfix master(8), s6-tcpserverd). It never
+ * reads a byte from a client and never blocks on one: the accepted
+ * socket goes to a fresh child, which makes it fd 0/1, enters the
+ * sandbox and runs exactly the inetd mode's session (serve.c). A child
+ * is never reused, so nothing of one client reaches the next.
+ *
+ * Limits: max_clients and max_clients_per_ip of the connection's
+ * servers[] entry are counted here, over the running children (the
+ * inetd mode's slot files are not used). Past a limit the connection is
+ * still accepted and a child answers 421 4.7.0 at once and exits, so a
+ * client never waits in a backlog that is never served. A connection
+ * whose local address picks a disabled entry, or none, is refused the
+ * same way (421 4.3.0), as cfg_server_pick says.
+ *
+ * Reload: before an accept, at most once a second, the config file and
+ * every certificate, key and CA file of the enabled entries are stat'ed
+ * (device, inode, size, mtime); a change, or SIGHUP, loads the whole set
+ * anew. Only a config that loads and whose TLS files all load replaces
+ * the old one; otherwise the errors are logged and the last good one
+ * stays. A child always forks off one whole set, old or new.
+ *
+ * SIGTERM (and SIGINT): close the listeners, let the sessions finish for
+ * up to stop_timeout seconds, then SIGTERM them (each answers 421 and
+ * ends), SIGKILL after 5 more seconds, exit 0. sd_notify (NOTIFY_SOCKET,
+ * spoken here directly): READY=1, RELOADING=1, STOPPING=1 and a STATUS=
+ * line (listen.c, which also takes systemd's LISTEN_FDS or binds the
+ * --listen addresses).
+ */
+#include "accept.h"
+#include "cfg.h"
+#include "listen.h"
+#include "log.h"
+#include "serve.h"
+#include "spool.h"
+#include "tls.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROG "smtpd-session"
+#define MAX_WATCH 64
+#define ACCEPT_BURST 64    /* accepts per listener per wake-up */
+#define REFUSE_LOG_EVERY 10 /* s between two lines of one refusal class */
+
+struct watch {
+	char path[1024];
+	int exists;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+};
+
+/* one loaded config with everything built from it */
+struct gen {
+	struct cfg *cfg;
+	struct tls_prep *tls;
+	struct watch w[MAX_WATCH];
+	int nw;
+};
+
+struct child {
+	pid_t pid;
+	char ip[64];
+	char iface[128]; /* the servers[] entry's listen_interface */
+};
+
+enum refusal { RF_FULL, RF_PERIP, RF_ENTRY, RF_FORK, RF_N };
+
+static const char *const refusal_names[RF_N] = {
+	"max_clients reached", "max_clients_per_ip reached",
+	"no enabled servers[] entry for the local address",
+	"cannot fork"};
+
+static struct {
+	const char *path;
+	struct gen cur;
+	struct spool sp;
+	int lfd[ACCEPT_MAX_LISTEN];
+	int nl;
+	int pipe[2]; /* the self-pipe the signal handlers write to */
+	struct child *kids;
+	size_t nkids, capkids;
+	unsigned long long accepted, refused;
+	time_t refusal_last[RF_N];
+	unsigned long refusal_quiet[RF_N];
+} A;
+
+static volatile sig_atomic_t got_hup, got_term, got_chld;
+
+/* status - the STATUS= line systemctl status shows */
+static void status(void)
+{
+	listen_notify("STATUS=sessions open %zu, accepted %llu, refused %llu",
+	       A.nkids, A.accepted, A.refused);
+}
+
+int accept_have_listen_fds(void)
+{
+	return listen_fds_count() > 0;
+}
+
+/* ---- the config and its files ---- */
+
+/* diag_log - config messages into the parent's log */
+static void diag_log(void *arg, int is_error, const char *msg)
+{
+	(void)arg;
+	if (is_error)
+		log_error("config error: %s", msg);
+	else
+		log_warnx("config warning: %s", msg);
+}
+
+/* watch_stat - (re)read one watched file's identity */
+static void watch_stat(struct watch *w)
+{
+	struct stat sb;
+
+	w->exists = stat(w->path, &sb) == 0;
+	if (!w->exists)
+		return;
+	w->dev = sb.st_dev;
+	w->ino = sb.st_ino;
+	w->size = sb.st_size;
+	w->mtime = sb.st_mtim;
+}
+
+/* watch_add - one more file to watch */
+static void watch_add(struct gen *g, const char *path)
+{
+	if (g->nw >= MAX_WATCH)
+		return;
+	snprintf(g->w[g->nw].path, sizeof(g->w[0].path), "%s", path);
+	watch_stat(&g->w[g->nw++]);
+}
+
+/* watch_changed - has any watched file changed since the last look?
+ * (the look is recorded, so one change is seen once) */
+static int watch_changed(struct gen *g)
+{
+	int i, changed = 0;
+
+	for (i = 0; i < g->nw; i++) {
+		struct watch old = g->w[i];
+
+		watch_stat(&g->w[i]);
+		if (old.exists != g->w[i].exists ||
+		    (old.exists &&
+		     (old.dev != g->w[i].dev || old.ino != g->w[i].ino ||
+		      old.size != g->w[i].size ||
+		      old.mtime.tv_sec != g->w[i].mtime.tv_sec ||
+		      old.mtime.tv_nsec != g->w[i].mtime.tv_nsec)))
+			changed = 1;
+	}
+	return changed;
+}
+
+/* gen_load - the config and its TLS set-up; 0, or -1 (errors logged)
+ * with g untouched. strict: a TLS error fails the load */
+static int gen_load(struct gen *g, int strict)
+{
+	struct gen n;
+	int errors = 0;
+	size_t k, i;
+
+	memset(&n, 0, sizeof(n));
+	watch_add(&n, A.path);
+	n.cfg = cfg_load_file_as(A.path, CFG_SESSION, diag_log, NULL);
+	if (!n.cfg)
+		return -1;
+	n.tls = tls_prepare(n.cfg, diag_log, NULL, &errors);
+	if (!n.tls || (strict && errors)) {
+		tls_prep_free(n.tls);
+		cfg_free(n.cfg);
+		return -1;
+	}
+	for (k = 0; k < n.cfg->nservers; k++) {
+		const struct cfg_tls *t = &n.cfg->servers[k].tls;
+		char buf[1024];
+
+		if (!n.cfg->servers[k].is_enabled)
+			continue;
+		for (i = 0; i < t->public_key_file.n; i++) {
+			watch_add(&n, tls_file_path(t->public_key_file.v[i],
+						    buf, sizeof(buf)));
+			if (i < t->private_key_file.n)
+				watch_add(&n, tls_file_path(
+						      t->private_key_file.v[i],
+						      buf, sizeof(buf)));
+		}
+		if (t->root_cas_file)
+			watch_add(&n, tls_file_path(t->root_cas_file, buf,
+						    sizeof(buf)));
+	}
+	*g = n;
+	return 0;
+}
+
+/* gen_free - the config and TLS set-up no child will fork off again */
+static void gen_free(struct gen *g)
+{
+	tls_prep_free(g->tls);
+	cfg_free(g->cfg);
+	memset(g, 0, sizeof(*g));
+}
+
+/* log_setup - the parent's log, per the current config */
+static void log_setup(void)
+{
+	log_close();
+	log_open(PROG, A.cur.cfg->log_file, A.cur.cfg->log_level, -1);
+}
+
+/* reload - load the files anew; keep the old set if the new is bad */
+static void reload(const char *why)
+{
+	struct gen n;
+
+	listen_notify("RELOADING=1");
+	if (gen_load(&n, 1) < 0) {
+		log_error("reload (%s): %s is not usable, keeping the last "
+			  "good config",
+			  why, A.path);
+		/* the failed files' state is the new baseline: a broken
+		 * file is reported once, not every second */
+		watch_changed(&A.cur);
+		listen_notify("READY=1");
+		return;
+	}
+	gen_free(&A.cur);
+	A.cur = n;
+	log_setup();
+	spool_close(&A.sp);
+	spool_init(&A.sp);
+	if (spool_open_dirs(&A.sp, A.cur.cfg->spool_dir) < 0)
+		log_error("spool %s: %s (sessions retry at DATA)",
+			  A.cur.cfg->spool_dir, strerror(errno));
+	log_info("reloaded %s (%s)", A.path, why);
+	listen_notify("READY=1");
+	status();
+}
+
+/* ---- children ---- */
+
+/* on_signal - flags for the loop, and a byte to wake its poll */
+static void on_signal(int sig)
+{
+	int e = errno;
+	char c = 0;
+
+	if (sig == SIGCHLD)
+		got_chld = 1;
+	else if (sig == SIGHUP)
+		got_hup = 1;
+	else
+		got_term = 1;
+	if (write(A.pipe[1], &c, 1) < 0) {
+		/* full: the loop wakes anyway */
+	}
+	errno = e;
+}
+
+/* signals_parent - our handlers; SIGPIPE ignored */
+static void signals_parent(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+	sigaction(SIGCHLD, &sa, NULL);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+}
+
+/* child_enter - in a new child: drop what belongs to the parent, make
+ * the connection fds 0 and 1 */
+static void child_enter(int cfd)
+{
+	struct sigaction sa;
+	int i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	for (i = 0; i < A.nl; i++)
+		close(A.lfd[i]);
+	close(A.pipe[0]);
+	close(A.pipe[1]);
+	listen_notify_close();
+	if (cfd != 0)
+		dup2(cfd, 0);
+	if (cfd != 1)
+		dup2(cfd, 1);
+	if (cfd > 1)
+		close(cfd);
+}
+
+/* spawn - one child for the connection: the session, or (refuse set)
+ * only that reply; 0, or -1 when fork failed */
+static int spawn(int cfd, const struct cfg_server *srv,
+                 const struct serve_conn *c, int refuse, enum reply_id id)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		struct cfg *cfg = A.cur.cfg;
+
+		child_enter(cfd);
+		log_open(PROG,
+			 srv && srv->log_file ? srv->log_file : cfg->log_file,
+			 cfg->log_level, 0);
+		if (refuse) {
+			serve_refuse(id);
+			exit(0);
+		}
+		tls_use(A.cur.tls);
+		serve_signals(srv->max_session_time);
+		exit(serve_session(cfg, srv, &A.sp, c));
+	}
+	if (!refuse) {
+		struct child *k;
+
+		if (A.nkids == A.capkids) {
+			size_t ncap = A.capkids ? A.capkids * 2 : 64;
+			struct child *nk = realloc(A.kids, ncap * sizeof(*nk));
+
+			if (!nk) {
+				/* uncounted, but served */
+				log_error("out of memory counting sessions");
+				return 0;
+			}
+			A.kids = nk;
+			A.capkids = ncap;
+		}
+		k = &A.kids[A.nkids++];
+		k->pid = pid;
+		snprintf(k->ip, sizeof(k->ip), "%s", c->pip);
+		snprintf(k->iface, sizeof(k->iface), "%s",
+			 srv->listen_interface);
+	}
+	return 0;
+}
+
+/* refusal - count one refused connection, log its class rate-limited */
+static void refusal(enum refusal rf, const struct serve_conn *c)
+{
+	time_t now = time(NULL);
+
+	A.refused++;
+	if (A.refusal_last[rf] && now - A.refusal_last[rf] < REFUSE_LOG_EVERY) {
+		A.refusal_quiet[rf]++;
+		return;
+	}
+	if (A.refusal_quiet[rf])
+		log_info("refused %s port %u to %s port %u: %s (and %lu "
+			 "more in the last %ld s)",
+			 c->pip, c->pport, c->lip, c->lport, refusal_names[rf],
+			 A.refusal_quiet[rf], (long)(now - A.refusal_last[rf]));
+	else
+		log_info("refused %s port %u to %s port %u: %s", c->pip,
+			 c->pport, c->lip, c->lport, refusal_names[rf]);
+	A.refusal_last[rf] = now;
+	A.refusal_quiet[rf] = 0;
+}
+
+/* reap - collect every finished child */
+static void reap(void)
+{
+	int st;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		size_t i;
+
+		for (i = 0; i < A.nkids; i++)
+			if (A.kids[i].pid == pid)
+				break;
+		if (i == A.nkids)
+			continue; /* a refusal child */
+		if (WIFSIGNALED(st) && WTERMSIG(st) != SIGTERM)
+			log_warnx("session %ld from %s died of signal %d",
+				  (long)pid, A.kids[i].ip, WTERMSIG(st));
+		A.kids[i] = A.kids[--A.nkids];
+	}
+}
+
+/* take - accept one connection on listener fd and hand it to a child;
+ * 1 taken, 0 nothing pending, -1 accept failed */
+static int take(int fd)
+{
+	struct sockaddr_storage ss, ls;
+	socklen_t sl = sizeof(ss), ll = sizeof(ls);
+	const struct cfg_server *srv;
+	char lip[64] = "unknown", pip[64] = "unknown";
+	struct serve_conn c;
+	enum cfg_pick pick;
+	enum refusal rf = RF_N;
+	size_t i, n = 0, nip = 0;
+	int cfd;
+
+	cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+	if (cfd < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
+		    errno == ECONNABORTED)
+			return 0;
+		return -1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &c.t0);
+	A.accepted++;
+	memset(&ls, 0, sizeof(ls));
+	c.lport = c.pport = 0;
+	if (getsockname(cfd, (struct sockaddr *)&ls, &ll) < 0 ||
+	    serve_sockaddr_text(&ls, lip, sizeof(lip), &c.lport) < 0)
+		snprintf(lip, sizeof(lip), "unknown");
+	if (serve_sockaddr_text(&ss, pip, sizeof(pip), &c.pport) < 0)
+		snprintf(pip, sizeof(pip), "unknown");
+	c.lip = lip;
+	c.pip = pip;
+	srv = cfg_server_pick(A.cur.cfg, strcmp(lip, "unknown") ? lip : NULL,
+			      c.lport, NULL, &pick);
+	if (!srv) {
+		rf = RF_ENTRY;
+	} else {
+		for (i = 0; i < A.nkids; i++) {
+			if (strcmp(A.kids[i].iface, srv->listen_interface))
+				continue;
+			n++;
+			nip += !strcmp(A.kids[i].ip, pip);
+		}
+		if (srv->max_clients > 0 && n >= (size_t)srv->max_clients)
+			rf = RF_FULL;
+		else if (srv->max_clients_per_ip > 0 &&
+			 strcmp(pip, "unknown") &&
+			 nip >= (size_t)srv->max_clients_per_ip)
+			rf = RF_PERIP;
+	}
+	if (rf != RF_N)
+		refusal(rf, &c);
+	if (spawn(cfd, srv, &c, rf != RF_N,
+		  rf == RF_ENTRY ? R_INTERNAL : R_FULL) < 0) {
+		static const char full[] =
+			"421 4.7.0 Too busy, try again later\r\n";
+
+		/* no child: the parent answers itself, without waiting */
+		if (rf == RF_N)
+			refusal(RF_FORK, &c);
+		if (send(cfd, full, sizeof(full) - 1,
+			 MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+			/* the client is gone or its buffer full: close */
+		}
+	}
+	close(cfd);
+	return 1;
+}
+
+/* drain - empty the self-pipe */
+static void drain(void)
+{
+	char b[64];
+
+	while (read(A.pipe[0], b, sizeof(b)) > 0)
+		;
+}
+
+/* shut_down - no more accepts; sessions get stop_timeout s, then
+ * SIGTERM, then SIGKILL */
+static void shut_down(long stop_timeout)
+{
+	struct timespec t0, t;
+	int i, termed = 0;
+
+	for (i = 0; i < A.nl; i++)
+		close(A.lfd[i]);
+	A.nl = 0;
+	listen_notify("STOPPING=1");
+	log_info("stopping: %zu sessions open, waiting up to %ld s",
+		 A.nkids, stop_timeout);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct pollfd p = {A.pipe[0], POLLIN, 0};
+		long el;
+
+		reap();
+		if (!A.nkids)
+			break;
+		status();
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		el = (long)(t.tv_sec - t0.tv_sec);
+		if (el >= stop_timeout + 5) {
+			size_t k;
+
+			log_error("stopping: killing %zu sessions", A.nkids);
+			for (k = 0; k < A.nkids; k++)
+				kill(A.kids[k].pid, SIGKILL);
+			break;
+		}
+		if (el >= stop_timeout && !termed) {
+			size_t k;
+
+			log_warnx("stopping: %zu sessions still open, "
+				  "ending them",
+				  A.nkids);
+			for (k = 0; k < A.nkids; k++)
+				kill(A.kids[k].pid, SIGTERM);
+			termed = 1;
+		}
+		if (poll(&p, 1, 200) > 0)
+			drain();
+	}
+	reap();
+	log_info("stopped: accepted %llu, refused %llu", A.accepted,
+		 A.refused);
+}
+
+int accept_main(const char *path, const char **listen, int nlisten,
+                long stop_timeout)
+{
+	struct pollfd pfd[ACCEPT_MAX_LISTEN + 1];
+	struct timespec last_check, now;
+	time_t last_status = 0;
+	int i;
+
+	A.path = path;
+	A.nl = 0;
+	log_open(PROG, "stderr", "info", -1);
+	listen_notify_open();
+	if (gen_load(&A.cur, 0) < 0) {
+		log_error("%s: cannot start with this config", path);
+		return EX_CONFIG_;
+	}
+	log_setup();
+	if (nlisten == 0) {
+		A.nl = listen_take_fds(A.lfd, ACCEPT_MAX_LISTEN);
+		if (A.nl <= 0)
+			return 64;
+	}
+	for (i = 0; i < nlisten; i++) {
+		int fd = listen_bind(listen[i]);
+
+		if (fd < 0)
+			return 71;
+		A.lfd[A.nl++] = fd;
+	}
+	for (i = 0; i < A.nl; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		char ip[64];
+		unsigned port = 0;
+		enum cfg_pick pick;
+
+		if (getsockname(A.lfd[i], (struct sockaddr *)&ss, &sl) == 0 &&
+		    serve_sockaddr_text(&ss, ip, sizeof(ip), &port) == 0 &&
+		    !cfg_server_pick(A.cur.cfg, ip, port, NULL, &pick) &&
+		    pick != PICK_OK)
+			log_warnx("listening on %s port %u, but %s: its "
+				  "connections are refused",
+				  ip, port,
+				  pick == PICK_DISABLED
+					  ? "its servers[] entry is disabled"
+					  : "no servers[] entry matches");
+		else
+			log_info("accepting on %s port %u", ip, port);
+	}
+	spool_init(&A.sp);
+	if (spool_open_dirs(&A.sp, A.cur.cfg->spool_dir) < 0)
+		log_error("spool %s: %s (sessions retry at DATA)",
+			  A.cur.cfg->spool_dir, strerror(errno));
+	if (pipe2(A.pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		log_error("pipe: %s", strerror(errno));
+		return 71;
+	}
+	signals_parent();
+	clock_gettime(CLOCK_MONOTONIC, &last_check);
+	listen_notify("READY=1");
+	status();
+	while (!got_term) {
+		int n;
+
+		for (i = 0; i < A.nl; i++) {
+			pfd[i].fd = A.lfd[i];
+			pfd[i].events = POLLIN;
+			pfd[i].revents = 0;
+		}
+		pfd[A.nl].fd = A.pipe[0];
+		pfd[A.nl].events = POLLIN;
+		pfd[A.nl].revents = 0;
+		n = poll(pfd, (nfds_t)A.nl + 1, 1000);
+		if (n < 0 && errno != EINTR) {
+			log_error("poll: %s", strerror(errno));
+			break;
+		}
+		if (pfd[A.nl].revents)
+			drain();
+		if (got_chld) {
+			got_chld = 0;
+			reap();
+		}
+		if (got_term)
+			break;
+		if (got_hup) {
+			got_hup = 0;
+			reload("SIGHUP");
+			clock_gettime(CLOCK_MONOTONIC, &last_check);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - last_check.tv_sec >= 1 ||
+		    (now.tv_sec - last_check.tv_sec) * 1000000000L +
+				    (now.tv_nsec - last_check.tv_nsec) >=
+			    1000000000L) {
+			last_check = now;
+			if (watch_changed(&A.cur))
+				reload("a file changed");
+		}
+		for (i = 0; n > 0 && i < A.nl; i++) {
+			int k;
+
+			if (!pfd[i].revents)
+				continue;
+			for (k = 0; k < ACCEPT_BURST; k++) {
+				int r;
+
+				/* finished sessions free their slots first */
+				if (got_chld) {
+					got_chld = 0;
+					reap();
+				}
+				r = take(A.lfd[i]);
+
+				if (r == 0)
+					break;
+				if (r < 0) {
+					/* EMFILE and friends: the connection
+					 * stays queued; retry soon */
+					log_error("accept: %s",
+						  strerror(errno));
+					poll(NULL, 0, 100);
+					break;
+				}
+			}
+		}
+		if (now.tv_sec != last_status) {
+			last_status = now.tv_sec;
+			status();
+		}
+	}
+	shut_down(stop_timeout);
+	gen_free(&A.cur);
+	spool_close(&A.sp);
+	free(A.kids);
+	log_close();
+	return 0;
+}

@@ -1,0 +1,169 @@
+/*
+ * serve.c - the part of a session both modes share: everything from the
+ * spool dirs to the summary line.
+ *
+ * The inetd mode (main.c) reaches it after loading the config, picking
+ * the servers[] entry and taking its slots; the accept mode (accept.c)
+ * in each forked child, with the config, the spool dirs and the TLS
+ * set-up inherited from the parent. Either way the session enters the
+ * sandbox (sandbox.c) before the client's first byte, and ends by
+ * returning the process's exit status: the process exit is the cleanup.
+ */
+#include "serve.h"
+#include "io.h"
+#include "log.h"
+#include "run.h"
+#include "sandbox.h"
+#include "session.h"
+#include "tls.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+int serve_sockaddr_text(const struct sockaddr_storage *ss, char *ip,
+                         size_t size, unsigned *port)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)ss;
+
+		inet_ntop(AF_INET, &in->sin_addr, ip, (socklen_t)size);
+		*port = ntohs(in->sin_port);
+		return 0;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)ss;
+
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+			inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], ip,
+				  (socklen_t)size);
+		else
+			inet_ntop(AF_INET6, &in6->sin6_addr, ip,
+				  (socklen_t)size);
+		*port = ntohs(in6->sin6_port);
+		return 0;
+	}
+	return -1;
+}
+
+void serve_refuse(enum reply_id id)
+{
+	struct buf b = {NULL, 0, 0, 256};
+
+	if (reply_add(&b, id) == 0)
+		util_write_all(1, b.p, b.len);
+	buf_free(&b);
+}
+
+/* on_stop - SIGALRM and SIGTERM: every blocking wait ends (io.c) */
+static void on_stop(int sig)
+{
+	(void)sig;
+	io_stop = 1;
+}
+
+void serve_signals(long max_session_time)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = on_stop; /* no SA_RESTART: waits end with EINTR */
+	sigaction(SIGALRM, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	alarm((unsigned)max_session_time);
+}
+
+static const char *end_names[] = {"none",     "quit",     "eof",
+				  "timeout",  "errors",   "io-error",
+				  "internal", "tls-failed"};
+
+/* log_summary - the one line per connection (Postfix's disconnect) */
+static void log_summary(const struct session *s, double secs)
+{
+	char helo[120], cmds[400], tls[128];
+	size_t n = 0, i;
+
+	/* "TLS1.3 TLS_AES_256_GCM_SHA384" -> one key=value token */
+	snprintf(tls, sizeof(tls), "%s", s->tls_on ? s->tls_desc : "no");
+	for (i = 0; tls[i]; i++)
+		if (tls[i] == ' ')
+			tls[i] = '/';
+
+	util_printable(helo, sizeof(helo), s->helo, strlen(s->helo), 100);
+	cmds[0] = '\0';
+	for (i = 0; i < SESSION_NCMDS && n < sizeof(cmds); i++) {
+		int w;
+
+		if (!s->cmd_count[i])
+			continue;
+		w = snprintf(cmds + n, sizeof(cmds) - n, " %s=%u",
+			     session_cmd_name(i), s->cmd_count[i]);
+		if (w > 0)
+			n += (size_t)w;
+	}
+	log_info("disconnect from %s port %u helo=%s tls=%s messages=%lu "
+		 "rcpts=%lu bytes=%llu rejected=%lu result=%s duration=%.3fs"
+		 "%s",
+		 s->peer_ip, s->peer_port, helo[0] ? helo : "-",
+		 tls, s->messages, s->rcpts_total,
+		 s->bytes, s->rejected, end_names[s->end], secs, cmds);
+}
+
+int serve_session(struct cfg *cfg, const struct cfg_server *srv,
+                  struct spool *sp, const struct serve_conn *c)
+{
+	struct timespec t1;
+	struct session s;
+	struct io io;
+	struct run r;
+	size_t cap;
+
+	if (spool_open_dirs(sp, cfg->spool_dir) < 0)
+		log_error("spool %s: %s (will retry at DATA)", cfg->spool_dir,
+			  strerror(errno));
+	/* the last step before the client's first byte (sandbox.c) */
+	if (sandbox_enter() < 0) {
+		log_error("sandbox: %s", strerror(errno));
+		serve_refuse(R_INTERNAL);
+		return 71;
+	}
+	cap = (size_t)srv->max_line_length > 16384
+		      ? (size_t)srv->max_line_length
+		      : 16384;
+	if (io_init(&io, 0, 1, cap, (int)srv->timeout * 1000) < 0) {
+		log_error("out of memory");
+		return 71;
+	}
+	session_init(&s, cfg, srv, c->pip, c->pport);
+	memset(&r, 0, sizeof(r));
+	r.s = &s;
+	r.io = &io;
+	r.sp = sp;
+	r.spool_dir = cfg->spool_dir;
+	log_debug("connect from %s port %u to %s port %u", c->pip, c->pport,
+		  c->lip, c->lport);
+	if (tls_configured(srv) && !srv->tls.tls_always_on &&
+	    srv->tls.start_tls_on) {
+		s.tls_offer = 1;
+		r.starttls = tls_starttls;
+	}
+	if (!srv->tls.tls_always_on || tls_implicit(&r) == 0)
+		run_session(&r);
+	else if (s.end == END_NONE)
+		s.end = END_TLS;
+	tls_end(&r);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_summary(&s, (double)(t1.tv_sec - c->t0.tv_sec) +
+				(double)(t1.tv_nsec - c->t0.tv_nsec) / 1e9);
+	session_free(&s);
+	spool_close(sp);
+	io_free(&io);
+	return 0;
+}
