@@ -55,6 +55,15 @@ work=$(mktemp -d /tmp/smtpd-profile.XXXXXX)
 chmod 0755 "$work"
 cleanup() {
 	pf_stop
+	# a container still running: its timeout(1), in a process group of
+	# its own, forwards the TERM to nspawn
+	if [ -n "${tpid:-}" ] && kill -0 "$tpid" 2>/dev/null; then
+		kill -TERM "$tpid"
+		for _ in $(seq 1 100); do
+			kill -0 "$tpid" 2>/dev/null || break
+			sleep 0.2
+		done
+	fi
 	ns_clean "$work/ns" 2>/dev/null
 	rm -rf "$work"
 }
@@ -214,6 +223,7 @@ EOF
 	boot=$!
 	init=
 	for _ in $(seq 1 100); do
+		[ -n "${tpid:-}" ] || tpid=$(pgrep -P "$boot" -x timeout)
 		nsp=$(pgrep -f "^systemd-nspawn -q -b -D $work/ns/root" | head -n1)
 		[ -n "$nsp" ] && init=$(pgrep -P "$nsp" | head -n1)
 		[ -n "$init" ] && [ "$(cat "/proc/$init/comm")" = systemd ] &&
@@ -227,6 +237,7 @@ EOF
 			c0=$(sid_ticks "$PF_PID")
 	fi
 	wait "$boot"
+	tpid=
 	if [ -n "${PF_PID:-}" ]; then
 		c1=$(sid_ticks "$PF_PID")
 		echo "cpu-total $((c1 - c0))" >>"$work/postfix.txt"
