@@ -302,6 +302,8 @@ def rel_cpu(x, ref):
         if ref else None
 
 
+if any(x[1] == PF for x in seq):
+    vs.insert(0, PF)
 pfm = col(PF, lambda x, r: x[2]) or pf.get("host")
 npf = sum(1 for x in seq if x[1] == PF)
 pfc = pf["cpu-total"] * 1000.0 / os.sysconf("SC_CLK_TCK") / npf / \
