@@ -165,7 +165,7 @@ int scan_claim(struct sd_spool *sp, int fromfd, const char *name,
                char *why, size_t whysize)
 {
 	struct stat a, b;
-	int fd;
+	int fd, tries = 0;
 
 	if (fromfd != sp->cur && renameat(fromfd, name, sp->cur, name) < 0)
 		return -1;
@@ -188,9 +188,16 @@ int scan_claim(struct sd_spool *sp, int fromfd, const char *name,
 		snprintf(why, whysize, "cannot open: %s", strerror(errno));
 		return SCAN_BAD;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		int e = errno;
 
+		/* from new/ or defer/, a lock can only be a deliverer that
+		 * has just settled it (moved it out of cur/, an admin moved
+		 * it back) and is about to close: wait for that, briefly */
+		if (e == EWOULDBLOCK && fromfd != sp->cur && ++tries < 100) {
+			usleep(10000);
+			continue;
+		}
 		close(fd);
 		errno = e; /* EWOULDBLOCK: another process delivers it */
 		return -1;
