@@ -160,14 +160,16 @@ run: need-deps-run
 	$(MAKE) all
 	ACCEPT=$(ACCEPT) tests/run-local.sh
 
-# intake vs smtp-sink, spoolerd drain, STARTTLS vs Postfix, launchers
-# (the last needs root and builds a container root once)
+# intake vs smtp-sink, spoolerd drain, STARTTLS vs Postfix, launchers,
+# the cost of each directive of smtpd-session@.service (the last two need
+# root and build a container root once)
 bench: need-deps
 	$(MAKE) all
 	bench/run.sh
 	bench/db-drain.sh
 	bench/tls.sh
 	bench/launchers.sh
+	bench/profile.sh
 
 # line and branch coverage of the whole suite (unit tests and every suite
 # but fuzz and systemd) on the build-cov/ build: a table per file, totals

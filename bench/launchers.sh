@@ -31,6 +31,7 @@ SESSION=${SESSION:-$top/smtpd-session/smtpd-session}
 SPOOLERD=${SPOOLERD:-$top/spoolerd/spoolerd}
 RATE="python3 $top/tests/systemd/inside.py rate"
 . "$top/tests/systemd/lib.sh"
+. "$top/bench/postfix.sh"
 
 work=$(mktemp -d /tmp/smtpd-bench.XXXXXX)
 # the postfix user must reach its data directory below
@@ -46,8 +47,6 @@ cleanup() {
 		kill -KILL -- "-$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
-	[ -n "${pf_conf:-}" ] && [ -f "$work/pf.pid" ] &&
-		kill "$(cat "$work/pf.pid")" 2>/dev/null
 	ns_clean "$work/ns" 2>/dev/null
 	rm -rf "$work"
 }
@@ -122,56 +121,13 @@ wait_port "$port" && measure socket-activate "$port"
 kill -TERM -- "-${pids[-1]}" 2>/dev/null
 
 # --- Postfix smtpd: a private instance, no system mail service ----------
-pf_conf=
-if [ -x /usr/lib/postfix/sbin/master ] && id postfix >/dev/null 2>&1; then
-	pf=$work/postfix
+if pf_available; then
 	port=$(free_port)
-	pf_conf=$pf/conf
-	mkdir -p "$pf_conf" "$pf/queue/pid" "$pf/data"
-	chown postfix "$pf/data"
-	for d in active bounce corrupt defer deferred flush hold incoming \
-		private saved trace; do
-		install -d -o postfix -m 0700 "$pf/queue/$d"
-	done
-	install -d -o postfix -g postdrop -m 0730 "$pf/queue/maildrop"
-	install -d -o postfix -g postdrop -m 0710 "$pf/queue/public"
-	cat >"$pf_conf/main.cf" <<EOF
-compatibility_level = 3.6
-queue_directory = $pf/queue
-data_directory = $pf/data
-mail_owner = postfix
-setgid_group = postdrop
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-myhostname = bench.example.com
-mydestination = example.com
-mynetworks = 127.0.0.0/8
-local_transport = discard
-default_transport = discard
-relay_transport = discard
-smtpd_recipient_restrictions = permit_mynetworks, reject
-alias_maps =
-alias_database =
-local_recipient_maps =
-biff = no
-maillog_file = $pf/maillog
-maillog_file_prefixes = $pf
-default_process_limit = 100
-EOF
-	sed -e "s/^smtp      inet.*/127.0.0.1:$port inet n - n - - smtpd/" \
-		-e '/^postlog/d' /etc/postfix/master.cf >"$pf_conf/master.cf"
-	echo "postlog   unix-dgram n  -       n       -       1       postlogd" \
-		>>"$pf_conf/master.cf"
-	setsid /usr/lib/postfix/sbin/master -c "$pf_conf" -d \
-		>"$pf/master.out" 2>&1 &
-	pids+=($!)
-	if wait_port "$port"; then
+	if pf_start "$work" "$port"; then
+		pids+=("$PF_PID")
 		measure postfix-smtpd "$port"
-	else
-		echo "# postfix did not start:" >&2
-		tail -n 5 "$pf/master.out" "$pf/maillog" >&2
 	fi
-	kill -TERM -- "-${pids[-1]}" 2>/dev/null
+	pf_stop
 fi
 
 # --- systemd as PID 1, in a container -------------------------------------

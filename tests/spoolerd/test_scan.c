@@ -1,11 +1,13 @@
 /* test_scan.c - scan.c: opening (and making) the spool layout, entry
  * names, listing, claiming new/ID into cur/ (lost races, a lock held by
- * another deliverer, things that are not regular files put back), and
- * the sweeps of old tmp/ files and orphaned state/ files */
+ * another deliverer or one just let go, things that are not regular files
+ * refused with a reason), and the sweeps of old tmp/ files and orphaned
+ * state/ files */
 #include "testutil.h"
 
 #include <errno.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <utime.h>
 
 #include "scan.h"
@@ -208,6 +210,28 @@ static void test_claim(void **state)
 	assert_int_equal(scan_claim(&sp, sp.new, "m2", why, sizeof(why)), -1);
 	assert_int_equal(errno, EWOULDBLOCK);
 	close(other);
+
+	/* a deliverer that settled the entry (moved it out of cur/) still
+	 * holds its lock for a moment when an admin moves it back: the
+	 * claim waits for that instead of stranding it in cur/ */
+	touch(sp.new, "m3", 0);
+	other = openat(sp.new, "m3", O_RDONLY);
+	assert_true(other >= 0);
+	assert_int_equal(flock(other, LOCK_EX), 0);
+	{
+		pid_t pid = fork();
+
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			usleep(100000);
+			_exit(0); /* the lock goes with the last fd */
+		}
+		close(other); /* the child's copy holds it now */
+		fd = scan_claim(&sp, sp.new, "m3", why, sizeof(why));
+		assert_true(fd >= 0);
+		close(fd);
+		waitpid(pid, NULL, 0);
+	}
 }
 
 static void test_clean_tmp(void **state)

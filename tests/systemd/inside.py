@@ -8,6 +8,9 @@ spawn rates to /results/rates.json. Exit status 0 when every check passed
   inside.py test     the checks (tests/systemd/suite)
   inside.py bench    connections/s only (bench/launchers.sh)
   inside.py profiles connections/s for each drop-in in profiles.json
+  inside.py units    connections/s (1 client) and time to the banner for
+                     each full text of smtpd-session@.service in
+                     units.json, in rounds (bench/profile.sh)
   inside.py rate PORT N PARALLEL   connections/s against 127.0.0.1:PORT,
                      printed (bench/launchers.sh uses it on the host, so
                      every launcher is measured by the same client)
@@ -520,11 +523,152 @@ def t_tcpserver():
     sh("systemctl", "start", "smtpd.socket")
 
 
+def _try_connect(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), 1).close()
+        return True
+    except OSError:
+        return False
+
+
 def _try_banner():
     try:
         return banner()
     except OSError:
         return None
+
+
+def cpu_ticks():
+    """CPU clock ticks of everything in the container but this process,
+    by where they went: utime+stime of every live process plus
+    cutime+cstime (the children it reaped), so each process that ran is
+    counted once, by itself while alive, then by its reaper. PID 1 reaps
+    every session: "pid1" is the manager itself, "sessions" what its
+    children used (a session's sandbox set-up runs in the forked child,
+    before the exec); "~COMM" details "other"."""
+    me, t = os.getpid(), {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == me:
+            continue
+        try:
+            s = open("/proc/%s/stat" % d).read()
+        except OSError:
+            continue
+        comm = s[s.index("(") + 1:s.rindex(")")]
+        f = [int(x) for x in s.rpartition(")")[2].split()[11:15]]
+        if d == "1":
+            t["pid1"] = t.get("pid1", 0) + f[0] + f[1]
+            t["sessions"] = t.get("sessions", 0) + f[2] + f[3]
+        else:
+            k = comm if comm in ("systemd-journal", "spoolerd") else "other"
+            t[k] = t.get(k, 0) + sum(f)
+            if k == "other":
+                t["~" + comm] = t.get("~" + comm, 0) + sum(f)
+    return t
+
+
+def rate_timed(n):
+    """n connections one after the other, one short message each:
+    (connections/s, median ms from connect to the 220 banner, CPU ms of
+    the container per connection by cpu_ticks() key and "all", errors)"""
+    errs, lat = [], []
+    c0 = cpu_ticks()
+    body = (b"From: <sender@client.test>\r\nTo: <rate@example.com>\r\n"
+            b"Subject: profile\r\n\r\nhello\r\n")
+    t0 = time.time()
+    for _ in range(n):
+        t1 = time.time()
+        try:
+            c = smtplib.SMTP("127.0.0.1", PORT, timeout=20,
+                             local_hostname="client.test")
+            lat.append(time.time() - t1)
+            c.ehlo("client.test")
+            c.sendmail("sender@client.test", ["rate@example.com"], body)
+            c.quit()
+        except Exception as e:  # noqa
+            errs.append(repr(e))
+    dt = time.time() - t0
+    c1 = cpu_ticks()
+    cpu = {k: round((c1.get(k, 0) - c0.get(k, 0)) * 1000.0 /
+                    os.sysconf("SC_CLK_TCK") / n, 2) for k in c1}
+    cpu = {k: v for k, v in cpu.items() if not k.startswith("~") or v}
+    cpu["all"] = round(sum(v for k, v in cpu.items()
+                           if not k.startswith("~")), 2)
+    lat.sort()
+    med = lat[len(lat) // 2] * 1000 if lat else 0.0
+    return (n - len(errs)) / dt if dt > 0 else 0.0, med, cpu, errs
+
+
+def units_bench():
+    """/results/units.json: {"n": N, "rounds": R, "budget": seconds,
+    "variants": [[name, unit text or null], ...]}. Each variant in turn
+    replaces
+    the installed smtpd-session@.service (so a directive left out is
+    really absent, not reset by a drop-in; null: smtpd-tcpserver.service
+    instead of the socket; {"port": P}: a server already listening on
+    127.0.0.1:P, such as Postfix); every round measures every
+    variant once. /results/units-rates.json after each measurement: a
+    list, in the order measured, of [round, name, conn/s, banner ms,
+    errors, {where: CPU ms per connection}]. Stops starting new
+    measurements once the budget is spent; the original unit is put
+    back at the end."""
+    global PORT
+    spec = json.load(open(os.path.join(RES, "units.json")))
+    frag = prop("smtpd@probe.service", "FragmentPath")
+    orig = open(frag).read()
+    out = []
+    end = time.time() + spec.get("budget", 200)
+    try:
+        for rnd in range(spec.get("rounds", 1)):
+            for name, text in spec["variants"]:
+                if time.time() > end:
+                    log("units: budget spent in round", rnd)
+                    return 0
+                if isinstance(text, dict):
+                    # another server in this network namespace (Postfix's
+                    # smtpd, started from the host by bench/profile.sh)
+                    PORT = text["port"]
+                    up = wait_for(lambda: _try_connect(PORT), 30)
+                    r, med, cpu, errs = rate_timed(spec.get("n", 100)) \
+                        if up else (0.0, 0.0, {"all": 0.0}, ["not up"])
+                    PORT = 25
+                    out.append([rnd, name, round(r, 1), round(med, 2),
+                                len(errs), cpu])
+                    log("units", rnd, name, r, med, cpu, errs[:3])
+                    continue
+                if text is None:
+                    # the floor: smtpd-tcpserver.service, one sandbox
+                    # for all sessions, no unit per connection
+                    with open(frag, "w") as fh:
+                        fh.write(orig)
+                    sh("systemctl", "daemon-reload")
+                    sh("systemctl", "stop", "smtpd.socket")
+                    sh("systemctl", "start", "smtpd-tcpserver.service")
+                    wait_for(_try_banner, 5)
+                else:
+                    with open(frag, "w") as fh:
+                        fh.write(text)
+                    sh("systemctl", "daemon-reload")
+                if prop("smtpd@probe.service", "LoadState") != "loaded":
+                    out.append([rnd, name, 0.0, 0.0, -1, {}])
+                    continue
+                r, med, cpu, errs = rate_timed(spec.get("n", 100))
+                out.append([rnd, name, round(r, 1), round(med, 2),
+                            len(errs), cpu])
+                log("units", rnd, name, r, med, cpu, errs[:3])
+                if text is None:
+                    sh("systemctl", "stop", "smtpd-tcpserver.service")
+                    sh("systemctl", "start", "smtpd.socket")
+                with open(os.path.join(RES, "units-rates.json.new"),
+                          "w") as fh:
+                    json.dump(out, fh)
+                os.rename(os.path.join(RES, "units-rates.json.new"),
+                          os.path.join(RES, "units-rates.json"))
+    finally:
+        with open(frag, "w") as fh:
+            fh.write(orig)
+        sh("systemctl", "daemon-reload")
+    return 0
 
 
 def rates(label, out, n):
@@ -545,6 +689,8 @@ def main():
         if errs:
             print("errors:", errs[:3], file=sys.stderr)
         return 0
+    if mode == "units":
+        return units_bench()
     if mode == "profiles":
         # /results/profiles.json: {"name": "drop-in text", ...}; measures
         # each as an extra drop-in of smtpd-session@.service

@@ -14,13 +14,15 @@
 #                  smtps.socket and spoolerd.service enabled, and
 #                  smtpd-test.service that runs inside.py ARGS then ends
 #                  the container
-#   ns_boot DIR    boots it (timeout 300), results in DIR/results
+#   ns_boot DIR    boots it (timeout NS_TIMEOUT, default 300 s), results
+#                  in DIR/results
 #   ns_clean DIR   unmounts, removes DIR and the cgroups nspawn left
 #
 # Needs root, systemd-nspawn (systemd-container), debootstrap, openssl.
 
 NS_CACHE=${NS_CACHE:-/var/cache/smtpd-test-root}
 NS_SUITE=bookworm
+NS_TIMEOUT=${NS_TIMEOUT:-300}
 # the runtime libraries of the binaries (libgnutls30 is dlopen'ed by the
 # session, linked by spoolerd, with hiredis, MariaDB Connector/C and zlib),
 # python3 for the clients inside, procps for
@@ -149,7 +151,7 @@ ExecStart=/usr/bin/python3 /opt/t/inside.py $*
 LimitNOFILE=65536
 StandardOutput=append:/results/inside.out
 StandardError=append:/results/inside.out
-TimeoutStartSec=270
+TimeoutStartSec=$((NS_TIMEOUT - 30))
 
 [Install]
 WantedBy=multi-user.target
@@ -160,7 +162,7 @@ EOF
 # ns_boot DIR - boot it; nspawn's status is inside.py's
 ns_boot() {
 	local w=$1
-	timeout 300 systemd-nspawn -q -b -D "$w/root" --register=no \
+	timeout "$NS_TIMEOUT" systemd-nspawn -q -b -D "$w/root" --register=no \
 		--keep-unit --private-network \
 		--bind-ro="$ns_top/tests/systemd:/opt/t" \
 		--bind="$w/results:/results" >"$w/boot.log" 2>&1
