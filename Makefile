@@ -161,8 +161,9 @@ run: need-deps-run
 	ACCEPT=$(ACCEPT) tests/run-local.sh
 
 # intake vs smtp-sink, spoolerd drain, STARTTLS vs Postfix, launchers,
-# the cost of each directive of smtpd-session@.service (the last two need
-# root and build a container root once)
+# the cost of each directive of smtpd-session@.service (those two need
+# root and build a container root once), the accept mode vs tcpserver,
+# and where a spooled message's time goes
 bench: need-deps
 	$(MAKE) all
 	bench/run.sh
@@ -170,6 +171,8 @@ bench: need-deps
 	bench/tls.sh
 	bench/launchers.sh
 	bench/profile.sh
+	bench/accept.sh
+	bench/spool.sh
 
 # line and branch coverage of the whole suite (unit tests and every suite
 # but fuzz and systemd) on the build-cov/ build: a table per file, totals
