@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -345,6 +346,50 @@ static int journal_add(struct msg *m, size_t i, off_t off)
 	return 0;
 }
 
+/* The tail mark: user.spoolerd.tail on the mbox holds the offset an
+ * append started at, from before its first byte until after its fsync.
+ * Whoever takes the lock next and finds it cuts the file back there: a
+ * delivery killed mid-append leaves no torn copy for another entry's copy
+ * to land behind (its own redelivery then writes it whole, once). Where
+ * the file system has no user xattrs this is skipped, and only a torn
+ * copy at the very end can be cut. */
+#define TAIL_XATTR "user.spoolerd.tail"
+
+/* tail_cut - a torn append left by a crash: cut it; 0, or -1 */
+static int tail_cut(int fd, const char *qid, const char *path)
+{
+	char v[32];
+	ssize_t n = fgetxattr(fd, TAIL_XATTR, v, sizeof(v) - 1);
+	unsigned long off;
+
+	if (n <= 0)
+		return 0; /* none (ENODATA), or no xattrs here */
+	v[n] = '\0';
+	if (util_parse_ulong(v, (size_t)n, 1UL << 62, &off) < 0)
+		return fremovexattr(fd, TAIL_XATTR);
+	log_warnx("%s mbox %s: cut a torn append at %lu", qid, path, off);
+	if (ftruncate(fd, (off_t)off) < 0 || fsync(fd) < 0)
+		return -1;
+	return fremovexattr(fd, TAIL_XATTR);
+}
+
+/* tail_mark - note (or with off < 0, drop) an append in progress */
+static int tail_mark(int fd, long long off)
+{
+	char v[32];
+	int n;
+
+	if (off < 0)
+		return fremovexattr(fd, TAIL_XATTR) < 0 && errno != ENODATA &&
+				       errno != ENOTSUP
+			       ? -1
+			       : 0;
+	n = snprintf(v, sizeof(v), "%lld", off);
+	if (fsetxattr(fd, TAIL_XATTR, v, (size_t)n, 0) < 0)
+		return errno == ENOTSUP ? 0 : -1;
+	return fsync(fd);
+}
+
 /* lock_file - OFD write lock on the whole file, waiting a bounded time */
 static int lock_file(int fd)
 {
@@ -443,6 +488,12 @@ static enum proc_res deliver_one(struct mbox *mb, struct msg *m, size_t i,
 		close(fd);
 		return PROC_TEMP;
 	}
+	if (tail_cut(fd, m->env.queue_id, path) < 0 || fstat(fd, &st) < 0) {
+		snprintf(why, n, "Mbox: %.200s: torn append: %s", path,
+			 strerror(errno));
+		close(fd);
+		return PROC_TEMP;
+	}
 	start = st.st_size;
 	if (m->redelivery) {
 		journal_load(m);
@@ -470,7 +521,8 @@ static enum proc_res deliver_one(struct mbox *mb, struct msg *m, size_t i,
 		return PROC_TEMP;
 	}
 	sink_init(s, fd, 0, start);
-	if (lseek(fd, start, SEEK_SET) < 0 || ftruncate(fd, start) < 0 ||
+	if (tail_mark(fd, (long long)start) < 0 ||
+	    lseek(fd, start, SEEK_SET) < 0 || ftruncate(fd, start) < 0 ||
 	    emit(mb, m, i, s, separator(fd, start)) < 0 || fsync(fd) < 0) {
 		int e = s->err ? s->err : errno;
 
@@ -481,9 +533,13 @@ static enum proc_res deliver_one(struct mbox *mb, struct msg *m, size_t i,
 				  m->env.queue_id, path, (long long)start,
 				  strerror(errno));
 		snprintf(why, n, "Mbox: %.200s: write: %s", path, strerror(e));
+		tail_mark(fd, -1);
 		close(fd);
 		return PROC_TEMP;
 	}
+	/* a crash from here to the settle redelivers: the cut of a whole
+	 * copy then is followed by writing it again, once */
+	tail_mark(fd, -1);
 	close(fd);
 	return PROC_OK;
 }
