@@ -11,6 +11,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,23 @@ char *msg_make_head(const struct msg *m, size_t i)
 		snprintf(h, n, "Return-Path: <%s>\r\nDelivered-To: %s\r\n",
 			 m->env.sender, r);
 	return h;
+}
+
+void msg_dest(struct msg *m, size_t i, const char *fmt, ...)
+{
+	char *d;
+	size_t used;
+	va_list ap;
+
+	if (!m->rcpt || i >= m->env.nrcpts)
+		return;
+	d = m->rcpt[i].dest;
+	used = strlen(d);
+	if (used && used + 1 < sizeof(m->rcpt[i].dest))
+		d[used++] = ',';
+	va_start(ap, fmt);
+	vsnprintf(d + used, sizeof(m->rcpt[i].dest) - used, fmt, ap);
+	va_end(ap);
 }
 
 const char *msg_head(struct msg *m, size_t i)

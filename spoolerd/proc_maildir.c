@@ -219,6 +219,8 @@ static enum proc_res deliver_one(struct maildir *md, struct msg *m, size_t i,
 	}
 	res = PROC_OK;
 out:
+	if (res == PROC_OK)
+		msg_dest(m, i, "%s", dir);
 	close(tmpfd);
 	close(newfd);
 	return res;

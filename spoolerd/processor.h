@@ -33,6 +33,8 @@ struct msg_rcpt {
 	const char *addr; /* env.rcpts[i] */
 	char *head;       /* delivery headers (CRLF), set by Header */
 	char hash[33];    /* hex MD5, set by Hasher, "" before */
+	char dest[320];   /* where the stores put it, for the log line:
+			   * "path" or "redis:key,mysql:table"; msg_dest */
 };
 
 /* msg - one spool entry being delivered */
@@ -88,6 +90,11 @@ const char *msg_head(struct msg *m, size_t i);
 
 /* msg_make_head - "Return-Path: <s>\r\nDelivered-To: r\r\n", malloc'd */
 char *msg_make_head(const struct msg *m, size_t i);
+
+/* msg_dest - add where a store put recipient i's copy to its log
+ * line (", "-separated when several stores keep it) */
+void msg_dest(struct msg *m, size_t i, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* msg_free_parts - everything processors attached to m (not env, not fd) */
 void msg_free_parts(struct msg *m);
