@@ -395,7 +395,14 @@ static int check_config(void)
 		cfg_free(cfg);
 		return EX_CONFIG_;
 	}
+	/* the effective config first, then what would stop us at run time
+	 * (make run builds its config from this dump) */
+	dump = cfg_dump(cfg);
+	if (dump)
+		printf("%s\n", dump);
+	fflush(stdout);
 	if (cfg_check_runtime(cfg, cfg_diag_stderr, PROG) > 0) {
+		free(dump);
 		cfg_free(cfg);
 		return EX_CONFIG_;
 	}
@@ -403,9 +410,6 @@ static int check_config(void)
 		fprintf(stderr, PROG ": config warning: save_process: chain "
 			"%s stores nothing: messages are discarded once "
 			"processed\n", ch.spec);
-	dump = cfg_dump(cfg);
-	if (dump)
-		printf("%s\n", dump);
 	fprintf(stderr, PROG ": chain %s\n", ch.spec);
 	/* a store that is down is no config error: spoolerd runs and
 	 * retries; say so, exit 0 */
