@@ -157,6 +157,9 @@ static const struct key backend_keys[] = {
 	 "/var/mail/{domain}/{user}/Maildir", 0, 0, 0, 0},
 	{"mbox_path", K_STR, BOFF(mbox_path), 0, "/var/mail/{domain}/{user}",
 	 0, 0, 0, 0},
+	/* Maildir copies end lines in LF as the maildir convention wants
+	 * (mutt, grep, Dovecot); true keeps the wire's CRLF */
+	{"maildir_crlf", K_BOOL, BOFF(maildir_crlf), 0, 0, 0, 1, 0, 0},
 	{"retry_first", K_DUR, BOFF(retry_first), 300000, 0, 1, 86400000, 0,
 	 0},
 	{"retry_max", K_DUR, BOFF(retry_max), 3600000, 0, 1, 86400000LL * 30,

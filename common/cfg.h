@@ -57,6 +57,7 @@ struct cfg_backend {
 	long long worker_stuck_timeout; /* ms */
 	char *maildir_path;
 	char *mbox_path;
+	int maildir_crlf;
 	long long retry_first;
 	long long retry_max;
 	long long max_queue_lifetime;

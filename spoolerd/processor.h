@@ -111,4 +111,11 @@ char *msg_payload(struct msg *m, size_t i, size_t *len);
 /* io_copy_range - copy src[off..off+len) to dst's current offset */
 int io_copy_range(int src, off_t off, off_t len, int dst);
 
+/* io_copy_lf - io_copy_range with each CRLF written as LF (a CR not
+ * followed by LF is kept) */
+int io_copy_lf(int src, off_t off, off_t len, int dst);
+
+/* util_write_lf - write p[0..n) to fd with each CRLF as LF */
+int util_write_lf(int fd, const char *p, size_t n);
+
 #endif
