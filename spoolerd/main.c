@@ -43,6 +43,8 @@
 #define QUEUE_CAP 16384
 #define TMP_MAX_AGE (36 * 3600)
 #define SWEEP_EVERY_MS (3600 * 1000LL)
+/* how often new/ and cur/ are looked at for names a maildir reader gave */
+#define MUTT_EVERY_MS (10 * 1000LL)
 #define STOP_WAIT_MIN_MS 10000LL
 
 static struct ctx ctx;
@@ -427,7 +429,7 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	const char *what;
 	char err[512];
-	long long next_scan = 0, next_sweep, wd_ms, last_wd, nworkers;
+	long long next_scan = 0, next_sweep, next_mutt = 0, wd_ms, last_wd, nworkers;
 	int sfd, ifd, i, stop = 0, running = 0, need_scan = 1, ready = 0;
 	int stuck_logged = 0;
 	size_t k;
@@ -491,6 +493,7 @@ int main(int argc, char **argv)
 
 		scan_list(ctx.sp.defer, load_defer, &now);
 	}
+	scan_mutt_names(&ctx.sp);
 	k = (size_t)scan_list(ctx.sp.cur, push_cur, NULL);
 	if (k)
 		log_info("recovering %zu entries left in cur/", k);
@@ -542,6 +545,11 @@ int main(int argc, char **argv)
 			due = -1;
 		if (due >= 0 && due - real_ms() < timeout)
 			timeout = due - real_ms() < 0 ? 0 : due - real_ms();
+		if (now >= next_mutt) {
+			if (scan_mutt_names(&ctx.sp) > 0)
+				need_scan = 1;
+			next_mutt = now + MUTT_EVERY_MS;
+		}
 		if (now >= next_sweep) {
 			k = (size_t)scan_clean_tmp(&ctx.sp, time(NULL),
 						   TMP_MAX_AGE);
