@@ -74,6 +74,15 @@ static void diag_log(void *arg, int is_error, const char *msg)
 		is_error ? "error" : "warning", msg);
 }
 
+/* diag_errors_stderr - the start-up load: errors on stderr (there is
+ * no log yet), warnings left to watch_config */
+static void diag_errors_stderr(void *arg, int is_error, const char *msg)
+{
+	if (is_error)
+		cfg_diag_stderr(PROG, is_error, msg);
+	(void)arg;
+}
+
 /* diag_session - a message of the sessions' view of the config, logged
  * unless the spoolerd view said the same already */
 static void diag_session(void *arg, int is_error, const char *msg)
@@ -91,8 +100,6 @@ static void diag_session(void *arg, int is_error, const char *msg)
 				"fixed" : "");
 }
 
-static int collect_quiet; /* at start: main printed them already */
-
 /* diag_collect - log a spoolerd-view message and remember it */
 static void diag_collect(void *arg, int is_error, const char *msg)
 {
@@ -100,8 +107,7 @@ static void diag_collect(void *arg, int is_error, const char *msg)
 	size_t old = *seen ? strlen(*seen) : 0, n = strlen(msg);
 	char *more = realloc(*seen, old + n + 2);
 
-	if (!collect_quiet)
-		diag_log(NULL, is_error, msg);
+	diag_log(NULL, is_error, msg);
 	if (!more)
 		return;
 	memcpy(more + old, msg, n);
@@ -139,7 +145,6 @@ static void watch_config(void)
 			 "reload, in sessions at their next connection)",
 			 cfg_path);
 	last = st;
-	collect_quiet = !have;
 	have = 1;
 	c = cfg_load_file(cfg_path, diag_collect, &seen);
 	cfg_free(c);
@@ -445,7 +450,9 @@ int main(int argc, char **argv)
 		else
 			usage();
 	}
-	cfg = cfg_load_file(cfg_path, cfg_diag_stderr, PROG);
+	/* errors to stderr now; warnings go to the log, once per change of
+	 * the file, from watch_config */
+	cfg = cfg_load_file(cfg_path, diag_errors_stderr, NULL);
 	if (!cfg)
 		return EX_CONFIG_;
 	log_open(PROG, cfg->log_file, cfg->log_level, -1);

@@ -10,8 +10,6 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 port=${PORT:-2525}
 var=$top/var
-mkdir -p "$var"/spool/tmp "$var"/spool/new "$var"/spool/cur \
-	"$var"/spool/failed "$var"/mail
 
 # a port already taken would make the listener below fail with a bare
 # "Address already in use" after the banner: say it plainly, first
@@ -29,6 +27,9 @@ then
 		"or a server on that port); choose another: make run PORT=2526" >&2
 	exit 1
 fi
+
+mkdir -p "$var"/spool/tmp "$var"/spool/new "$var"/spool/cur \
+	"$var"/spool/failed "$var"/mail
 
 # the sample config, with every path moved under ./var (spoolerd's
 # --check-config: a session's leaves out backend_config)
