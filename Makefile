@@ -72,6 +72,7 @@ HEADERS = $(wildcard common/*.h smtpd-session/*.h)
 BINS = $(SESSION)
 # spoolerd's rules (it adds to BINS and UNIT_BINS)
 -include spoolerd/spoolerd.mk
+-include spoolq/spoolq.mk
 # install/uninstall (units/install.mk), fuzzing (tests/fuzz/fuzz.mk),
 # the chaos load test (tests/load/load.mk)
 -include units/install.mk
@@ -203,4 +204,4 @@ coverage: need-deps
 
 clean:
 	rm -rf build build-asan build-cov smtpd-session/smtpd-session \
-		spoolerd/spoolerd
+		spoolerd/spoolerd spoolq/spoolq
