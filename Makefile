@@ -61,7 +61,7 @@ SESSION_OBJS = $(BUILD)/smtpd-session/session.o \
 	$(BUILD)/smtpd-session/xclient.o
 
 UNIT_TESTS = addr data session cfg spool entry tls util frame publish log \
-	cfg_faults session_faults io abuse secrets
+	cfg_faults session_faults io abuse secrets proxy
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
 HEADERS = $(wildcard common/*.h smtpd-session/*.h)

@@ -155,6 +155,10 @@ static enum proxy_res v1_scan(const unsigned char *p, size_t n,
 		*why = "v1: does not start with \"PROXY \"";
 		return PROXY_BAD;
 	}
+	if (n < PROXY_V1_MIN && memchr(p, '\n', n)) {
+		*why = "v1: a line shorter than any header";
+		return PROXY_BAD;
+	}
 	if (n < PROXY_V1_MIN) {
 		*need = PROXY_V1_MIN - n;
 		return PROXY_MORE;

@@ -239,8 +239,11 @@ enum reply_id xclient_apply(struct session *s, const char *arg,
 	else
 		s->helo[0] = '\0';
 	s->esmtp = x.has_proto && x.esmtp;
-	snprintf(s->proxy, sizeof(s->proxy), "%s port %u via XCLIENT", was,
-		 was_port);
+	/* the proxy is the peer that sent the first XCLIENT; a later one
+	 * comes from the same connection */
+	if (!strstr(s->proxy, " via XCLIENT"))
+		snprintf(s->proxy, sizeof(s->proxy), "%s port %u via XCLIENT",
+			 was, was_port);
 	util_printable(login, sizeof(login), x.login, strlen(x.login), 100);
 	log_info("XCLIENT from %s port %u: client %s port %u name=%s "
 		 "helo=%s login=%s",
