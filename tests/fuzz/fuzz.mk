@@ -35,7 +35,7 @@ FUZZ_SRC_addr = smtpd-session/addr.c common/buf.c common/entry.c \
 	common/util.c
 FUZZ_SRC_entry = common/buf.c common/entry.c common/util.c
 FUZZ_SRC_cfg = common/cfg.c common/util.c common/cidr.c
-FUZZ_SRC_proxy = smtpd-session/proxy.c common/util.c
+FUZZ_SRC_proxy = smtpd-session/proxy.c smtpd-session/io.c common/util.c
 FUZZ_SRC_session = smtpd-session/session.c smtpd-session/addr.c \
 	smtpd-session/xclient.c \
 	smtpd-session/data.c smtpd-session/reply.c smtpd-session/frame.c \
