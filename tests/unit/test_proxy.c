@@ -286,6 +286,41 @@ static void test_cidr(void **state)
 	assert_int_equal(cidr_check("", &why), -1);
 }
 
+/* diag_text - the config loader's messages, concatenated */
+static void diag_text(void *arg, int is_error, const char *msg)
+{
+	char *t = arg;
+
+	(void)is_error;
+	strncat(t, msg, 1000 - strlen(t));
+}
+
+/* a bad entry in proxy_trusted or xclient_trusted fails the load and
+ * names its key */
+static void test_cfg_lists(void **state)
+{
+	char text[1024] = "";
+	struct cfg *c;
+
+	(void)state;
+	c = cfg_load_buf("{\"servers\": [{\"proxy_protocol\": true, "
+			 "\"proxy_trusted\": [\"10.0.0.0/8\", \"10.0.0.0/33\"], "
+			 "\"xclient_trusted\": [\"mx.example\"]}]}",
+			 diag_text, text);
+	assert_null(c);
+	assert_non_null(strstr(text, "servers[0].proxy_trusted[1]"));
+	assert_non_null(strstr(text, "servers[0].xclient_trusted[0]"));
+	c = cfg_load_buf("{\"servers\": [{\"proxy_protocol\": true, "
+			 "\"proxy_timeout\": \"2s\", "
+			 "\"proxy_trusted\": [\"10.0.0.0/8\", \"::1\"]}]}",
+			 NULL, NULL);
+	assert_non_null(c);
+	assert_int_equal(c->servers[0].proxy_protocol, 1);
+	assert_int_equal(c->servers[0].proxy_timeout, 2000);
+	assert_int_equal(c->servers[0].proxy_trusted.n, 2);
+	cfg_free(c);
+}
+
 /* ---- XCLIENT through the session core ---- */
 
 static struct cfg *cfg;
@@ -445,6 +480,7 @@ int main(void)
 		cmocka_unit_test(test_read_byte_exact),
 		cmocka_unit_test(test_read_deadline),
 		cmocka_unit_test(test_cidr),
+		cmocka_unit_test(test_cfg_lists),
 		cmocka_unit_test(test_xclient),
 		cmocka_unit_test(test_xtext),
 	};
