@@ -194,7 +194,8 @@ static void test_domain(void **state)
 			continue;
 		}
 		if (n < 0 || strcmp(out, dcases[i].out) != 0)
-			fail_msg("case %zu: got %s", i, n < 0 ? "(error)" : out);
+			fail_msg("case %zu: got %s", i,
+				 n < 0 ? "(error)" : out);
 		assert_int_equal((size_t)n, strlen(out));
 	}
 }
