@@ -48,6 +48,11 @@ struct cfg_server {
 	int smtputf8;          /* advertise and accept SMTPUTF8 */
 	int helo_strict;       /* HELO/EHLO: a domain or address literal */
 	long min_data_rate;    /* bytes/s that extend the DATA deadline */
+	int proxy_protocol;    /* a PROXY v1/v2 header opens every connection */
+	struct cfg_strlist proxy_trusted;   /* who may send it (cidr.h) */
+	long long proxy_timeout; /* ms, for the whole header */
+	int xclient_on;        /* XCLIENT from xclient_trusted peers */
+	struct cfg_strlist xclient_trusted;
 	struct cfg_tls tls;
 };
 

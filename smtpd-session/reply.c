@@ -67,6 +67,10 @@ static const struct reply replies[R_COUNT] = {
 	[R_AUTH_NONE] = {502, "502 5.5.1 AUTH not available: this server only "
 			      "receives mail for its domains, it takes no "
 			      "submission"},
+	[R_XCLIENT_DENY] = {550, "550 5.7.0 Insufficient authorization"},
+	[R_XCLIENT_TX] = {503, "503 5.5.1 Mail transaction in progress"},
+	[R_XCLIENT_SYNTAX] = {501, "501 5.5.4 Syntax: XCLIENT attribute=value "
+				   "..."},
 };
 
 int reply_code(enum reply_id id)

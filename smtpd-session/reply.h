@@ -45,6 +45,9 @@ enum reply_id {
 	R_HELO_INVALID,  /* 501 5.5.2 */
 	R_AUTH_NEED_EHLO, /* 503 5.5.1 */
 	R_AUTH_NONE,     /* 502 5.5.1 */
+	R_XCLIENT_DENY,  /* 550 5.7.0 */
+	R_XCLIENT_TX,    /* 503 5.5.1 */
+	R_XCLIENT_SYNTAX, /* 501 5.5.4 */
 	R_COUNT
 };
 
