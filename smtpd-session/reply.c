@@ -55,6 +55,18 @@ static const struct reply replies[R_COUNT] = {
 			     "connection"},
 	[R_TLS_UNAVAIL] = {454, "454 4.7.0 TLS not available"},
 	[R_FULL] = {421, "421 4.7.0 Too many connections, try again later"},
+	/* RFC 6531 3.5 */
+	[R_NEED_UTF8] = {553, "553 5.6.7 Non-ASCII address needs MAIL FROM "
+			      "with SMTPUTF8"},
+	[R_HELO_INVALID] = {501, "501 5.5.2 HELO/EHLO needs a domain name or "
+				 "an address literal"},
+	[R_AUTH_NEED_EHLO] = {503, "503 5.5.1 Send EHLO first; no AUTH here "
+				   "anyway: this server only receives mail "
+				   "for its domains, it takes no "
+				   "submission"},
+	[R_AUTH_NONE] = {502, "502 5.5.1 AUTH not available: this server only "
+			      "receives mail for its domains, it takes no "
+			      "submission"},
 	[R_XCLIENT_DENY] = {550, "550 5.7.0 Insufficient authorization"},
 	[R_XCLIENT_TX] = {503, "503 5.5.1 Mail transaction in progress"},
 	[R_XCLIENT_SYNTAX] = {501, "501 5.5.4 Syntax: XCLIENT attribute=value "

@@ -41,6 +41,10 @@ enum reply_id {
 	R_INTERNAL,      /* 421 4.3.0 */
 	R_TLS_UNAVAIL,   /* 454 4.7.0 */
 	R_FULL,          /* 421 4.7.0 */
+	R_NEED_UTF8,     /* 553 5.6.7 */
+	R_HELO_INVALID,  /* 501 5.5.2 */
+	R_AUTH_NEED_EHLO, /* 503 5.5.1 */
+	R_AUTH_NONE,     /* 502 5.5.1 */
 	R_XCLIENT_DENY,  /* 550 5.7.0 */
 	R_XCLIENT_TX,    /* 503 5.5.1 */
 	R_XCLIENT_SYNTAX, /* 501 5.5.4 */

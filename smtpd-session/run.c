@@ -9,6 +9,15 @@
  * gets 500 5.5.2 once and is skipped to its LF, so its tail is never
  * parsed as commands.
  *
+ * Deadlines (not only the idle `timeout` of every read): each command
+ * line must be whole within `timeout` seconds of our starting to wait
+ * for it, and the DATA phase within `timeout` plus one second per
+ * min_data_rate bytes received (Postfix's smtpd_per_record_deadline and
+ * smtpd_min_data_rate; min_data_rate 0: the whole DATA within
+ * `timeout`). A client that trickles a byte a second is cut there with
+ * 421 4.4.2, logged; a large message on a slow but honest link keeps
+ * earning time.
+ *
  * On a proxy_protocol entry a command line that opens another PROXY
  * header ("PROXY ", or v2's signature in one piece) ends the session.
  *
@@ -64,6 +73,10 @@ static int fill(struct run *r)
 		st = io_fill(r->io);
 	if (st > 0)
 		return 1;
+	if (st == IO_TIMEOUT && r->io->deadline_hit && !io_stop)
+		log_info("%s deadline exceeded from %s (timeout %lds)",
+			 r->s->state == ST_DATA ? "DATA" : "command line",
+			 r->s->peer_ip, r->s->srv->timeout);
 	if (st == IO_TIMEOUT && r->s->end == END_NONE) {
 		/* idle too long, the session's time is up, or SIGTERM:
 		 * one last reply (writes ignore io_stop, bounded by the
@@ -142,12 +155,28 @@ static int open_entry(struct run *r, enum reply_id *err)
 	return 0;
 }
 
+/* data_deadline - the DATA phase's deadline after got bytes: timeout,
+ * plus a second per min_data_rate bytes */
+static void data_deadline(struct run *r, long long start,
+                          unsigned long long got)
+{
+	const struct cfg_server *srv = r->s->srv;
+	long long at = start + srv->timeout * 1000LL;
+
+	if (srv->min_data_rate > 0)
+		at += (long long)(got * 1000ULL /
+				  (unsigned long long)srv->min_data_rate);
+	io_set_deadline(r->io, at);
+}
+
 /* do_data - 354, stream the message into the spool, then the verdict */
 static int do_data(struct run *r)
 {
 	struct io *io = r->io;
 	struct data_rd d;
 	enum reply_id err = R_WRITE_FAIL, spooled = R_OKAY;
+	long long start;
+	unsigned long long got = 0;
 
 	if (open_entry(r, &err) < 0) {
 		session_data_start(r->s, 0, err);
@@ -156,6 +185,8 @@ static int do_data(struct run *r)
 	session_data_start(r->s, 1, R_OKAY);
 	data_init(&d, r->s->srv->max_size);
 	r->unchecked = 0;
+	start = io_now_ms();
+	data_deadline(r, start, 0);
 	for (;;) {
 		size_t used;
 
@@ -171,6 +202,8 @@ static int do_data(struct run *r)
 			break;
 		}
 		io->start += used;
+		got += used;
+		data_deadline(r, start, got);
 	}
 	if (d.toolarge || d.bare || d.sink_failed) {
 		spool_abort(r->sp);
@@ -222,6 +255,7 @@ static int next_line(struct run *r, const char **line, size_t *len)
 {
 	struct io *io = r->io;
 
+	io_set_deadline(io, io_now_ms() + r->s->srv->timeout * 1000LL);
 	for (;;) {
 		size_t used;
 		enum frame_res fr;

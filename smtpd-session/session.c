@@ -16,9 +16,17 @@
  * the session ends with 421 4.7.0; an accepted message forgives them.
  * NOOP, VRFY, RSET and HELP past max_junk_commands count as errors too.
  * Replies never echo client bytes.
+ *
+ * SMTPUTF8 (RFC 6531, when the server's smtputf8 is on): an address with
+ * octets >= 0x80 is taken only after MAIL ... SMTPUTF8 (else 553 5.6.7,
+ * RFC 6531 3.5) and only as valid UTF-8 (utf8.c); a U-label domain is
+ * compared with allowed_hosts as its A-label. HELO/EHLO arguments and
+ * HTTP requests: helo.c. AUTH: refused with a text saying why.
  */
 #include "session.h"
+#include "helo.h"
 #include "log.h"
+#include "utf8.h"
 #include "util.h"
 #include "xclient.h"
 
@@ -55,6 +63,7 @@ static enum session_action cmd_starttls(struct session *, const char *,
                                         size_t);
 static enum session_action cmd_notimpl(struct session *, const char *,
                                        size_t);
+static enum session_action cmd_auth(struct session *, const char *, size_t);
 static enum session_action cmd_xclient(struct session *, const char *,
                                        size_t);
 
@@ -73,6 +82,7 @@ static const struct cmd cmds[] = {
 	{"EXPN", cmd_notimpl, ANY, R_OKAY},
 	{"TURN", cmd_notimpl, ANY, R_OKAY},
 	{"ETRN", cmd_notimpl, ANY, R_OKAY},
+	{"AUTH", cmd_auth, ANY, R_OKAY},
 	{"XCLIENT", cmd_xclient, ANY, R_OKAY},
 };
 
@@ -251,6 +261,15 @@ static enum session_action feed(struct session *s, const char *line,
 	arg = line + vlen;
 	alen = len - vlen;
 	trim(&arg, &alen);
+	if (s->lines++ == 0 && helo_http_verb(line, vlen)) {
+		char v[16];
+
+		util_printable(v, sizeof(v), line, vlen, 10);
+		log_info("HTTP request (%s) from %s: closing", v, s->peer_ip);
+		s->end = END_HTTP;
+		session_enter(s, ST_QUIT);
+		return ACT_CLOSE;
+	}
 	for (i = 0; i < SESSION_NCMDS; i++) {
 		const struct cmd *c = &cmds[i];
 
@@ -280,25 +299,21 @@ static enum session_action feed(struct session *s, const char *line,
 	return count_error(s, R_UNKNOWN);
 }
 
-/* helo_ok - a printable name without spaces (a domain, a literal, or the
- * junk many clients send; RFC 5321 4.1.4 says not to refuse on it) */
-static int helo_ok(const char *a, size_t n)
-{
-	size_t i;
-
-	if (n == 0 || n >= 256)
-		return 0;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)a[i] <= 0x20 || (unsigned char)a[i] >= 0x7f)
-			return 0;
-	return 1;
-}
-
 static enum session_action greet(struct session *s, const char *arg,
                                  size_t alen, int esmtp)
 {
-	if (!helo_ok(arg, alen)) {
-		session_reply(s, R_HELO_SYNTAX);
+	enum helo_verdict v = helo_check(arg, alen, s->srv->helo_strict);
+
+	if (v != HELO_OK) {
+		if (v == HELO_NOT_NAME) {
+			char a[120];
+
+			util_printable(a, sizeof(a), arg, alen, 100);
+			log_info("HELO/EHLO from %s refused (helo_strict): %s",
+				 s->peer_ip, a);
+		}
+		session_reply(s, v == HELO_JUNK ? R_HELO_SYNTAX
+						: R_HELO_INVALID);
 		return ACT_NONE;
 	}
 	memcpy(s->helo, arg, alen);
@@ -315,6 +330,10 @@ static enum session_action greet(struct session *s, const char *arg,
 	replyf(s, "250-PIPELINING");
 	replyf(s, "250-8BITMIME");
 	replyf(s, "250-ENHANCEDSTATUSCODES");
+	if (s->srv->smtputf8)
+		replyf(s, "250-SMTPUTF8");
+	/* RFC 9422 */
+	replyf(s, "250-LIMITS RCPTMAX=%ld", s->srv->max_recipients);
 	if (s->tls_offer && !s->tls_on)
 		replyf(s, "250-STARTTLS");
 	if (s->xclient_ok)
@@ -382,12 +401,32 @@ static int mail_params(struct session *s, const struct mailpath *mp,
 				*err = R_BODY_PARAM;
 				return -1;
 			}
+		} else if (kl == 8 && !strncasecmp(k, "SMTPUTF8", 8) &&
+			   s->srv->smtputf8) {
+			if (v) {
+				*err = R_SYNTAX;
+				return -1;
+			}
+			s->tx.utf8 = 1;
 		} else {
 			*err = R_PARAM;
 			return -1;
 		}
 	}
 	return 0;
+}
+
+/* utf8_addr - an address with octets >= 0x80: R_OKAY in an SMTPUTF8
+ * transaction when it is valid UTF-8, else R_NEED_UTF8 or bad (the
+ * syntax reply) */
+static enum reply_id utf8_addr(const struct session *s,
+                               const struct mailpath *mp, enum reply_id bad)
+{
+	if (!utf8_has_8bit(mp->addr, mp->len))
+		return R_OKAY;
+	if (!s->tx.utf8)
+		return R_NEED_UTF8;
+	return utf8_valid(mp->addr, mp->len) ? R_OKAY : bad;
 }
 
 static enum session_action cmd_mail(struct session *s, const char *arg,
@@ -407,8 +446,15 @@ static enum session_action cmd_mail(struct session *s, const char *arg,
 		return ACT_NONE;
 	}
 	s->tx.body8 = 0;
+	s->tx.utf8 = 0;
 	s->tx.declared = 0;
 	if (mail_params(s, &mp, &err) < 0) {
+		session_reply(s, err);
+		return ACT_NONE;
+	}
+	err = utf8_addr(s, &mp, R_SENDER_SYNTAX);
+	if (err != R_OKAY) {
+		s->tx.utf8 = 0;
 		session_reply(s, err);
 		return ACT_NONE;
 	}
@@ -451,10 +497,27 @@ static int rcpt_known(const struct tx *tx, const struct mailpath *mp)
 	return 0;
 }
 
+/* rcpt_allowed - is the recipient's domain in allowed_hosts? A U-label
+ * domain is looked up as its A-label ("xn--"), as allowed_hosts are
+ * written as in DNS; one that has no A-label form is not allowed */
+static int rcpt_allowed(const struct session *s, const struct mailpath *mp)
+{
+	const char *d = mp->addr + mp->at + 1;
+	size_t dl = mp->len - mp->at - 1;
+	char ace[256];
+	int n;
+
+	if (!utf8_has_8bit(d, dl))
+		return cfg_host_allowed(s->cfg, d, dl);
+	n = utf8_domain_to_ascii(d, dl, ace, sizeof(ace));
+	return n > 0 && cfg_host_allowed(s->cfg, ace, (size_t)n);
+}
+
 static enum session_action cmd_rcpt(struct session *s, const char *arg,
                                     size_t alen)
 {
 	struct mailpath mp;
+	enum reply_id err;
 	enum addr_kind k;
 	char **nr, *copy;
 
@@ -474,13 +537,16 @@ static enum session_action cmd_rcpt(struct session *s, const char *arg,
 		session_reply(s, R_PARAM);
 		return ACT_NONE;
 	}
+	err = utf8_addr(s, &mp, R_RCPT_SYNTAX);
+	if (err != R_OKAY) {
+		session_reply(s, err);
+		return ACT_NONE;
+	}
 	if (s->tx.nrcpts >= (size_t)s->srv->max_recipients) {
 		session_reply(s, R_TOO_MANY_RCPT);
 		return ACT_NONE;
 	}
-	if (k == ADDR_MAILBOX &&
-	    !cfg_host_allowed(s->cfg, mp.addr + mp.at + 1,
-			      mp.len - mp.at - 1)) {
+	if (k == ADDR_MAILBOX && !rcpt_allowed(s, &mp)) {
 		char a[120];
 
 		util_printable(a, sizeof(a), mp.addr, mp.len, 100);
@@ -537,6 +603,10 @@ void session_envelope(struct session *s, struct envelope *env)
 	env->helo = s->helo;
 	env->protocol = s->tls_on ? (s->esmtp ? "ESMTPS" : "SMTPS")
 				  : (s->esmtp ? "ESMTP" : "SMTP");
+	/* RFC 6531 4.3 (no AUTH here, so never UTF8SMTPA/UTF8SMTPSA) */
+	if (s->tx.utf8)
+		env->protocol = s->tls_on ? "UTF8SMTPS" : "UTF8SMTP";
+	env->smtputf8 = s->tx.utf8;
 	env->tls = s->tls_desc;
 	env->body = s->tx.body8 ? "8BITMIME" : "7BIT";
 	env->size = -1;
@@ -667,6 +737,18 @@ static enum session_action cmd_notimpl(struct session *s, const char *arg,
 	(void)arg;
 	(void)alen;
 	session_reply(s, R_NOT_IMPL);
+	return ACT_NONE;
+}
+
+/* cmd_auth - no AUTH here: say so plainly (RFC 4954 is for submission;
+ * this server only receives) */
+static enum session_action cmd_auth(struct session *s, const char *arg,
+                                    size_t alen)
+{
+	(void)arg;
+	(void)alen;
+	session_reply(s, s->state == ST_CONNECTED ? R_AUTH_NEED_EHLO
+						  : R_AUTH_NONE);
 	return ACT_NONE;
 }
 

@@ -35,9 +35,10 @@ enum session_end {
 	END_IOERR,
 	END_INTERNAL,
 	END_TLS, /* the TLS handshake failed */
+	END_HTTP, /* an HTTP request as the first command */
 };
 
-#define SESSION_NCMDS 15
+#define SESSION_NCMDS 16
 
 struct tx {
 	char sender[ADDR_MAX_PATH + 1];
@@ -45,6 +46,7 @@ struct tx {
 	size_t nrcpts;
 	size_t rcpt_tried;
 	int body8;
+	int utf8; /* MAIL ... SMTPUTF8 (RFC 6531) */
 	long long declared; /* MAIL's SIZE=, 0 when not given */
 };
 
@@ -63,6 +65,7 @@ struct session {
 	unsigned errors;     /* unrecognised commands */
 	unsigned err_count;  /* error replies since the last message */
 	unsigned junk;       /* NOOP, VRFY, RSET, HELP so far */
+	unsigned long lines; /* command lines fed so far */
 	long long delay_ms;  /* owed before the next flush (soft limit) */
 	session_space_fn space;
 	void *space_arg;
