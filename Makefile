@@ -65,7 +65,7 @@ UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
 HEADERS = $(wildcard common/*.h smtpd-session/*.h)
 
-.PHONY: all test unit lint deps deps-run need-deps need-deps-run run bench \
+.PHONY: all test unit lint deps deps-run need-deps need-deps-run run bench bench-more \
 	coverage clean
 .DEFAULT_GOAL := all
 
@@ -160,11 +160,17 @@ run: need-deps-run
 	$(MAKE) all
 	ACCEPT=$(ACCEPT) tests/run-local.sh
 
-# intake vs smtp-sink, spoolerd drain, STARTTLS vs Postfix, launchers,
-# the cost of each directive of smtpd-session@.service (those two need
-# root and build a container root once), the accept mode vs tcpserver,
-# and where a spooled message's time goes
+# every target of issue 12 in one run, against smtp-sink and a private
+# durable Postfix, ending with one table (bench/targets.sh; about 15 min,
+# QUICK=1 about 5). bench-more: the older single benchmarks (intake vs
+# smtp-sink, spoolerd and database drain, STARTTLS vs Postfix, launchers,
+# the cost of each directive of smtpd-session@.service, the accept mode vs
+# tcpserver, where a spooled message's time goes)
 bench: need-deps
+	$(MAKE) all
+	QUICK=$(QUICK) bench/targets.sh
+
+bench-more: need-deps
 	$(MAKE) all
 	bench/run.sh
 	bench/db-drain.sh
