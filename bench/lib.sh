@@ -17,7 +17,8 @@
 #   bench_spawn CMD...       setsid CMD & in its own session; its pid in
 #                            BENCH_PID, stopped (TERM, then KILL, the whole
 #                            session) by bench_stop_all, which the EXIT
-#                            trap set by bench_trap runs
+#                            trap set by bench_trap runs (and then the
+#                            script's bench_atexit, when it defines one)
 #   pf_available             Postfix's master(8) and user are there
 #   pf_start WORK PORT       a private Postfix smtpd on 127.0.0.1:PORT:
 #                            config, queue and log under WORK/postfix, no
@@ -123,9 +124,14 @@ bench_stop_all() {
 	return 0
 }
 
-bench_trap() { # extra cleanup command (optional)
-	# shellcheck disable=SC2064 # the command is fixed here
-	trap "bench_stop_all; ${1:-:}" EXIT
+bench_exit() {
+	bench_stop_all
+	if declare -F bench_atexit >/dev/null; then bench_atexit; fi
+	return 0
+}
+
+bench_trap() {
+	trap bench_exit EXIT
 	trap 'exit 130' INT TERM
 }
 

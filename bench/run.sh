@@ -48,7 +48,8 @@ spool=$work/spool
 mkdir -p "$spool"/{tmp,new,cur,failed}
 
 . "$top/bench/lib.sh"
-bench_trap 'rm -rf "$spool"'
+bench_atexit() { rm -rf "$spool"; }
+bench_trap
 wait_port() { wait_banner "$1" "$2" || { cat "$work"/*.err >&2; exit 1; }; }
 
 # a 5 KB message (5120 bytes as sent) in LF lines for smtp-source -F

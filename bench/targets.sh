@@ -59,7 +59,8 @@ chattr +T "$base" 2>/dev/null || true
 work=$base/run.$$
 mkdir -p "$work/bin" "$work/spool"
 chmod 0755 "$base" "$work"
-bench_trap 'rm -rf "$work"'
+bench_atexit() { rm -rf "$work"; }
+bench_trap
 cp "$SESSION" "$work/bin/smtpd-session"
 cp "$SPOOLERD" "$work/bin/spoolerd"
 res=$top/bench/results/targets.env
@@ -145,7 +146,8 @@ delivered() {
 	local d=$work/mail/example.com/to/Maildir/new
 	[ "$1" = postfix ] && d=$work/pfmail/example.com/to/Maildir/new
 	if [ -d "$d" ]; then
-		echo $(($(ls -f "$d" | wc -l) - 2)) # no stat per file
+		# shellcheck disable=SC2012 # ls -f: no stat per file
+		echo $(($(ls -f "$d" | wc -l) - 2))
 	else
 		echo 0
 	fi

@@ -50,7 +50,8 @@ SESSION=$work/smtpd-session
 spool=$work/spool
 mkdir -p "$spool"/{tmp,new,cur,failed}
 . "$top/bench/lib.sh"
-bench_trap 'rm -rf "$spool"'
+bench_atexit() { rm -rf "$spool"; }
+bench_trap
 # wait_port PORT WHAT: a 220 banner on PORT
 wait_port() { wait_banner "$1" || { echo "bench: ($2)" >&2; return 1; }; }
 
