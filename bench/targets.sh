@@ -24,8 +24,9 @@
 # first message until every message is in the Maildir.
 #
 # QUICK=1: fewer messages, a 500-client 15 s load test, no container.
-# Environment: SESSION, SPOOLERD, REPS (runs per rate, the median; 3, QUICK
-# 1), NO_LOADTEST=1, NO_LAUNCHERS=1. Needs root (Postfix, nspawn).
+# Environment: SESSION, SPOOLERD, REPS (runs per rate, the median; default
+# 1: the machine is shared, compare within one run), NO_LOADTEST=1,
+# NO_LAUNCHERS=1. Needs root (Postfix, nspawn).
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
@@ -37,7 +38,7 @@ if [ "$QUICK" = 1 ]; then
 	REPS=${REPS:-1} M1=200 M50=600 M500=1000 MD=1500 TLSN=150 PSSN=200
 	LCLIENTS=500 LDURATION=15 LN=100
 else
-	REPS=${REPS:-3} M1=500 M50=2000 M500=3000 MD=4000 TLSN=400 PSSN=1000
+	REPS=${REPS:-1} M1=300 M50=1500 M500=2500 MD=3000 TLSN=400 PSSN=1000
 	LCLIENTS=5000 LDURATION=60 LN=400
 fi
 bench_need smtp-source smtp-sink tcpserver python3 openssl
