@@ -1,6 +1,6 @@
 # smtpd: smtpd-session (one SMTP session per process) and spoolerd.
-# Targets: all test lint deps deps-run run bench coverage clean. `make
-# SAN=1` builds the AddressSanitizer + UBSan variant into build-asan/,
+# Targets: all test lint deps deps-run run bench bench-more coverage clean.
+# `make SAN=1` builds the AddressSanitizer + UBSan variant into build-asan/,
 # `make COV=1` the gcov-instrumented one into build-cov/ (`make coverage`
 # runs it).
 
