@@ -162,8 +162,8 @@ run: need-deps-run
 	ACCEPT=$(ACCEPT) tests/run-local.sh
 
 # every target of issue 12 in one run, against smtp-sink and a private
-# durable Postfix, ending with one table (bench/targets.sh; about 15 min,
-# QUICK=1 about 5). bench-more: the older single benchmarks (intake vs
+# durable Postfix, ending with one table (bench/targets.sh; about 18 min,
+# QUICK=1 5-8). bench-more: the older single benchmarks (intake vs
 # smtp-sink, spoolerd and database drain, STARTTLS vs Postfix, launchers,
 # the cost of each directive of smtpd-session@.service, the accept mode vs
 # tcpserver, where a spooled message's time goes)
