@@ -109,16 +109,17 @@ bench_spawn() { # command...
 	BENCH_PIDS+=("$BENCH_PID")
 }
 
-bench_stop_all() {
+bench_stop_all() { # (safe under set -e: nothing here may stop it)
 	local p
 	pf_stop
 	for p in "${BENCH_PIDS[@]}"; do
-		kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null
+		kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null ||
+			true
 	done
-	[ ${#BENCH_PIDS[@]} -gt 0 ] && sleep 0.3
+	[ ${#BENCH_PIDS[@]} -eq 0 ] || sleep 0.3
 	for p in "${BENCH_PIDS[@]}"; do
-		kill -KILL -- "-$p" 2>/dev/null
-		wait "$p" 2>/dev/null
+		kill -KILL -- "-$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
 	done
 	BENCH_PIDS=()
 	return 0
@@ -220,13 +221,13 @@ EOF
 
 pf_stop() {
 	[ -n "${PF_PID:-}" ] || return 0
-	kill -TERM -- "-$PF_PID" 2>/dev/null
+	kill -TERM -- "-$PF_PID" 2>/dev/null || true
 	for _ in $(seq 1 50); do
 		kill -0 "$PF_PID" 2>/dev/null || break
 		sleep 0.1
 	done
-	kill -KILL -- "-$PF_PID" 2>/dev/null
-	wait "$PF_PID" 2>/dev/null
+	kill -KILL -- "-$PF_PID" 2>/dev/null || true
+	wait "$PF_PID" 2>/dev/null || true
 	PF_PID=
 }
 
