@@ -162,7 +162,7 @@ help:
 	@echo 'make lint            banned functions, cppcheck, shellcheck'
 	@echo 'make bench [QUICK=1] issue 12 targets vs smtp-sink and Postfix, one table'
 	@echo 'make bench-more      the older single benchmarks (bench/*.sh)'
-	@echo 'make loadtest        the 5000-client chaos load test (CLIENTS= DURATION= LAUNCHER=accept)'
+	@echo 'make loadtest        5000-client chaos load (CLIENTS= DURATION= LAUNCHER=accept)'
 	@echo 'make coverage        line and branch coverage of the suites'
 	@echo 'make fuzz-ci         each libFuzzer harness for 30 s'
 	@echo 'make install         programs, units, config, man pages (DESTDIR=)'
