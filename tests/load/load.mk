@@ -2,7 +2,7 @@
 # (included by the top-level Makefile). The generator is built the same
 # way for SAN=0 and SAN=1, into build/load/.
 #
-#   make loadtest [CLIENTS=5000] [DURATION=60]
+#   make loadtest [CLIENTS=5000] [DURATION=60] [LAUNCHER=accept]
 #
 # runs tests/load/loadtest.sh: the real stack (tcpserver, smtpd-session,
 # spoolerd with maildir), the generator, a profile, and a report under

@@ -7,6 +7,7 @@
 #   DURATION (60)    seconds of load in the main phase
 #   PROFILE (auto)   perf | callgrind | none (auto: perf if it samples)
 #   LIMITS (1)       run phase 2 (max_clients below CLIENTS)
+#   LAUNCHER (tcpserver)  accept: the accept mode instead (stack.sh)
 #   LIMITS_STRICT (1)  0: a failed limit check (session age, a session
 #                    closing without a reply, max_clients, timeouts) is
 #                    reported but does not fail the run; lost, duplicated

@@ -9,9 +9,13 @@
 #                            rewrite applies to the next connection)
 #   stack_start TCPSERVER_C  spoolerd, then tcpserver -v -l localhost -H
 #                            -R -b 1024 -c N (no DNS); SPOOLERD_PID, TCP_PID
+#                            (LAUNCHER=accept: smtpd-session --listen
+#                            instead, its pid in TCP_PID; max_clients is
+#                            then its only limit)
 #   stack_stop               TERM, then KILL, every process started here
 #   stack_crashes            "tcpserver: end PID status S" lines whose
-#                            status says a signal killed the session
+#                            status says a signal killed the session (the
+#                            accept mode: its "died of signal" lines)
 #
 # Needs SMTPD_SESSION and SPOOLERD (binaries) in the environment.
 #
@@ -90,6 +94,22 @@ stack_start() { # tcpserver -c
 		>>"$WORK/spoolerd.err" 2>&1 &
 	SPOOLERD_PID=$!
 	STACK_PIDS+=("$SPOOLERD_PID")
+	if [ "${LAUNCHER:-tcpserver}" = accept ]; then
+		# shellcheck disable=SC2086
+		setsid ${SESSION_WRAP:-} "$WORK/bin/smtpd-session" \
+			-c "$WORK/smtpd.json" --listen "127.0.0.1:$PORT" \
+			2>"$WORK/accept.err" &
+		TCP_PID=$!
+		STACK_PIDS+=("$TCP_PID")
+		for _ in $(seq 1 100); do
+			grep -q "accepting on" "$WORK/spoolerd.log" 2>/dev/null &&
+				return 0
+			sleep 0.05
+		done
+		echo "stack: the accept mode did not start" >&2
+		tail -n 5 "$WORK/accept.err" "$WORK/spoolerd.log" >&2 2>/dev/null
+		return 1
+	fi
 	# -l localhost -H -R: no DNS; -b 1024: a deep backlog; -v: one
 	# "end PID status S" line per session (crash detection)
 	# shellcheck disable=SC2086 # the wrapper is a command and its words
@@ -136,6 +156,8 @@ stack_stop() {
 # sessions killed by a signal: tcpserver prints the raw wait status
 # (low 7 bits: the signal, bits 8-15: the exit code)
 stack_crashes() {
+	[ "${LAUNCHER:-tcpserver}" = accept ] &&
+		grep "died of signal" "$WORK/spoolerd.log" 2>/dev/null
 	awk '/^tcpserver: end [0-9]+ status [0-9]+$/ {
 		sig = ($5 + 0) % 128; if (sig != 0 && sig != 127) print }' \
 		"$WORK/tcpserver.log" 2>/dev/null
