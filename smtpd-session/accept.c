@@ -409,6 +409,9 @@ static void reap(void)
 		if (WIFSIGNALED(st) && WTERMSIG(st) != SIGTERM)
 			log_warnx("session %ld from %s died of signal %d",
 				  (long)pid, A.kids[i].ip, WTERMSIG(st));
+		else if (WIFEXITED(st))
+			log_debug("session %ld from %s exited %d", (long)pid,
+				  A.kids[i].ip, WEXITSTATUS(st));
 		A.kids[i] = A.kids[--A.nkids];
 	}
 }
