@@ -57,7 +57,7 @@ SESSION_OBJS = $(BUILD)/smtpd-session/session.o \
 	$(BUILD)/smtpd-session/tls.o $(BUILD)/smtpd-session/slots.o \
 	$(BUILD)/smtpd-session/sandbox.o $(BUILD)/smtpd-session/frame.o \
 	$(BUILD)/smtpd-session/serve.o $(BUILD)/smtpd-session/accept.o \
-	$(BUILD)/smtpd-session/listen.o
+	$(BUILD)/smtpd-session/listen.o $(BUILD)/smtpd-session/bdat.o
 
 UNIT_TESTS = addr data session cfg spool entry tls util frame publish log \
 	cfg_faults session_faults io abuse secrets

@@ -28,7 +28,9 @@
 #include <strings.h>
 
 #define SB(st) (1u << (st))
-#define ANY (SB(ST_CONNECTED) | SB(ST_HELO) | SB(ST_MAIL) | SB(ST_RCPT))
+#define ANY                                                             \
+	(SB(ST_CONNECTED) | SB(ST_HELO) | SB(ST_MAIL) | SB(ST_RCPT) |   \
+	 SB(ST_BDAT))
 
 typedef enum session_action (*cmd_fn)(struct session *s, const char *arg,
                                       size_t alen);
@@ -54,6 +56,7 @@ static enum session_action cmd_starttls(struct session *, const char *,
                                         size_t);
 static enum session_action cmd_notimpl(struct session *, const char *,
                                        size_t);
+static enum session_action cmd_bdat(struct session *, const char *, size_t);
 
 static const struct cmd cmds[] = {
 	{"HELO", cmd_helo, ANY, R_OKAY},
@@ -70,13 +73,14 @@ static const struct cmd cmds[] = {
 	{"EXPN", cmd_notimpl, ANY, R_OKAY},
 	{"TURN", cmd_notimpl, ANY, R_OKAY},
 	{"ETRN", cmd_notimpl, ANY, R_OKAY},
+	{"BDAT", cmd_bdat, ANY, R_OKAY}, /* states: bdat.c */
 };
 
 _Static_assert(sizeof(cmds) / sizeof(cmds[0]) == SESSION_NCMDS,
                "SESSION_NCMDS");
 
-static const char *state_names[] = {"connected", "helo", "mail",
-				    "rcpt",      "data", "quit"};
+static const char *state_names[] = {"connected", "helo", "mail", "rcpt",
+				    "data",      "quit", "bdat"};
 
 const char *session_cmd_name(unsigned i)
 {
@@ -84,7 +88,7 @@ const char *session_cmd_name(unsigned i)
 }
 
 /* session_enter - the only place the state changes */
-static void session_enter(struct session *s, enum session_state st)
+void session_enter(struct session *s, enum session_state st)
 {
 	if (s->state != st)
 		log_debug("state %s -> %s", state_names[s->state],
@@ -100,6 +104,11 @@ static void tx_reset(struct tx *tx)
 		free(tx->rcpts[i]);
 	free(tx->rcpts);
 	memset(tx, 0, sizeof(*tx));
+}
+
+void session_tx_reset(struct session *s)
+{
+	tx_reset(&s->tx);
 }
 
 void session_init(struct session *s, const struct cfg *cfg,
@@ -152,6 +161,11 @@ static enum session_action error_limit(struct session *s,
 	s->end = END_ERRORS;
 	session_enter(s, ST_QUIT);
 	return ACT_CLOSE;
+}
+
+void session_check_errors(struct session *s)
+{
+	error_limit(s, ACT_NONE);
 }
 
 /* junk - NOOP, VRFY, RSET, HELP: free up to max_junk_commands, then each
@@ -260,6 +274,8 @@ static enum session_action feed(struct session *s, const char *line,
 				r = R_NEED_HELO;
 			else if (c->fn == cmd_mail)
 				r = R_NESTED_MAIL;
+			else if (s->state == ST_BDAT)
+				r = c->fn == cmd_data ? R_BDAT_MIX : R_BDAT_SEQ;
 			else if (c->fn == cmd_data && s->state == ST_MAIL &&
 				 s->tx.rcpt_tried)
 				r = R_NO_VALID_RCPT;
@@ -309,6 +325,8 @@ static enum session_action greet(struct session *s, const char *arg,
 	replyf(s, "250-%s Hello", s->srv->host_name);
 	replyf(s, "250-SIZE %ld", s->srv->max_size);
 	replyf(s, "250-PIPELINING");
+	replyf(s, "250-CHUNKING");
+	replyf(s, "250-BINARYMIME");
 	replyf(s, "250-8BITMIME");
 	replyf(s, "250-ENHANCEDSTATUSCODES");
 	if (s->tls_offer && !s->tls_on)
@@ -372,6 +390,9 @@ static int mail_params(struct session *s, const struct mailpath *mp,
 			} else if (v && vl == 8 &&
 				   !strncasecmp(v, "8BITMIME", 8)) {
 				s->tx.body8 = 1;
+			} else if (v && vl == 10 &&
+				   !strncasecmp(v, "BINARYMIME", 10)) {
+				s->tx.body8 = 2; /* BDAT only (bdat.c) */
 			} else {
 				*err = R_BODY_PARAM;
 				return -1;
@@ -514,6 +535,11 @@ static enum session_action cmd_data(struct session *s, const char *arg,
 		session_reply(s, R_NO_ARGS);
 		return ACT_NONE;
 	}
+	if (s->tx.body8 == 2) {
+		/* RFC 3030 3: BINARYMIME is sent with BDAT only */
+		session_reply(s, R_BINARY_DATA);
+		return ACT_NONE;
+	}
 	return ACT_DATA;
 }
 
@@ -530,7 +556,9 @@ void session_envelope(struct session *s, struct envelope *env)
 	env->protocol = s->tls_on ? (s->esmtp ? "ESMTPS" : "SMTPS")
 				  : (s->esmtp ? "ESMTP" : "SMTP");
 	env->tls = s->tls_desc;
-	env->body = s->tx.body8 ? "8BITMIME" : "7BIT";
+	env->body = s->tx.body8 == 2 ? "BINARYMIME"
+		    : s->tx.body8    ? "8BITMIME"
+				     : "7BIT";
 	env->size = -1;
 }
 
@@ -651,6 +679,13 @@ void session_tls_done(struct session *s, const char *desc)
 	s->esmtp = 0;
 	tx_reset(&s->tx);
 	session_enter(s, ST_CONNECTED);
+}
+
+/* cmd_bdat - CHUNKING lives in bdat.c */
+static enum session_action cmd_bdat(struct session *s, const char *arg,
+                                    size_t alen)
+{
+	return (enum session_action)bdat_cmd(s, arg, alen);
 }
 
 static enum session_action cmd_notimpl(struct session *s, const char *arg,
