@@ -11,6 +11,9 @@
 #                        a container's network namespace.
 #   pf_stop              stops it
 #
+# PF_MAIN_EXTRA: more main.cf lines, after ours (a later line wins), e.g.
+# to relay instead of discarding (tests/chunking/suite).
+#
 # WORK must be reachable by the postfix user (mode 0755). Needs root and
 # the Debian package postfix.
 
@@ -51,6 +54,7 @@ biff = no
 maillog_file = $pf/maillog
 maillog_file_prefixes = $pf
 default_process_limit = 100
+${PF_MAIN_EXTRA:-}
 EOF
 	sed -e "s/^smtp      inet.*/127.0.0.1:$port inet n - n - - smtpd/" \
 		-e '/^postlog/d' /etc/postfix/master.cf >"$pf/conf/master.cf"
