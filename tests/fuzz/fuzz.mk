@@ -30,7 +30,6 @@ FUZZ_LIBS = $(shell pkg-config --libs libcjson 2>/dev/null)
 FUZZ_COMMON = common/buf.c common/cfg.c common/entry.c common/log.c \
 	common/util.c common/publish.c
 FUZZ_SRC_data = smtpd-session/data.c
-FUZZ_SRC_bdat = smtpd-session/bdat.c smtpd-session/frame.c common/util.c
 FUZZ_SRC_addr = smtpd-session/addr.c common/buf.c common/entry.c \
 	common/util.c
 FUZZ_SRC_entry = common/buf.c common/entry.c common/util.c
@@ -39,6 +38,8 @@ FUZZ_SRC_session = smtpd-session/session.c smtpd-session/addr.c \
 	smtpd-session/bdat.c \
 	smtpd-session/data.c smtpd-session/reply.c smtpd-session/frame.c \
 	$(FUZZ_COMMON)
+# bdat.c's session half needs session.c: the same objects
+FUZZ_SRC_bdat = $(FUZZ_SRC_session)
 FUZZ_SRC_hdrparse = spoolerd/proc_headersparser.c
 FUZZ_SRC_tls = smtpd-session/tls.c smtpd-session/session.c \
 	smtpd-session/bdat.c \
