@@ -59,7 +59,7 @@ SESSION_OBJS = $(BUILD)/smtpd-session/session.o \
 	$(BUILD)/smtpd-session/serve.o $(BUILD)/smtpd-session/accept.o \
 	$(BUILD)/smtpd-session/listen.o $(BUILD)/smtpd-session/bdat.o
 
-UNIT_TESTS = addr data session cfg spool entry tls util frame publish log \
+UNIT_TESTS = addr data session cfg spool entry tls util frame publish log bdat \
 	cfg_faults session_faults io abuse secrets
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
