@@ -120,6 +120,7 @@ static void scan(struct bdat_rd *b, const char *in, size_t n)
 	}
 }
 
+/* bdat_feed - up to the rest of the chunk, to the sink */
 size_t bdat_feed(struct bdat_rd *b, const char *in, size_t n,
                  data_sink_fn sink, void *arg)
 {
@@ -139,6 +140,7 @@ size_t bdat_feed(struct bdat_rd *b, const char *in, size_t n,
 	return take;
 }
 
+/* bdat_finish - the message is whole: a CR left at its end is bare */
 void bdat_finish(struct bdat_rd *b)
 {
 	if (b->cr && checked(b))
@@ -163,6 +165,7 @@ static int refuse(struct session *s, enum reply_id err)
 	return ACT_BDAT;
 }
 
+/* bdat_cmd - check first (size, state), then say what to read */
 int bdat_cmd(struct session *s, const char *arg, size_t alen)
 {
 	struct bdat_tx *bt = &s->bdat;
@@ -207,6 +210,7 @@ int bdat_cmd(struct session *s, const char *arg, size_t alen)
 	return ACT_BDAT;
 }
 
+/* bdat_opened - the spool's answer at the first chunk */
 void bdat_opened(struct session *s, int ok, enum reply_id err)
 {
 	s->bdat.first = 0;
@@ -236,6 +240,7 @@ static void replyf(struct session *s, const char *fmt, ...)
 		s->end = END_INTERNAL;
 }
 
+/* bdat_chunk_end - the verdict on a chunk that is read */
 int bdat_chunk_end(struct session *s, enum reply_id spool_err)
 {
 	struct bdat_tx *bt = &s->bdat;
@@ -283,6 +288,7 @@ int bdat_chunk_end(struct session *s, enum reply_id spool_err)
 	return 0;
 }
 
+/* bdat_committed - 250 with the queue id, or the spool's failure */
 void bdat_committed(struct session *s, enum reply_id spooled,
                     const char *qid)
 {

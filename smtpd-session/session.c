@@ -1,6 +1,7 @@
 /*
  * session.c - the SMTP protocol core (RFC 5321 with PIPELINING, SIZE,
- * 8BITMIME, ENHANCEDSTATUSCODES; STARTTLS hooks for RFC 3207).
+ * 8BITMIME, ENHANCEDSTATUSCODES; STARTTLS hooks for RFC 3207; CHUNKING
+ * and BINARYMIME, RFC 3030, in bdat.c behind one table row).
  *
  * Pure: a command line goes in, replies are appended to s->out and an
  * action comes out; run.c does the reading, writing and spooling. One
@@ -106,6 +107,7 @@ static void tx_reset(struct tx *tx)
 	memset(tx, 0, sizeof(*tx));
 }
 
+/* session_tx_reset - forget the transaction (for bdat.c) */
 void session_tx_reset(struct session *s)
 {
 	tx_reset(&s->tx);
@@ -163,6 +165,7 @@ static enum session_action error_limit(struct session *s,
 	return ACT_CLOSE;
 }
 
+/* session_check_errors - the error limit after a deferred reply */
 void session_check_errors(struct session *s)
 {
 	error_limit(s, ACT_NONE);
