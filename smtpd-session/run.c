@@ -26,6 +26,7 @@
 #include "proxy.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #define SPACE_EVERY (1024 * 1024)
@@ -144,6 +145,18 @@ static int open_entry(struct run *r, enum reply_id *err)
 	return 0;
 }
 
+/* note_queued - the new queue id into the disconnect line's list */
+static void note_queued(struct run *r)
+{
+	size_t have = strlen(r->s->queued), idl = strlen(r->sp->id);
+
+	if (have + idl + 2 <= sizeof(r->s->queued) - 16 && !r->s->queued_cut)
+		snprintf(r->s->queued + have, sizeof(r->s->queued) - have,
+			 "%s%s", have ? "," : "", r->sp->id);
+	else
+		r->s->queued_cut++;
+}
+
 /* do_data - 354, stream the message into the spool, then the verdict */
 static int do_data(struct run *r)
 {
@@ -198,8 +211,10 @@ static int do_data(struct run *r)
 			  strerror(r->sp->err));
 		spooled = R_WRITE_FAIL;
 	} else {
-		log_info("%s queued from=<%s> nrcpt=%zu size=%lld", r->sp->id,
-			 r->s->tx.sender, r->s->tx.nrcpts, d.size);
+		log_info("%s queued from=<%s> nrcpt=%zu size=%lld client=%s",
+			 r->sp->id, r->s->tx.sender, r->s->tx.nrcpts, d.size,
+			 r->s->peer_ip);
+		note_queued(r);
 	}
 	if (spooled != R_OKAY &&
 	    (r->sp->err == ENOSPC || r->sp->err == EDQUOT))
@@ -256,10 +271,12 @@ static int do_bdat(struct run *r)
 				  ? R_NO_SPACE
 				  : R_WRITE_FAIL;
 	} else {
-		log_info("%s queued from=<%s> nrcpt=%zu size=%lld via=BDAT "
-			 "chunks=%u body=%s",
+		log_info("%s queued from=<%s> nrcpt=%zu size=%lld client=%s "
+			 "via=BDAT chunks=%u body=%s",
 			 r->sp->id, s->tx.sender, s->tx.nrcpts, bt->rd.size,
-			 bt->rd.chunks, bt->rd.binary ? "BINARYMIME" : "text");
+			 s->peer_ip, bt->rd.chunks,
+			 bt->rd.binary ? "BINARYMIME" : "text");
+		note_queued(r);
 	}
 	bdat_committed(s, spooled, r->sp->id);
 	return 1;
