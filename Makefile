@@ -59,10 +59,10 @@ SESSION_OBJS = $(BUILD)/smtpd-session/session.o \
 	$(BUILD)/smtpd-session/serve.o $(BUILD)/smtpd-session/accept.o \
 	$(BUILD)/smtpd-session/listen.o $(BUILD)/smtpd-session/proxy.o \
 	$(BUILD)/smtpd-session/xclient.o $(BUILD)/smtpd-session/utf8.o \
-	$(BUILD)/smtpd-session/helo.o
+	$(BUILD)/smtpd-session/helo.o $(BUILD)/smtpd-session/bdat.o
 
 UNIT_TESTS = addr data session cfg spool entry tls util frame publish log \
-	cfg_faults session_faults io abuse secrets proxy utf8
+	cfg_faults session_faults io abuse secrets proxy utf8 bdat
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
 HEADERS = $(wildcard common/*.h smtpd-session/*.h)

@@ -192,6 +192,11 @@ EOF
 	else
 		echo "mydestination = example.com" >>"$pf/conf/main.cf"
 	fi
+	# PF_MAIN_EXTRA: more main.cf lines, after ours (a later line wins),
+	# e.g. to relay instead of discarding (tests/chunking/suite)
+	if [ -n "${PF_MAIN_EXTRA:-}" ]; then
+		printf '%s\n' "$PF_MAIN_EXTRA" >>"$pf/conf/main.cf"
+	fi
 	sed -e "s/^smtp      inet.*/127.0.0.1:$port inet n - n - - smtpd/" \
 		-e '/^postlog/d' /etc/postfix/master.cf >"$pf/conf/master.cf"
 	echo "postlog   unix-dgram n  -       n       -       1       postlogd" \

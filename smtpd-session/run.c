@@ -7,7 +7,10 @@
  * saferead). Command lines come out of frame.c: they end at LF (an
  * optional CR before it is dropped); a line longer than max_line_length
  * gets 500 5.5.2 once and is skipped to its LF, so its tail is never
- * parsed as commands.
+ * parsed as commands. BDAT chunks (bdat.c) are read here too, exactly
+ * their size, into the same spool writer as DATA; the entry stays open
+ * between chunks and is dropped whenever the transaction ends without
+ * its LAST chunk (RSET, HELO, QUIT, a failure, the connection lost).
  *
  * Deadlines (not only the idle `timeout` of every read): each command
  * line must be whole within `timeout` seconds of our starting to wait
@@ -169,6 +172,18 @@ static void data_deadline(struct run *r, long long start,
 	io_set_deadline(r->io, at);
 }
 
+/* note_queued - the new queue id into the disconnect line's list */
+static void note_queued(struct run *r)
+{
+	size_t have = strlen(r->s->queued), idl = strlen(r->sp->id);
+
+	if (have + idl + 2 <= sizeof(r->s->queued) - 16 && !r->s->queued_cut)
+		snprintf(r->s->queued + have, sizeof(r->s->queued) - have,
+			 "%s%s", have ? "," : "", r->sp->id);
+	else
+		r->s->queued_cut++;
+}
+
 /* do_data - 354, stream the message into the spool, then the verdict */
 static int do_data(struct run *r)
 {
@@ -229,23 +244,74 @@ static int do_data(struct run *r)
 			  strerror(r->sp->err));
 		spooled = R_WRITE_FAIL;
 	} else {
-		size_t have = strlen(r->s->queued), idl = strlen(r->sp->id);
-
 		log_info("%s queued from=<%s> nrcpt=%zu size=%lld client=%s",
 			 r->sp->id, r->s->tx.sender, r->s->tx.nrcpts, d.size,
 			 r->s->peer_ip);
-		if (have + idl + 2 <= sizeof(r->s->queued) - 16 &&
-		    !r->s->queued_cut)
-			snprintf(r->s->queued + have,
-				 sizeof(r->s->queued) - have, "%s%s",
-				 have ? "," : "", r->sp->id);
-		else
-			r->s->queued_cut++;
+		note_queued(r);
 	}
 	if (spooled != R_OKAY &&
 	    (r->sp->err == ENOSPC || r->sp->err == EDQUOT))
 		spooled = R_NO_SPACE;
 	session_data_end(r->s, &d, spooled, r->sp->id);
+	return 1;
+}
+
+/* do_bdat - read one BDAT chunk into the spool (or drop it), then its
+ * reply; the entry is opened at the first chunk and committed at LAST */
+static int do_bdat(struct run *r)
+{
+	struct session *s = r->s;
+	struct bdat_tx *bt = &s->bdat;
+	struct io *io = r->io;
+	enum reply_id err = R_WRITE_FAIL, spooled = R_OKAY;
+
+	if (bt->take && bt->first) {
+		int ok = open_entry(r, &err) == 0;
+
+		r->unchecked = 0;
+		bdat_opened(s, ok, err);
+	}
+	bdat_chunk(&bt->rd, bt->n, !bt->take);
+	while (bt->rd.left > 0) {
+		if (io->start == io->end && !fill(r)) {
+			spool_abort(r->sp);
+			log_info("connection lost during BDAT from %s",
+				 s->peer_ip);
+			return 0;
+		}
+		io->start += bdat_feed(&bt->rd, io->in + io->start,
+				       io->end - io->start, sink, r);
+	}
+	if (bt->take && bt->rd.sink_failed) {
+		log_error("spool write failed: %s", strerror(r->sp->err));
+		spooled = (r->sp->err == ENOSPC || r->sp->err == EDQUOT)
+				  ? R_NO_SPACE
+				  : R_WRITE_FAIL;
+	}
+	if (!bdat_chunk_end(s, spooled))
+		return 1;
+	if (spool_space_ok(r->sp, (long long)r->sp->wlen,
+			   s->srv->spool_min_free) == 0) {
+		spool_abort(r->sp);
+		log_error("spool %s: free space below spool_min_free after "
+			  "BDAT",
+			  r->spool_dir);
+		spooled = R_NO_SPACE;
+	} else if (spool_commit(r->sp, bt->rd.size) < 0) {
+		log_error("spool commit %s failed: %s", r->sp->id,
+			  strerror(r->sp->err));
+		spooled = (r->sp->err == ENOSPC || r->sp->err == EDQUOT)
+				  ? R_NO_SPACE
+				  : R_WRITE_FAIL;
+	} else {
+		log_info("%s queued from=<%s> nrcpt=%zu size=%lld client=%s "
+			 "via=BDAT chunks=%u body=%s",
+			 r->sp->id, s->tx.sender, s->tx.nrcpts, bt->rd.size,
+			 s->peer_ip, bt->rd.chunks,
+			 bt->rd.binary ? "BINARYMIME" : "text");
+		note_queued(r);
+	}
+	bdat_committed(s, spooled, r->sp->id);
 	return 1;
 }
 
@@ -306,12 +372,18 @@ void run_session(struct run *r)
 			act = session_feed_line(s, line, len);
 		if (act == ACT_DATA && !do_data(r))
 			break;
+		if (act == ACT_BDAT && !do_bdat(r))
+			break;
+		/* a BDAT message ended by RSET, HELO, QUIT or its failure */
+		if (r->sp->fd >= 0 && !(s->state == ST_BDAT && s->bdat.take))
+			spool_abort(r->sp);
 		/* only when offered, and main.c sets the hook with the offer */
 		if (act == ACT_STARTTLS && r->starttls(r) < 0)
 			break;
 		if (act == ACT_CLOSE)
 			break;
 	}
+	spool_abort(r->sp); /* a BDAT message cut off */
 	if (s->end != END_EOF && s->end != END_IOERR)
 		run_flush(r);
 }

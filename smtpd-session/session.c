@@ -1,6 +1,7 @@
 /*
  * session.c - the SMTP protocol core (RFC 5321 with PIPELINING, SIZE,
- * 8BITMIME, ENHANCEDSTATUSCODES; STARTTLS hooks for RFC 3207).
+ * 8BITMIME, ENHANCEDSTATUSCODES; STARTTLS hooks for RFC 3207; CHUNKING
+ * and BINARYMIME, RFC 3030, in bdat.c behind one table row).
  *
  * Pure: a command line goes in, replies are appended to s->out and an
  * action comes out; run.c does the reading, writing and spooling. One
@@ -37,7 +38,9 @@
 #include <strings.h>
 
 #define SB(st) (1u << (st))
-#define ANY (SB(ST_CONNECTED) | SB(ST_HELO) | SB(ST_MAIL) | SB(ST_RCPT))
+#define ANY                                                             \
+	(SB(ST_CONNECTED) | SB(ST_HELO) | SB(ST_MAIL) | SB(ST_RCPT) |   \
+	 SB(ST_BDAT))
 
 typedef enum session_action (*cmd_fn)(struct session *s, const char *arg,
                                       size_t alen);
@@ -66,6 +69,7 @@ static enum session_action cmd_notimpl(struct session *, const char *,
 static enum session_action cmd_auth(struct session *, const char *, size_t);
 static enum session_action cmd_xclient(struct session *, const char *,
                                        size_t);
+static enum session_action cmd_bdat(struct session *, const char *, size_t);
 
 static const struct cmd cmds[] = {
 	{"HELO", cmd_helo, ANY, R_OKAY},
@@ -84,13 +88,14 @@ static const struct cmd cmds[] = {
 	{"ETRN", cmd_notimpl, ANY, R_OKAY},
 	{"AUTH", cmd_auth, ANY, R_OKAY},
 	{"XCLIENT", cmd_xclient, ANY, R_OKAY},
+	{"BDAT", cmd_bdat, ANY, R_OKAY}, /* states: bdat.c */
 };
 
 _Static_assert(sizeof(cmds) / sizeof(cmds[0]) == SESSION_NCMDS,
                "SESSION_NCMDS");
 
-static const char *state_names[] = {"connected", "helo", "mail",
-				    "rcpt",      "data", "quit"};
+static const char *state_names[] = {"connected", "helo", "mail", "rcpt",
+				    "data",      "quit", "bdat"};
 
 const char *session_cmd_name(unsigned i)
 {
@@ -98,7 +103,7 @@ const char *session_cmd_name(unsigned i)
 }
 
 /* session_enter - the only place the state changes */
-static void session_enter(struct session *s, enum session_state st)
+void session_enter(struct session *s, enum session_state st)
 {
 	if (s->state != st)
 		log_debug("state %s -> %s", state_names[s->state],
@@ -114,6 +119,12 @@ static void tx_reset(struct tx *tx)
 		free(tx->rcpts[i]);
 	free(tx->rcpts);
 	memset(tx, 0, sizeof(*tx));
+}
+
+/* session_tx_reset - forget the transaction (for bdat.c) */
+void session_tx_reset(struct session *s)
+{
+	tx_reset(&s->tx);
 }
 
 void session_init(struct session *s, const struct cfg *cfg,
@@ -166,6 +177,12 @@ static enum session_action error_limit(struct session *s,
 	s->end = END_ERRORS;
 	session_enter(s, ST_QUIT);
 	return ACT_CLOSE;
+}
+
+/* session_check_errors - the error limit after a deferred reply */
+void session_check_errors(struct session *s)
+{
+	error_limit(s, ACT_NONE);
 }
 
 /* junk - NOOP, VRFY, RSET, HELP: free up to max_junk_commands, then each
@@ -283,6 +300,8 @@ static enum session_action feed(struct session *s, const char *line,
 				r = R_NEED_HELO;
 			else if (c->fn == cmd_mail)
 				r = R_NESTED_MAIL;
+			else if (s->state == ST_BDAT)
+				r = c->fn == cmd_data ? R_BDAT_MIX : R_BDAT_SEQ;
 			else if (c->fn == cmd_data && s->state == ST_MAIL &&
 				 s->tx.rcpt_tried)
 				r = R_NO_VALID_RCPT;
@@ -328,6 +347,8 @@ static enum session_action greet(struct session *s, const char *arg,
 	replyf(s, "250-%s Hello", s->srv->host_name);
 	replyf(s, "250-SIZE %ld", s->srv->max_size);
 	replyf(s, "250-PIPELINING");
+	replyf(s, "250-CHUNKING");
+	replyf(s, "250-BINARYMIME");
 	replyf(s, "250-8BITMIME");
 	replyf(s, "250-ENHANCEDSTATUSCODES");
 	if (s->srv->smtputf8)
@@ -397,6 +418,9 @@ static int mail_params(struct session *s, const struct mailpath *mp,
 			} else if (v && vl == 8 &&
 				   !strncasecmp(v, "8BITMIME", 8)) {
 				s->tx.body8 = 1;
+			} else if (v && vl == 10 &&
+				   !strncasecmp(v, "BINARYMIME", 10)) {
+				s->tx.body8 = 2; /* BDAT only (bdat.c) */
 			} else {
 				*err = R_BODY_PARAM;
 				return -1;
@@ -586,6 +610,11 @@ static enum session_action cmd_data(struct session *s, const char *arg,
 		session_reply(s, R_NO_ARGS);
 		return ACT_NONE;
 	}
+	if (s->tx.body8 == 2) {
+		/* RFC 3030 3: BINARYMIME is sent with BDAT only */
+		session_reply(s, R_BINARY_DATA);
+		return ACT_NONE;
+	}
 	return ACT_DATA;
 }
 
@@ -608,7 +637,9 @@ void session_envelope(struct session *s, struct envelope *env)
 		env->protocol = s->tls_on ? "UTF8SMTPS" : "UTF8SMTP";
 	env->smtputf8 = s->tx.utf8;
 	env->tls = s->tls_desc;
-	env->body = s->tx.body8 ? "8BITMIME" : "7BIT";
+	env->body = s->tx.body8 == 2 ? "BINARYMIME"
+		    : s->tx.body8    ? "8BITMIME"
+				     : "7BIT";
 	env->size = -1;
 }
 
@@ -729,6 +760,13 @@ void session_tls_done(struct session *s, const char *desc)
 	s->esmtp = 0;
 	tx_reset(&s->tx);
 	session_enter(s, ST_CONNECTED);
+}
+
+/* cmd_bdat - CHUNKING lives in bdat.c */
+static enum session_action cmd_bdat(struct session *s, const char *arg,
+                                    size_t alen)
+{
+	return (enum session_action)bdat_cmd(s, arg, alen);
 }
 
 static enum session_action cmd_notimpl(struct session *s, const char *arg,

@@ -134,7 +134,7 @@ static void test_mail_params(void **state)
 		{"EHLO client.test", "250 HELP", ACT_NONE, ST_HELO},
 		{"MAIL FROM:<a@b.c> SIZE=1001", "552 5.3.4", ACT_NONE, ST_HELO},
 		{"MAIL FROM:<a@b.c> SIZE=abc", "501 5.5.4", ACT_NONE, ST_HELO},
-		{"MAIL FROM:<a@b.c> BODY=BINARYMIME", "501 5.5.4", ACT_NONE,
+		{"MAIL FROM:<a@b.c> BODY=BINARY", "501 5.5.4", ACT_NONE,
 		 ST_HELO},
 		{"MAIL FROM:<a@b.c> SMTPUTF8=yes", "501 5.5.4", ACT_NONE,
 		 ST_HELO},
