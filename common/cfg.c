@@ -19,6 +19,7 @@
  * every string NUL-terminated and at most CFG_MAX_STR bytes.
  */
 #include "cfg.h"
+#include "cidr.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -105,8 +106,12 @@ static const struct key server_keys[] = {
 	{"max_clients_per_ip", K_INT, SOFF(max_clients_per_ip), 0, 0, 0,
 	 1000000, 0, 0},
 	{"log_file", K_STR, SOFF(log_file), 0, 0, 0, 0, 0, 0},
-	/* until XCLIENT is implemented */
-	{"xclient_on", K_IGNORE, 0, 0, 0, 0, 0, 0, KF_NOEFFECT},
+	{"xclient_on", K_BOOL, SOFF(xclient_on), 0, 0, 0, 1, 0, 0},
+	{"xclient_trusted", K_LIST, SOFF(xclient_trusted), 0, 0, 0, 0, 0, 0},
+	{"proxy_protocol", K_BOOL, SOFF(proxy_protocol), 0, 0, 0, 1, 0, 0},
+	{"proxy_trusted", K_LIST, SOFF(proxy_trusted), 0, 0, 0, 0, 0, 0},
+	{"proxy_timeout", K_DUR, SOFF(proxy_timeout), 5000, 0, 100, 300000, 0,
+	 0},
 	{"max_recipients", K_INT, SOFF(max_recipients), 100, 0, 1, 100000, 0,
 	 0},
 	{"max_unrecognized_commands", K_INT, SOFF(max_unrecognized_commands),
@@ -696,6 +701,25 @@ static int iface_parse(const char *s, char *host, size_t hsize,
 	return 0;
 }
 
+/* trusted_check - every entry of servers[i].key is an address or a
+ * CIDR block (cidr.c) */
+static void trusted_check(struct loader *l, const struct cfg_strlist *sl,
+                          size_t i, const char *key)
+{
+	size_t k;
+
+	for (k = 0; k < sl->n; k++) {
+		const char *why;
+		char p[80];
+
+		if (cidr_check(sl->v[k], &why) == 0)
+			continue;
+		snprintf(p, sizeof(p), "servers[%zu].%s[%zu]", i, key, k);
+		say(l, 1, p, "%s (expected like \"10.0.0.0/8\" or "
+			     "\"::1\")", why);
+	}
+}
+
 /* validate - checks across keys, after types are known good */
 static void validate(struct loader *l, struct cfg *c)
 {
@@ -746,6 +770,8 @@ static void validate(struct loader *l, struct cfg *c)
 				 i);
 			say(l, 1, p, "unknown value");
 		}
+		trusted_check(l, &s->proxy_trusted, i, "proxy_trusted");
+		trusted_check(l, &s->xclient_trusted, i, "xclient_trusted");
 		if (s->tls.private_key_file.n != s->tls.public_key_file.n) {
 			snprintf(p, sizeof(p), "servers[%zu].tls.private_key_file",
 				 i);

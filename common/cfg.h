@@ -52,6 +52,11 @@ struct cfg_server {
 	long max_line_length;
 	long max_session_time; /* seconds, whole connection */
 	long spool_min_free;   /* bytes free needed before DATA */
+	int proxy_protocol;    /* a PROXY v1/v2 header opens every connection */
+	struct cfg_strlist proxy_trusted;   /* who may send it (cidr.h) */
+	long long proxy_timeout; /* ms, for the whole header */
+	int xclient_on;        /* XCLIENT from xclient_trusted peers */
+	struct cfg_strlist xclient_trusted;
 	struct cfg_tls tls;
 };
 

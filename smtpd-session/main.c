@@ -206,7 +206,10 @@ int main(int argc, char **argv)
 	}
 	/* the whole-session timer starts before anything that may wait */
 	serve_signals(srv->max_session_time);
-	lim = slots_take(cfg, srv, pip);
+	/* a proxy's own address is not a client: per-IP slots are taken
+	 * for the clients it hands over, once known (serve.c) */
+	lim = slots_take(cfg, srv,
+			 serve_proxied_peer(srv, pip) ? "unknown" : pip);
 	if (lim != SLOTS_OK) {
 		log_info("refused %s port %u: %s reached", pip, pport,
 			 lim == SLOTS_IP_FULL ? "max_clients_per_ip"

@@ -9,6 +9,9 @@
  * gets 500 5.5.2 once and is skipped to its LF, so its tail is never
  * parsed as commands.
  *
+ * On a proxy_protocol entry a command line that opens another PROXY
+ * header ("PROXY ", or v2's signature in one piece) ends the session.
+ *
  * Free space: checked at MAIL (the declared SIZE), again before 354, and
  * every SPACE_EVERY bytes while the message streams in and once more
  * before the commit, so a message never takes the spool below
@@ -17,6 +20,7 @@
  */
 #include "run.h"
 #include "log.h"
+#include "proxy.h"
 
 #include <errno.h>
 #include <string.h>
@@ -209,9 +213,18 @@ static int next_line(struct run *r, const char **line, size_t *len)
 
 	for (;;) {
 		size_t used;
-		enum frame_res fr = frame_next(&r->frame, io->in + io->start,
-					       io->end - io->start, &used,
-					       line, len);
+		enum frame_res fr;
+
+		/* a second PROXY header (serve.c took the first): close */
+		if (r->s->srv->proxy_protocol && !r->frame.skipping &&
+		    proxy_again(io->in + io->start, io->end - io->start)) {
+			log_info("PROXY header again from %s: closing",
+				 r->s->peer_ip);
+			r->s->end = END_ERRORS;
+			return 0;
+		}
+		fr = frame_next(&r->frame, io->in + io->start,
+				io->end - io->start, &used, line, len);
 
 		io->start += used;
 		if (fr == FRAME_LINE)
