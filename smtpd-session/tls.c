@@ -688,7 +688,8 @@ static int handshake(struct run *r)
 	r->io->pending = tls_pending;
 	session_tls_done(r->s, desc);
 	log_debug("TLS established with %s: %s%s", r->s->peer_ip, desc,
-		  G(gnutls_session_is_resumed)(st.session) ? " (resumed)" : "");
+		  G(gnutls_session_is_resumed)(st.session) ? " (resumed)"
+							   : "");
 	return 0;
 fail:
 	log_info("TLS handshake with %s failed: %s", r->s->peer_ip,
@@ -870,8 +871,9 @@ int tls_check(const struct cfg_server *srv, const char *prefix,
 		char cb[1024], key[160];
 
 		snprintf(key, sizeof(key), "%s.certificates[%zu]", prefix, i);
-		check_expiry(tls_path(t->certificates.pub.v[i], cb, sizeof(cb)),
-			     key, diag, arg);
+		check_expiry(
+			tls_path(t->certificates.pub.v[i], cb, sizeof(cb)),
+			key, diag, arg);
 	}
 	return errors;
 }

@@ -98,7 +98,8 @@ static int write_key(int dirfd, const char *name)
 		return -1;
 	unlinkat(dirfd, tmp, 0);
 	fd = openat(dirfd, tmp,
-		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    0640);
 	if (fd < 0)
 		return -1;
 	ok = fchmod(fd, 0640) == 0 &&
