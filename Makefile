@@ -67,12 +67,13 @@ UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 HEADERS = $(wildcard common/*.h smtpd-session/*.h)
 
 .PHONY: all test unit lint deps deps-run need-deps need-deps-run run bench \
-	coverage clean
+	coverage clean help check
 .DEFAULT_GOAL := all
 
 BINS = $(SESSION)
 # spoolerd's rules (it adds to BINS and UNIT_BINS)
 -include spoolerd/spoolerd.mk
+-include spoolq/spoolq.mk
 # install/uninstall (units/install.mk), fuzzing (tests/fuzz/fuzz.mk),
 # the chaos load test (tests/load/load.mk)
 -include units/install.mk
@@ -148,6 +149,25 @@ test: need-deps
 	$(MAKE) SAN=1 all unit
 	tests/run-all.sh
 
+# check: the quick part of `make test` (unit tests and the black-box
+# conversations, plain build only)
+check: need-deps
+	$(MAKE) all unit
+	SKIP_ASAN=1 SUITES="unit blackbox" tests/run-all.sh
+
+help:
+	@echo 'make run [PORT=2525] [ACCEPT=1]  the server on 127.0.0.1, mail into ./var/mail'
+	@echo 'make test            every suite, plain and ASan+UBSan (installs test deps)'
+	@echo 'make check           unit tests and black-box conversations only (quick)'
+	@echo 'make lint            banned functions, cppcheck, shellcheck'
+	@echo 'make bench           benchmarks against smtp-sink and Postfix'
+	@echo 'make loadtest        the 5000-client chaos load test (CLIENTS= DURATION=)'
+	@echo 'make coverage        line and branch coverage of the suites'
+	@echo 'make fuzz-ci         each libFuzzer harness for 30 s'
+	@echo 'make install         programs, units, config, man pages (DESTDIR=)'
+	@echo 'make deps / deps-run install what tests / running need (apt-get)'
+	@echo 'make all | unit | clean   build programs | unit tests | remove builds'
+
 # banned C functions and raw strtol/strtoul, cppcheck, shellcheck (see
 # tests/lint.sh)
 lint:
@@ -159,7 +179,7 @@ lint:
 # systemd-socket-activate
 run: need-deps-run
 	$(MAKE) all
-	ACCEPT=$(ACCEPT) tests/run-local.sh
+	ACCEPT=$(ACCEPT) PORT=$(PORT) tests/run-local.sh
 
 # intake vs smtp-sink, spoolerd drain, STARTTLS vs Postfix, launchers,
 # the cost of each directive of smtpd-session@.service (those two need
@@ -185,4 +205,4 @@ coverage: need-deps
 
 clean:
 	rm -rf build build-asan build-cov smtpd-session/smtpd-session \
-		spoolerd/spoolerd
+		spoolerd/spoolerd spoolq/spoolq

@@ -69,6 +69,7 @@ struct cfg_backend {
 	long long worker_stuck_timeout; /* ms */
 	char *maildir_path;
 	char *mbox_path;
+	int maildir_crlf;
 	long long retry_first;
 	long long retry_max;
 	long long max_queue_lifetime;
@@ -180,5 +181,13 @@ int cfg_ticket_key_path(const struct cfg *c, char *buf, size_t size);
 
 /* cfg_diag_stderr - a diag callback printing "smtpd: config ..." on fd 2 */
 void cfg_diag_stderr(void *arg, int is_error, const char *msg);
+
+/* cfg_check_runtime - what --check-config adds to loading: the checks of
+ * things outside the file that would make the program refuse to work
+ * (no enabled servers[] entry; a spool_dir the reader cannot use: for a
+ * session tmp/ and new/ must exist and be writable, for spoolerd an
+ * existing spool_dir must be a writable directory). Each problem goes to
+ * diag as an error naming its key; returns their count. */
+int cfg_check_runtime(const struct cfg *c, cfg_diag_fn diag, void *arg);
 
 #endif

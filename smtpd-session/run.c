@@ -23,6 +23,7 @@
 #include "proxy.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #define SPACE_EVERY (1024 * 1024)
@@ -195,8 +196,18 @@ static int do_data(struct run *r)
 			  strerror(r->sp->err));
 		spooled = R_WRITE_FAIL;
 	} else {
-		log_info("%s queued from=<%s> nrcpt=%zu size=%lld", r->sp->id,
-			 r->s->tx.sender, r->s->tx.nrcpts, d.size);
+		size_t have = strlen(r->s->queued), idl = strlen(r->sp->id);
+
+		log_info("%s queued from=<%s> nrcpt=%zu size=%lld client=%s",
+			 r->sp->id, r->s->tx.sender, r->s->tx.nrcpts, d.size,
+			 r->s->peer_ip);
+		if (have + idl + 2 <= sizeof(r->s->queued) - 16 &&
+		    !r->s->queued_cut)
+			snprintf(r->s->queued + have,
+				 sizeof(r->s->queued) - have, "%s%s",
+				 have ? "," : "", r->sp->id);
+		else
+			r->s->queued_cut++;
 	}
 	if (spooled != R_OKAY &&
 	    (r->sp->err == ENOSPC || r->sp->err == EDQUOT))

@@ -175,7 +175,7 @@ static const char *end_names[] = {"none",     "quit",     "eof",
 /* log_summary - the one line per connection (Postfix's disconnect) */
 static void log_summary(const struct session *s, double secs)
 {
-	char helo[120], cmds[400], tls[128];
+	char helo[120], cmds[400], tls[128], ids[440];
 	size_t n = 0, i;
 
 	/* "TLS1.3 TLS_AES_256_GCM_SHA384" -> one key=value token */
@@ -196,13 +196,18 @@ static void log_summary(const struct session *s, double secs)
 		if (w > 0)
 			n += (size_t)w;
 	}
+	if (s->queued_cut)
+		snprintf(ids, sizeof(ids), "%s,+%lu", s->queued,
+			 s->queued_cut);
+	else
+		snprintf(ids, sizeof(ids), "%s", s->queued[0] ? s->queued : "-");
 	log_info("disconnect from %s port %u%s%s helo=%s tls=%s messages=%lu "
 		 "rcpts=%lu bytes=%llu rejected=%lu result=%s duration=%.3fs"
-		 "%s",
+		 " queued=%s%s",
 		 s->peer_ip, s->peer_port, s->proxy[0] ? " proxy=" : "",
 		 s->proxy[0] ? s->proxy : "", helo[0] ? helo : "-",
 		 tls, s->messages, s->rcpts_total,
-		 s->bytes, s->rejected, end_names[s->end], secs, cmds);
+		 s->bytes, s->rejected, end_names[s->end], secs, ids, cmds);
 }
 
 int serve_session(struct cfg *cfg, const struct cfg_server *srv,

@@ -87,6 +87,9 @@ struct session {
 	unsigned long long bytes;
 	unsigned long rejected;
 	unsigned cmd_count[SESSION_NCMDS];
+	char queued[400]; /* the queue ids of this connection, for its
+			   * disconnect line: "id,id" (cut: "...,+N") */
+	unsigned long queued_cut;
 };
 
 void session_init(struct session *s, const struct cfg *cfg,
