@@ -15,6 +15,16 @@
  * and its handshakes take them from there (a reload in the parent builds
  * a new set for later children). The inetd mode never calls either.
  *
+ * Several certificates: public_key_file/private_key_file and then each
+ * tls.certificates pair go into one credentials structure; GnuTLS picks
+ * per handshake by SNI (exact DNS names) and key type, else the first.
+ * XXX no wildcard or case-insensitive SNI match: GnuTLS compares bytes.
+ *
+ * Session tickets (session_tickets): the key must be shared by every
+ * session process. The accept mode's parent makes it (tls_prep_tick) and
+ * the children inherit it; in the inetd mode each handshake reads the
+ * file spoolerd keeps (spoolerd/ticket.c), refusing one others may read.
+ *
  * STARTTLS injection (CVE-2011-0411 class): any plaintext the client sent
  * after STARTTLS is discarded before the handshake, never read as commands
  * inside TLS. After the handshake the session is back in ST_CONNECTED.
