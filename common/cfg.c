@@ -39,7 +39,8 @@
 #define CFG_MAX_LIST 10000
 #define CFG_MAX_SERVERS 64
 
-enum ktype { K_BOOL, K_INT, K_STR, K_LIST, K_DUR, K_OBJ, K_IGNORE };
+/* K_PAIRS: a list of {"public_key_file", "private_key_file"} objects */
+enum ktype { K_BOOL, K_INT, K_STR, K_LIST, K_DUR, K_OBJ, K_PAIRS, K_IGNORE };
 
 #define KF_ALIAS 1 /* another spelling of a key: no default, no dump */
 /* a go-guerrilla key nothing here acts on (K_IGNORE): warn when present,
@@ -85,6 +86,10 @@ static const struct key tls_keys[] = {
 	 0},
 	{"handshake_timeout", K_INT, offsetof(struct cfg_tls, handshake_timeout),
 	 30, 0, 1, 3600, 0, 0},
+	{"certificates", K_PAIRS, offsetof(struct cfg_tls, certificates), 0, 0,
+	 0, 0, 0, 0},
+	{"session_tickets", K_BOOL, offsetof(struct cfg_tls, session_tickets),
+	 1, 0, 0, 1, 0, 0},
 	{0, 0, 0, 0, 0, 0, 0, 0, 0},
 };
 
@@ -225,6 +230,10 @@ static const struct key top_keys[] = {
 	 KF_ALIAS},
 	{"spool_dir", K_STR, COFF(spool_dir), 0, "/var/spool/smtpd", 0, 0, 0,
 	 0},
+	{"tls_ticket_key_file", K_STR, COFF(tls_ticket_key_file), 0, 0, 0, 0,
+	 0, 0},
+	{"tls_ticket_rotate", K_DUR, COFF(tls_ticket_rotate), 43200000, 0,
+	 1000, 30LL * 86400000, 0, 0},
 	{"backend_config", K_OBJ, COFF(backend), 0, 0, 0, 0, backend_keys,
 	 KF_SPOOLERD},
 	/* go-guerrilla's web dashboard: not ours, accepted and ignored */
@@ -348,6 +357,75 @@ static int list_from_csv(struct cfg_strlist *sl, const char *s)
 			s++;
 	}
 	return 0;
+}
+
+/* pair_member - one string member of a certificates[] object */
+static const char *pair_member(struct loader *l, const cJSON *e,
+                               const char *name, const char *path)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, name);
+	char p[300];
+
+	snprintf(p, sizeof(p), "%s.%s", path, name);
+	if (!m || !cJSON_IsString(m) || !m->valuestring[0]) {
+		say(l, 1, p, "expected a file name");
+		return NULL;
+	}
+	if (strlen(m->valuestring) > CFG_MAX_STR) {
+		say(l, 1, p, "string longer than %d bytes", CFG_MAX_STR);
+		return NULL;
+	}
+	return m->valuestring;
+}
+
+/* load_pairs - tls.certificates: [{"public_key_file": ...,
+ * "private_key_file": ...}, ...] into two parallel lists */
+static void load_pairs(struct loader *l, struct cfg_certpairs *cp,
+                       const cJSON *j, const char *path)
+{
+	const cJSON *e, *m;
+	size_t i = 0;
+
+	list_free(&cp->pub);
+	list_free(&cp->key);
+	if (!cJSON_IsArray(j)) {
+		say(l, 1, path, "expected a list of objects, got %s",
+		    jtype(j));
+		return;
+	}
+	cJSON_ArrayForEach(e, j)
+	{
+		const char *pub, *key;
+		char p[256];
+
+		snprintf(p, sizeof(p), "%s[%zu]", path, i++);
+		if (i > CFG_MAX_SERVERS) {
+			say(l, 1, path, "more than %d entries",
+			    CFG_MAX_SERVERS);
+			return;
+		}
+		if (!cJSON_IsObject(e)) {
+			say(l, 1, p, "expected an object, got %s", jtype(e));
+			continue;
+		}
+		cJSON_ArrayForEach(m, e)
+		{
+			char q[300];
+
+			if (!strcmp(m->string, "public_key_file") ||
+			    !strcmp(m->string, "private_key_file"))
+				continue;
+			snprintf(q, sizeof(q), "%s.%s", p, m->string);
+			say(l, 0, q, "unknown key, ignored");
+		}
+		pub = pair_member(l, e, "public_key_file", p);
+		key = pair_member(l, e, "private_key_file", p);
+		if (!pub || !key)
+			continue;
+		if (list_add(&cp->pub, pub, strlen(pub)) < 0 ||
+		    list_add(&cp->key, key, strlen(key)) < 0)
+			say(l, 1, p, "out of memory");
+	}
 }
 
 /* get_int - a JSON number, or a string of digits (seed configs quote
@@ -498,6 +576,9 @@ static void load_key(struct loader *l, const struct key *k, void *base,
 		}
 		load_obj(l, k->sub, slot, j, path);
 		break;
+	case K_PAIRS:
+		load_pairs(l, (struct cfg_certpairs *)slot, j, path);
+		break;
 	case K_IGNORE:
 		break;
 	}
@@ -638,6 +719,7 @@ static int set_defaults(const struct key *tab, void *base)
 			if (set_defaults(k->sub, slot) < 0)
 				return -1;
 			break;
+		case K_PAIRS:
 		case K_IGNORE:
 			break;
 		}
@@ -661,6 +743,9 @@ static void free_tab(const struct key *tab, void *base)
 			list_free((struct cfg_strlist *)slot);
 		} else if (k->t == K_OBJ) {
 			free_tab(k->sub, slot);
+		} else if (k->t == K_PAIRS) {
+			list_free(&((struct cfg_certpairs *)slot)->pub);
+			list_free(&((struct cfg_certpairs *)slot)->key);
 		}
 	}
 }
@@ -811,6 +896,13 @@ static void validate(struct loader *l, struct cfg *c)
 				 i);
 			say(l, 1, p,
 			    "needs one entry per public_key_file entry");
+		}
+		if (s->tls.certificates.pub.n && !s->tls.public_key_file.n) {
+			snprintf(p, sizeof(p), "servers[%zu].tls.certificates",
+				 i);
+			say(l, 1, p,
+			    "needs a default public_key_file and "
+			    "private_key_file beside it");
 		}
 	}
 }
@@ -1118,6 +1210,33 @@ static int from_file(const struct key *k, const void *base)
 	       *(char *const *)((const char *)base + f->off) != NULL;
 }
 
+/* dump_pairs - tls.certificates as a list of objects; NULL when out of
+ * memory */
+static cJSON *dump_pairs(const struct cfg_certpairs *cp)
+{
+	cJSON *a = cJSON_CreateArray();
+	size_t i;
+
+	for (i = 0; a && i < cp->pub.n; i++) {
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o || !cJSON_AddItemToArray(a, o)) {
+			cJSON_Delete(o);
+			cJSON_Delete(a);
+			return NULL;
+		}
+		/* o belongs to a now */
+		if (!cJSON_AddStringToObject(o, "public_key_file",
+					     cp->pub.v[i]) ||
+		    !cJSON_AddStringToObject(o, "private_key_file",
+					     cp->key.v[i])) {
+			cJSON_Delete(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
 /* dump_tab - the table's slots as members of obj */
 static int dump_tab(const struct key *tab, const void *base, cJSON *obj,
                     enum cfg_reader who)
@@ -1178,6 +1297,9 @@ static int dump_tab(const struct key *tab, const void *base, cJSON *obj,
 				cJSON_Delete(v);
 				v = NULL;
 			}
+			break;
+		case K_PAIRS:
+			v = dump_pairs((const struct cfg_certpairs *)slot);
 			break;
 		case K_IGNORE:
 			break;
@@ -1325,6 +1447,17 @@ const struct cfg_server *cfg_server_pick(const struct cfg *c, const char *ip,
 			return &c->servers[i];
 	*why = PICK_NONE_ENABLED;
 	return NULL;
+}
+
+int cfg_ticket_key_path(const struct cfg *c, char *buf, size_t size)
+{
+	int n;
+
+	if (c->tls_ticket_key_file && c->tls_ticket_key_file[0])
+		n = snprintf(buf, size, "%s", c->tls_ticket_key_file);
+	else
+		n = snprintf(buf, size, "%s/tls/ticket.key", c->spool_dir);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
 /* spool_dir_ok - 0, or -1 with the problem in why: dir and each of

@@ -12,6 +12,11 @@ struct cfg_strlist {
 	size_t n;
 };
 
+/* tls.certificates: extra certificate/key pairs, picked by SNI */
+struct cfg_certpairs {
+	struct cfg_strlist pub, key; /* one entry of each per pair */
+};
+
 struct cfg_tls {
 	int start_tls_on;
 	int tls_always_on;
@@ -24,6 +29,8 @@ struct cfg_tls {
 	char *client_auth_type;
 	char *priority;
 	long handshake_timeout; /* seconds */
+	struct cfg_certpairs certificates;
+	int session_tickets; /* TLS session resumption with tickets */
 };
 
 struct cfg_server {
@@ -108,6 +115,8 @@ struct cfg {
 	char *backend_name;
 	char *primary_mail_host; /* seed: top level */
 	char *spool_dir;
+	char *tls_ticket_key_file; /* NULL: spool_dir/tls/ticket.key */
+	long long tls_ticket_rotate; /* ms between two master keys */
 	struct cfg_backend backend;
 	struct cfg_server *servers;
 	size_t nservers;
@@ -167,6 +176,11 @@ enum cfg_pick {
 const struct cfg_server *cfg_server_pick(const struct cfg *c, const char *ip,
                                          unsigned port, const char *name,
                                          enum cfg_pick *why);
+
+/* cfg_ticket_key_path - the session-ticket key file spoolerd writes and
+ * inetd-mode sessions read (tls_ticket_key_file, else
+ * spool_dir/tls/ticket.key); 0, or -1 when it does not fit */
+int cfg_ticket_key_path(const struct cfg *c, char *buf, size_t size);
 
 /* cfg_diag_stderr - a diag callback printing "smtpd: config ..." on fd 2 */
 void cfg_diag_stderr(void *arg, int is_error, const char *msg);

@@ -30,6 +30,10 @@
  * the old one; otherwise the errors are logged and the last good one
  * stays. A child always forks off one whole set, old or new.
  *
+ * Session tickets: the parent makes one master key (tls_prep_tick) that
+ * every child inherits, so a client may resume in another child what it
+ * began in one; a new key every tls_ticket_rotate, kept across reloads.
+ *
  * SIGTERM (and SIGINT): close the listeners, let the sessions finish for
  * up to stop_timeout seconds, then SIGTERM them (each answers 421 and
  * ends), SIGKILL after 5 more seconds, exit 0. sd_notify (NOTIFY_SOCKET,
@@ -211,6 +215,12 @@ static int gen_load(struct gen *g, int strict)
 				watch_add(&n, tls_file_path(
 						      t->private_key_file.v[i],
 						      buf, sizeof(buf)));
+		}
+		for (i = 0; i < t->certificates.pub.n; i++) {
+			watch_add(&n, tls_file_path(t->certificates.pub.v[i],
+						    buf, sizeof(buf)));
+			watch_add(&n, tls_file_path(t->certificates.key.v[i],
+						    buf, sizeof(buf)));
 		}
 		if (t->root_cas_file)
 			watch_add(&n, tls_file_path(t->root_cas_file, buf,
@@ -651,6 +661,7 @@ int accept_main(const char *path, const char **listen, int nlisten,
 			last_check = now;
 			if (watch_changed(&A.cur))
 				reload("a file changed");
+			tls_prep_tick(A.cur.tls, A.cur.cfg->tls_ticket_rotate);
 		}
 		for (i = 0; n > 0 && i < A.nl; i++) {
 			int k;

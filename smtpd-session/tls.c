@@ -15,6 +15,16 @@
  * and its handshakes take them from there (a reload in the parent builds
  * a new set for later children). The inetd mode never calls either.
  *
+ * Several certificates: public_key_file/private_key_file and then each
+ * tls.certificates pair go into one credentials structure; GnuTLS picks
+ * per handshake by SNI (exact DNS names) and key type, else the first.
+ * XXX no wildcard or case-insensitive SNI match: GnuTLS compares bytes.
+ *
+ * Session tickets (session_tickets): the key must be shared by every
+ * session process. The accept mode's parent makes it (tls_prep_tick) and
+ * the children inherit it; in the inetd mode each handshake reads the
+ * file spoolerd keeps (spoolerd/ticket.c), refusing one others may read.
+ *
  * STARTTLS injection (CVE-2011-0411 class): any plaintext the client sent
  * after STARTTLS is discarded before the handshake, never read as commands
  * inside TLS. After the handshake the session is back in ST_CONNECTED.
@@ -94,7 +104,11 @@
 	X(void, gnutls_x509_crt_deinit, (gnutls_x509_crt_t))                  \
 	X(int, gnutls_x509_crt_import,                                        \
 	  (gnutls_x509_crt_t, const gnutls_datum_t *, gnutls_x509_crt_fmt_t)) \
-	X(time_t, gnutls_x509_crt_get_expiration_time, (gnutls_x509_crt_t))
+	X(time_t, gnutls_x509_crt_get_expiration_time, (gnutls_x509_crt_t)) \
+	X(int, gnutls_session_ticket_enable_server,                           \
+	  (gnutls_session_t, const gnutls_datum_t *))                         \
+	X(int, gnutls_session_ticket_key_generate, (gnutls_datum_t *))        \
+	X(int, gnutls_session_is_resumed, (gnutls_session_t))
 
 #define DECLARE(ret, name, args) static ret(*p_##name) args;
 GNUTLS_FUNCS(DECLARE)
@@ -123,6 +137,11 @@ struct tls_prep {
 };
 
 static const struct tls_prep *used; /* the child's, from tls_use */
+
+/* the accept mode's session-ticket master key: made in the parent,
+ * inherited by every child forked after; kept across reloads */
+static gnutls_datum_t tk;
+static long long tk_born; /* CLOCK_MONOTONIC ms */
 
 /* tls_load_lib - dlopen libgnutls once; 0 or -1 (reason logged) */
 static int tls_load_lib(void)
@@ -402,8 +421,6 @@ static int key_matches(gnutls_certificate_credentials_t cred, unsigned idx)
 	return ok;
 }
 
-/* tls_creds - read every certificate and key of the entry (per
- * connection); 0, or -1 with the failing file and reason in why */
 /* unreadable - 1 with "FILE: errno text" in why when path cannot be
  * opened for reading, so an error names the file of a pair that failed
  * and why (GnuTLS only says "Error while reading file") */
@@ -419,11 +436,43 @@ static int unreadable(const char *path, char *why, size_t whysize)
 	return 1;
 }
 
+/* add_pair - one certificate (chain) and its key into cred as the
+ * idx'th pair; 0, or -1 with the files and reason in why */
+static int add_pair(gnutls_certificate_credentials_t cred, unsigned idx,
+                    const char *pub, const char *priv, char *why,
+                    size_t whysize)
+{
+	char cb[1024], kb[1024];
+	const char *c = tls_path(pub, cb, sizeof(cb));
+	const char *k = tls_path(priv, kb, sizeof(kb));
+	int r;
+
+	r = G(gnutls_certificate_set_x509_key_file2)(cred, c, k,
+						     GNUTLS_X509_FMT_PEM, NULL,
+						     0);
+	if (r >= 0 && !key_matches(cred, idx))
+		r = GNUTLS_E_CERTIFICATE_KEY_MISMATCH;
+	if (r < 0) {
+		if (unreadable(c, why, whysize) || unreadable(k, why, whysize))
+			return -1;
+		snprintf(why, whysize, "%s / %s: %s", c, k,
+			 G(gnutls_strerror)(r));
+		return -1;
+	}
+	return 0;
+}
+
+/* tls_creds - read every certificate and key of the entry (per
+ * connection): public_key_file/private_key_file first, so the first of
+ * them is the default, then tls.certificates. GnuTLS picks among them
+ * per handshake: a certificate whose names match the client's SNI (and
+ * whose key suits the handshake), else the first that suits. 0, or -1
+ * with the failing file and reason in why */
 static int tls_creds(const struct cfg_tls *t,
                      gnutls_certificate_credentials_t *cred, char *why,
                      size_t whysize)
 {
-	size_t i;
+	size_t i, n = t->public_key_file.n;
 	int r;
 
 	r = G(gnutls_certificate_allocate_credentials)(cred);
@@ -433,25 +482,15 @@ static int tls_creds(const struct cfg_tls *t,
 	}
 	G(gnutls_certificate_set_flags)(*cred,
 					GNUTLS_CERTIFICATE_SKIP_KEY_CERT_MATCH);
-	for (i = 0; i < t->public_key_file.n; i++) {
-		char cb[1024], kb[1024];
-		const char *c = tls_path(t->public_key_file.v[i], cb, sizeof(cb));
-		const char *k =
-			tls_path(t->private_key_file.v[i], kb, sizeof(kb));
-
-		r = G(gnutls_certificate_set_x509_key_file2)(
-			*cred, c, k, GNUTLS_X509_FMT_PEM, NULL, 0);
-		if (r >= 0 && !key_matches(*cred, (unsigned)i))
-			r = GNUTLS_E_CERTIFICATE_KEY_MISMATCH;
-		if (r < 0) {
-			if (unreadable(c, why, whysize) ||
-			    unreadable(k, why, whysize))
-				goto fail;
-			snprintf(why, whysize, "%s / %s: %s", c, k,
-				 G(gnutls_strerror)(r));
+	for (i = 0; i < n; i++)
+		if (add_pair(*cred, (unsigned)i, t->public_key_file.v[i],
+			     t->private_key_file.v[i], why, whysize) < 0)
 			goto fail;
-		}
-	}
+	for (i = 0; i < t->certificates.pub.n; i++)
+		if (add_pair(*cred, (unsigned)(n + i),
+			     t->certificates.pub.v[i],
+			     t->certificates.key.v[i], why, whysize) < 0)
+			goto fail;
 	if (t->root_cas_file) {
 		char rb[1024];
 		const char *ca = tls_path(t->root_cas_file, rb, sizeof(rb));
@@ -539,6 +578,67 @@ static int session_creds(const struct cfg_server *srv, char *why,
 	return tls_creds(&srv->tls, &st.cred, why, whysize);
 }
 
+/* ticket_file_key - the inetd mode's shared key, read from the file
+ * spoolerd writes (spoolerd/ticket.c); 0, or -1 (no tickets: logged at
+ * debug, or as a warning for a file others may read) */
+static int ticket_file_key(const struct cfg *cfg, gnutls_datum_t *d)
+{
+	static unsigned char key[64];
+	char path[1024];
+	struct stat sb;
+	ssize_t got;
+	int fd;
+
+	if (cfg_ticket_key_path(cfg, path, sizeof(path)) < 0)
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		log_debug("TLS: no session tickets: %s: %s", path,
+			  strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+	    sb.st_size != (off_t)sizeof(key)) {
+		log_warnx("TLS: no session tickets: %s is not a %zu-byte "
+			  "file",
+			  path, sizeof(key));
+		close(fd);
+		return -1;
+	}
+	if (sb.st_mode & 0007) {
+		/* a key others can read lets them decrypt every session
+		 * that used its tickets */
+		log_warnx("TLS: no session tickets: %s is readable by "
+			  "others (mode %04o)",
+			  path, (unsigned)(sb.st_mode & 07777));
+		close(fd);
+		return -1;
+	}
+	got = read(fd, key, sizeof(key));
+	close(fd);
+	if (got != (ssize_t)sizeof(key))
+		return -1;
+	d->data = key;
+	d->size = sizeof(key);
+	return 0;
+}
+
+/* tickets_on - turn on session tickets (RFC 5077, RFC 8446 4.6.1) with
+ * the shared key: the parent's in the accept mode, else the file's */
+static void tickets_on(const struct run *r, int prepared)
+{
+	gnutls_datum_t d;
+	int ret;
+
+	if (prepared && tk.data)
+		d = tk;
+	else if (ticket_file_key(r->s->cfg, &d) < 0)
+		return;
+	ret = G(gnutls_session_ticket_enable_server)(st.session, &d);
+	if (ret < 0)
+		log_warnx("TLS: session tickets: %s", G(gnutls_strerror)(ret));
+}
+
 /* handshake - set up and run the server side handshake on fds 0/1 */
 static int handshake(struct run *r)
 {
@@ -567,6 +667,8 @@ static int handshake(struct run *r)
 					st.cred);
 	if (ret < 0)
 		goto fail;
+	if (t->session_tickets)
+		tickets_on(r, cache != NULL);
 	if (!strcasecmp(t->client_auth_type, "RequestClientCert") ||
 	    !strcasecmp(t->client_auth_type, "VerifyClientCertIfGiven"))
 		G(gnutls_certificate_server_set_request)(st.session,
@@ -612,7 +714,9 @@ static int handshake(struct run *r)
 	r->io->wr = tls_wr;
 	r->io->pending = tls_pending;
 	session_tls_done(r->s, desc);
-	log_debug("TLS established with %s: %s", r->s->peer_ip, desc);
+	log_debug("TLS established with %s: %s%s", r->s->peer_ip, desc,
+		  G(gnutls_session_is_resumed)(st.session) ? " (resumed)"
+							   : "");
 	return 0;
 fail:
 	log_info("TLS handshake with %s failed: %s", r->s->peer_ip,
@@ -790,6 +894,14 @@ int tls_check(const struct cfg_server *srv, const char *prefix,
 		check_expiry(tls_path(t->public_key_file.v[i], cb, sizeof(cb)),
 			     key, diag, arg);
 	}
+	for (i = 0; i < t->certificates.pub.n; i++) {
+		char cb[1024], key[160];
+
+		snprintf(key, sizeof(key), "%s.certificates[%zu]", prefix, i);
+		check_expiry(
+			tls_path(t->certificates.pub.v[i], cb, sizeof(cb)),
+			key, diag, arg);
+	}
 	return errors;
 }
 
@@ -841,6 +953,7 @@ struct tls_prep *tls_prepare(const struct cfg *cfg, cfg_diag_fn diag,
 		p->cred[p->n] = cred;
 		p->prio[p->n++] = pr;
 	}
+	tls_prep_tick(p, cfg->tls_ticket_rotate);
 	return p;
 oom:
 	diag(arg, 1, "TLS: out of memory");
@@ -865,6 +978,41 @@ void tls_prep_free(struct tls_prep *p)
 	free(p->cred);
 	free(p->prio);
 	free(p);
+}
+
+/* mono_ms - CLOCK_MONOTONIC in ms */
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void tls_prep_tick(const struct tls_prep *p, long long rotate_ms)
+{
+	gnutls_datum_t n;
+	size_t i;
+	int want = 0, ret;
+
+	for (i = 0; p && i < p->n; i++)
+		want |= p->srv[i]->tls.session_tickets;
+	if (!want || (tk.data && mono_ms() - tk_born < rotate_ms))
+		return;
+	ret = G(gnutls_session_ticket_key_generate)(&n);
+	if (ret < 0) {
+		log_error("TLS: session-ticket key: %s",
+			  G(gnutls_strerror)(ret));
+		return;
+	}
+	if (tk.data) {
+		memset(tk.data, 0, tk.size);
+		(*p_free)(tk.data);
+		log_info("TLS: new session-ticket key (every %lld s)",
+			 rotate_ms / 1000);
+	}
+	tk = n;
+	tk_born = mono_ms();
 }
 
 void tls_use(const struct tls_prep *p)

@@ -47,6 +47,13 @@ struct tls_prep *tls_prepare(const struct cfg *cfg, cfg_diag_fn diag,
 /* tls_prep_free - release what tls_prepare built */
 void tls_prep_free(struct tls_prep *p);
 
+/* tls_prep_tick - in the parent (tls_prepare and once a second): when
+ * an entry of p uses session tickets, make the session-ticket master key
+ * if there is none, or a new one when the current one is rotate_ms old.
+ * Children forked later inherit it; the key outlives p (a reload keeps
+ * it, so tickets stay valid across reloads). */
+void tls_prep_tick(const struct tls_prep *p, long long rotate_ms);
+
 /* tls_use - in a child: take each entry's TLS set-up from p (an entry
  * not in p is read per connection, as in the inetd mode), and reseed
  * GnuTLS's random generator after the fork */

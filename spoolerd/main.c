@@ -22,6 +22,7 @@
 #include "log.h"
 #include "notify.h"
 #include "retry.h"
+#include "ticket.h"
 #include "util.h"
 #include "version.h"
 
@@ -434,7 +435,8 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	const char *what;
 	char err[512];
-	long long next_scan = 0, next_sweep, next_mutt = 0, wd_ms, last_wd, nworkers;
+	long long next_scan = 0, next_sweep, next_mutt = 0, wd_ms, last_wd;
+	long long nworkers, last_ticket;
 	int sfd, ifd, i, stop = 0, running = 0, need_scan = 1, ready = 0;
 	int stuck_logged = 0;
 	size_t k;
@@ -487,6 +489,8 @@ int main(int argc, char **argv)
 		return 71;
 	}
 	pid_write(cfg);
+	ticket_key_tick(cfg, time(NULL));
+	last_ticket = util_mono_ms();
 	ifd = setup_inotify();
 	/* housekeeping before any worker runs */
 	k = (size_t)scan_clean_tmp(&ctx.sp, time(NULL), TMP_MAX_AGE);
@@ -552,6 +556,11 @@ int main(int argc, char **argv)
 			due = -1;
 		if (due >= 0 && due - real_ms() < timeout)
 			timeout = due - real_ms() < 0 ? 0 : due - real_ms();
+		if (now - last_ticket >= 1000) {
+			/* a stat a second: the key's age is its mtime */
+			ticket_key_tick(ctx.gen->cfg, time(NULL));
+			last_ticket = now;
+		}
 		if (now >= next_mutt) {
 			if (scan_mutt_names(&ctx.sp) > 0)
 				need_scan = 1;

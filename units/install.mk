@@ -24,6 +24,7 @@
 #   DATADIR/smtpd/smtpd.json                  (the sample, always current)
 #   DATADIR/smtpd/xinetd.d/smtpd  DATADIR/smtpd/tcpserver/run
 #   DATADIR/smtpd/tcpserver/tcp.smtp
+#   DATADIR/smtpd/certbot-deploy-hook         (README "Certificate rotation")
 #   MANDIR/man8/smtpd-session.8  MANDIR/man8/spoolerd.8  MANDIR/man8/spoolq.8  MANDIR/man5/smtpd.json.5
 #
 # With an empty DESTDIR on a systemd machine it also creates the users and
@@ -93,6 +94,8 @@ install: $(SESSION) $(SPOOLERD) $(SPOOLQ)
 	chmod 0755 $(DESTDIR)$(DATADIR)/smtpd/tcpserver/run
 	$(INSTALL) -m 0644 conf/tcpserver/tcp.smtp \
 		$(DESTDIR)$(DATADIR)/smtpd/tcpserver/tcp.smtp
+	$(INSTALL) -m 0755 conf/certbot-deploy-hook \
+		$(DESTDIR)$(DATADIR)/smtpd/certbot-deploy-hook
 	@# a missing page is reported, not fatal (tests/launchers checks
 	@# the complete list)
 	for m in $(INST_MAN8) $(INST_MAN5); do \
@@ -133,7 +136,8 @@ uninstall:
 		$(DESTDIR)$(DATADIR)/smtpd/smtpd.json \
 		$(DESTDIR)$(DATADIR)/smtpd/xinetd.d/smtpd \
 		$(DESTDIR)$(DATADIR)/smtpd/tcpserver/run \
-		$(DESTDIR)$(DATADIR)/smtpd/tcpserver/tcp.smtp
+		$(DESTDIR)$(DATADIR)/smtpd/tcpserver/tcp.smtp \
+		$(DESTDIR)$(DATADIR)/smtpd/certbot-deploy-hook
 	-rmdir $(DESTDIR)$(DATADIR)/smtpd/xinetd.d \
 		$(DESTDIR)$(DATADIR)/smtpd/tcpserver $(DESTDIR)$(DATADIR)/smtpd
 	rm -f $(DESTDIR)$(MANDIR)/man8/smtpd-session.8 \

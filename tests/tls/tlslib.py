@@ -155,7 +155,7 @@ class Server:
     by listen_interface), a spool, a log, and the launchers."""
 
     def __init__(self, work, name, session, entries, timeout=30,
-                 log_level="info"):
+                 log_level="info", top=None):
         self.base = os.path.join(work, name)
         os.makedirs(self.base, exist_ok=True)
         self.spool = L.make_spool(os.path.join(self.base, "spool"))
@@ -164,6 +164,7 @@ class Server:
         self.conf = os.path.join(self.base, "smtpd.json")
         self.session, self.entries = session, entries
         self.timeout, self.log_level = timeout, log_level
+        self.top = top or {}  # more top-level keys
         self.seen = set()
 
     def write_conf(self):
@@ -178,6 +179,7 @@ class Server:
         conf = {"allowed_hosts": ["example.com", "*.example.net"],
                 "spool_dir": self.spool, "log_file": self.log,
                 "log_level": self.log_level, "servers": servers}
+        conf.update(self.top)
         with open(self.conf, "w") as f:
             f.write("// tls suite config\n")
             json.dump(conf, f, indent=1)
@@ -344,11 +346,14 @@ class Conn:
             return b""
         return self.buf
 
-    def starttls(self, ctx=None):
+    def starttls(self, ctx=None, sni="mx.test", session=None):
+        """The handshake: sni is the server name sent (None: none),
+        session a previous ssl.SSLSession to resume."""
         ctx = ctx or client_ctx()
         if self.buf:
             raise AssertionError("bytes after the 220: %r" % self.buf)
-        self.sock = ctx.wrap_socket(self.sock, server_hostname="mx.test")
+        self.sock = ctx.wrap_socket(self.sock, server_hostname=sni,
+                                    session=session)
         return self.sock
 
     def wait_eof(self, limit):

@@ -326,6 +326,20 @@ static const struct bad bads[] = {
 	{"{\"backend_name\":\"postgres\"}", "error: backend_name: must be"},
 	{"{\"servers\":[{\"max_line_length\":100}]}",
 	 "error: servers[0].max_line_length: 100 is out of range (512..65536)"},
+	{"{\"servers\":[{\"tls\":{\"certificates\":{}}}]}",
+	 "error: servers[0].tls.certificates: expected a list of objects"},
+	{"{\"servers\":[{\"tls\":{\"certificates\":[\"a\"]}}]}",
+	 "error: servers[0].tls.certificates[0]: expected an object"},
+	{"{\"servers\":[{\"tls\":{\"public_key_file\":\"c\","
+	 "\"private_key_file\":\"k\",\"certificates\":"
+	 "[{\"public_key_file\":\"a\"}]}}]}",
+	 "error: servers[0].tls.certificates[0].private_key_file: expected a "
+	 "file name"},
+	{"{\"servers\":[{\"tls\":{\"certificates\":[{\"public_key_file\":"
+	 "\"a\",\"private_key_file\":\"b\"}]}}]}",
+	 "error: servers[0].tls.certificates: needs a default"},
+	{"{\"tls_ticket_rotate\":\"0s\"}",
+	 "error: tls_ticket_rotate: duration out of range"},
 	{"{", "error: not valid JSON"},
 	{"{\"a\":1,}", "error: not valid JSON"},
 	{"[]", "error: the top level must be an object"},
@@ -474,6 +488,55 @@ static void test_server_pick_disabled(void **state)
 
 
 /* the dump loads back to the same dump */
+/* test_certificates - tls.certificates pairs, the ticket keys, and the
+ * dump that loads back to the same */
+static void test_certificates(void **state)
+{
+	struct diag_log d = {{0}, 0, 0};
+	char path[256], *d1, *d2;
+	struct cfg *c = cfg_load_buf(
+		"{\"spool_dir\":\"/sp\",\"servers\":[{\"tls\":{"
+		"\"public_key_file\":\"c\",\"private_key_file\":\"k\","
+		"\"session_tickets\":false,\"certificates\":["
+		"{\"public_key_file\":\"c1\",\"private_key_file\":\"k1\"},"
+		"{\"public_key_file\":\"c2\",\"private_key_file\":\"k2\","
+		"\"x\":1}]}}]}",
+		collect, &d);
+	struct cfg *c2;
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(d.warnings, 1);
+	assert_non_null(strstr(d.text, "certificates[1].x: unknown key"));
+	assert_int_equal(c->servers[0].tls.certificates.pub.n, 2);
+	assert_string_equal(c->servers[0].tls.certificates.pub.v[1], "c2");
+	assert_string_equal(c->servers[0].tls.certificates.key.v[0], "k1");
+	assert_int_equal(c->servers[0].tls.session_tickets, 0);
+	assert_int_equal(c->tls_ticket_rotate, 43200000);
+	assert_int_equal(cfg_ticket_key_path(c, path, sizeof(path)), 0);
+	assert_string_equal(path, "/sp/tls/ticket.key");
+	d1 = cfg_dump(c);
+	assert_non_null(d1);
+	c2 = cfg_load_buf(d1, NULL, NULL);
+	assert_non_null(c2);
+	d2 = cfg_dump(c2);
+	assert_string_equal(d1, d2);
+	assert_int_equal(c2->servers[0].tls.certificates.key.n, 2);
+	free(d1);
+	free(d2);
+	cfg_free(c2);
+	cfg_free(c);
+	c = cfg_load_buf("{\"tls_ticket_key_file\":\"/run/k\","
+			 "\"tls_ticket_rotate\":\"1h\"}",
+			 NULL, NULL);
+	assert_non_null(c);
+	assert_int_equal(cfg_ticket_key_path(c, path, sizeof(path)), 0);
+	assert_string_equal(path, "/run/k");
+	assert_int_equal(c->tls_ticket_rotate, 3600000);
+	assert_int_equal(c->servers[0].tls.session_tickets, 1);
+	cfg_free(c);
+}
+
 static void test_dump_roundtrip(void **state)
 {
 	struct cfg *c = cfg_load_file("tests/unit/conf/goguerrilla-1.6.json",
@@ -508,6 +571,7 @@ int main(void)
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_allowed_hosts),
 		cmocka_unit_test(test_server_pick),
+		cmocka_unit_test(test_certificates),
 		cmocka_unit_test(test_server_pick_disabled),
 		cmocka_unit_test(test_dump_roundtrip),
 		cmocka_unit_test(test_unknown_key_suggests),
