@@ -20,20 +20,6 @@
  * without CAP_DAC_READ_SEARCH (kernels before 6.10) */
 static atomic_int no_tmpfile, no_empty_path;
 
-/* how a directory is fsync'd: fsync(2), or spoolerd's group commit */
-static int (*dir_sync)(int);
-
-void publish_set_dirsync(int (*fn)(int dirfd))
-{
-	dir_sync = fn;
-}
-
-/* sync_dir - fsync of dstdir through the hook, if set */
-static int sync_dir(int dirfd)
-{
-	return dir_sync ? dir_sync(dirfd) : fsync(dirfd);
-}
-
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE 1
 #endif
@@ -111,7 +97,7 @@ static int commit_unnamed(int fd, int dstdir, const char *dstname)
 	}
 	/* the name is there, the data under it complete (fsync'd): from
 	 * here a failure takes the name back */
-	if (close(fd) < 0 || sync_dir(dstdir) < 0) {
+	if (close(fd) < 0 || fsync(dstdir) < 0) {
 		int e = errno;
 
 		unlinkat(dstdir, dstname, 0);
@@ -140,7 +126,7 @@ static int replace(int tmpdir, const char *tmpname, int dstdir,
 	if (renameat(tmpdir, tmpname, dstdir, dstname) < 0)
 		return undo(errno, tmpdir, tmpname, -1, NULL);
 	/* the new version stays: it is whole, and the old one is gone */
-	return sync_dir(dstdir) < 0 ? -1 : 0;
+	return fsync(dstdir) < 0 ? -1 : 0;
 }
 
 int publish_commit(int fd, int tmpdir, const char *tmpname, int dstdir,
@@ -176,7 +162,7 @@ int publish_commit(int fd, int tmpdir, const char *tmpname, int dstdir,
 			return undo(errno, tmpdir, tmpname, -1, NULL);
 		linked = 1;
 	}
-	if (sync_dir(dstdir) < 0) {
+	if (fsync(dstdir) < 0) {
 		/* the name may or may not be on disk: we cannot promise it,
 		 * so take it back */
 		return undo(errno, dstdir, dstname, tmpdir,

@@ -79,12 +79,6 @@ int publish_commit(int fd, int tmpdir, const char *tmpname, int dstdir,
  * tmpdir/tmpname (unless NULL); errno is kept */
 void publish_abort(int fd, int tmpdir, const char *tmpname);
 
-/* publish_set_dirsync - fsync the destination directory with fn instead
- * of fsync(2) (NULL: fsync again); fn must promise what fsync does.
- * spoolerd passes dirsync_fsync (group commit among its threads), set
- * once before any thread publishes; sessions never call it. */
-void publish_set_dirsync(int (*fn)(int dirfd));
-
 /* publish_file - create, write the n bytes at p, commit: the whole
  * sequence for content already in memory; 0, or -1 with errno and
  * nothing left behind in tmpdir */

@@ -19,10 +19,8 @@
  */
 #include "cfg.h"
 #include "deliver.h"
-#include "dirsync.h"
 #include "log.h"
 #include "notify.h"
-#include "publish.h"
 #include "retry.h"
 #include "util.h"
 
@@ -405,8 +403,6 @@ int main(int argc, char **argv)
 	k = (size_t)scan_list(ctx.sp.cur, push_cur, NULL);
 	if (k)
 		log_info("recovering %zu entries left in cur/", k);
-	/* workers that publish into one directory share its fsyncs */
-	publish_set_dirsync(dirsync_fsync);
 	nworkers = cfg->backend.save_workers_size;
 	workers = calloc((size_t)nworkers, sizeof(*workers));
 	for (i = 0; workers && i < nworkers; i++) {
@@ -522,16 +518,9 @@ int main(int argc, char **argv)
 			_exit(0);
 		}
 	}
-	{
-		unsigned long long calls, rounds;
-
-		dirsync_stats(&calls, &rounds);
-		log_info("stopped: delivered %lu, deferred %lu, failed %lu, "
-			 "directory fsyncs %llu for %llu commits",
-			 atomic_load(&ctx.delivered),
-			 atomic_load(&ctx.deferred), atomic_load(&ctx.failed),
-			 rounds, calls);
-	}
+	log_info("stopped: delivered %lu, deferred %lu, failed %lu",
+		 atomic_load(&ctx.delivered), atomic_load(&ctx.deferred),
+		 atomic_load(&ctx.failed));
 	if (pid_path[0])
 		unlink(pid_path);
 	free(workers);

@@ -11,13 +11,13 @@ LIBS_SPOOLERD = $(shell pkg-config --libs $(PKGS_SPOOLERD) 2>/dev/null) \
 	$(MYSQL_LIBS) -lpthread
 SPOOLERD_HEADERS = $(wildcard spoolerd/*.h)
 
-SPOOLERD_MODS = chain msg path retry scan queue deliver notify dirsync \
+SPOOLERD_MODS = chain msg path retry scan queue deliver notify \
 	proc_headersparser proc_header proc_hasher proc_debugger \
 	proc_maildir proc_mbox proc_compressor proc_redis proc_sql sql_conn
 SPOOLERD_OBJS = $(SPOOLERD_MODS:%=$(BUILD)/sd/%.o)
 
 SPOOLERD_UNIT = chain retry path mbox hasher headers maildir queue procs \
-	sql msg scan dirsync
+	sql msg scan
 SPOOLERD_UNIT_BINS = $(SPOOLERD_UNIT:%=$(BUILD)/tests/test_spoolerd_%)
 
 BINS += $(SPOOLERD)
@@ -37,7 +37,6 @@ $(SPOOLERD): $(BUILD)/sd/main.o $(SPOOLERD_OBJS) $(COMMON_OBJS)
 # lists the calls a test wraps (-Wl,--wrap=) to fail them
 WRAP_spoolerd_msg = -Wl,--wrap=malloc,--wrap=pread64,--wrap=__pread64_chk \
 	-Wl,--wrap=copy_file_range,--wrap=deflate
-WRAP_spoolerd_dirsync = -Wl,--wrap=fsync
 
 $(BUILD)/tests/test_spoolerd_%: tests/spoolerd/test_%.c \
 		tests/spoolerd/testutil.h $(SPOOLERD_OBJS) $(COMMON_OBJS)
