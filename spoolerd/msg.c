@@ -11,6 +11,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,23 @@ char *msg_make_head(const struct msg *m, size_t i)
 		snprintf(h, n, "Return-Path: <%s>\r\nDelivered-To: %s\r\n",
 			 m->env.sender, r);
 	return h;
+}
+
+void msg_dest(struct msg *m, size_t i, const char *fmt, ...)
+{
+	char *d;
+	size_t used;
+	va_list ap;
+
+	if (!m->rcpt || i >= m->env.nrcpts)
+		return;
+	d = m->rcpt[i].dest;
+	used = strlen(d);
+	if (used && used + 1 < sizeof(m->rcpt[i].dest))
+		d[used++] = ',';
+	va_start(ap, fmt);
+	vsnprintf(d + used, sizeof(m->rcpt[i].dest) - used, fmt, ap);
+	va_end(ap);
 }
 
 const char *msg_head(struct msg *m, size_t i)
@@ -179,10 +197,10 @@ char *msg_payload(struct msg *m, size_t i, size_t *len)
 	return out;
 }
 
+static int pread_copy(int src, off_t off, off_t len, int dst, int *cr);
+
 int io_copy_range(int src, off_t off, off_t len, int dst)
 {
-	char buf[65536];
-
 	/* copy_file_range first: no user-space copy, reflink where the
 	 * filesystem can */
 	while (len > 0) {
@@ -195,6 +213,51 @@ int io_copy_range(int src, off_t off, off_t len, int dst)
 			break;
 		len -= r;
 	}
+	return pread_copy(src, off, len, dst, NULL);
+}
+
+/* lf_fold - drop each CR that comes right before an LF in buf[0..n),
+ * in place; *cr says a CR ended the previous piece (held back until we
+ * know what follows it). Returns the new length. */
+static size_t lf_fold(char *buf, size_t n, int *cr, char *lead)
+{
+	size_t i, o = 0;
+
+	*lead = 0;
+	if (*cr && n > 0 && buf[0] != '\n')
+		*lead = '\r'; /* the held CR was a bare one: keep it */
+	*cr = 0;
+	for (i = 0; i < n; i++) {
+		if (buf[i] == '\r') {
+			if (i + 1 == n) {
+				*cr = 1;
+				break;
+			}
+			if (buf[i + 1] == '\n')
+				continue;
+		}
+		buf[o++] = buf[i];
+	}
+	return o;
+}
+
+/* write_folded - one piece through lf_fold */
+static int write_folded(int fd, char *buf, size_t n, int *cr)
+{
+	char lead;
+
+	n = lf_fold(buf, n, cr, &lead);
+	if (lead && util_write_all(fd, &lead, 1) < 0)
+		return -1;
+	return util_write_all(fd, buf, n);
+}
+
+/* pread_copy - src[off..off+len) to dst through a buffer; with cr, each
+ * CRLF as LF (*cr: a CR is held back at the end) */
+static int pread_copy(int src, off_t off, off_t len, int dst, int *cr)
+{
+	char buf[65536];
+
 	while (len > 0) {
 		size_t want = len > (off_t)sizeof(buf) ? sizeof(buf)
 						       : (size_t)len;
@@ -208,10 +271,37 @@ int io_copy_range(int src, off_t off, off_t len, int dst)
 			errno = EIO; /* the entry shrank: not ours to fix */
 			return -1;
 		}
-		if (util_write_all(dst, buf, (size_t)r) < 0)
+		if (cr ? write_folded(dst, buf, (size_t)r, cr) < 0
+		       : util_write_all(dst, buf, (size_t)r) < 0)
 			return -1;
 		off += r;
 		len -= r;
 	}
 	return 0;
+}
+
+int util_write_lf(int fd, const char *p, size_t n)
+{
+	char buf[4096];
+	int cr = 0;
+
+	while (n > 0) {
+		size_t k = n > sizeof(buf) ? sizeof(buf) : n;
+
+		memcpy(buf, p, k);
+		if (write_folded(fd, buf, k, &cr) < 0)
+			return -1;
+		p += k;
+		n -= k;
+	}
+	return cr ? util_write_all(fd, "\r", 1) : 0;
+}
+
+int io_copy_lf(int src, off_t off, off_t len, int dst)
+{
+	int cr = 0;
+
+	if (pread_copy(src, off, len, dst, &cr) < 0)
+		return -1;
+	return cr ? util_write_all(dst, "\r", 1) : 0;
 }

@@ -11,7 +11,8 @@
  * control byte), the state fits the transaction (RCPT state only with
  * recipients, at most max_recipients), and the envelope of every DATA
  * can be written by entry_format and reads back the same: nothing the
- * client sends can forge or break the spool envelope.
+ * client sends can forge or break the spool envelope (XCLIENT's
+ * attributes included: the generous config trusts the client with it).
  */
 #include "frame.h"
 #include "fuzz.h"
@@ -32,7 +33,8 @@ static const char *confs[] = {
 	/* generous limits */
 	"{\"allowed_hosts\": [\"*\"], \"servers\": [{\"host_name\": "
 	"\"mx.test\", \"max_recipients\": 100000,"
-	" \"max_unrecognized_commands\": 1000, \"max_line_length\": 65536}]}",
+	" \"max_unrecognized_commands\": 1000, \"max_line_length\": 65536,"
+	" \"xclient_on\": true, \"xclient_trusted\": [\"192.0.2.0/24\"]}]}",
 	/* nothing allowed */
 	"{\"servers\": [{\"host_name\": \"mx.test\", \"max_size\": 1}]}",
 };
@@ -87,7 +89,7 @@ static void check_state(const struct session *s)
 {
 	CHECK(s->tx.nrcpts <= (size_t)s->srv->max_recipients);
 	CHECK(s->helo[sizeof(s->helo) - 1] == '\0' || strlen(s->helo) < 256);
-	if (s->state == ST_RCPT)
+	if (s->state == ST_RCPT || s->state == ST_BDAT)
 		CHECK(s->tx.nrcpts > 0);
 	if (s->state == ST_CONNECTED || s->state == ST_HELO)
 		CHECK(s->tx.nrcpts == 0);
@@ -137,6 +139,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	n = size - 1;
 	session_init(&s, cfg, &cfg->servers[0], "192.0.2.1", 51234);
 	s.tls_offer = flags & 1;
+	/* the generous config takes XCLIENT from us (xclient.c) */
+	s.xclient_ok = s.srv->xclient_on;
 	frame_init(&f, (size_t)s.srv->max_line_length);
 	session_greeting(&s);
 	check_replies(&s);
@@ -186,6 +190,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					break; /* the client left in DATA */
 				pos += used;
 				session_data_end(&s, &d, spooled, "Q1");
+				CHECK(!s.tx.nrcpts &&
+				      (s.state == ST_HELO ||
+				       (s.state == ST_QUIT &&
+					s.end == END_ERRORS)));
+			}
+		} else if (act == ACT_BDAT) {
+			/* as do_bdat() of run.c */
+			struct bdat_tx *bt = &s.bdat;
+
+			if (bt->take && bt->first)
+				bdat_opened(&s, !(flags & 4),
+					    flags & 16 ? R_NO_SPACE
+						       : R_WRITE_FAIL);
+			bdat_chunk(&bt->rd, bt->n, !bt->take);
+			while (bt->rd.left > 0 && pos < n)
+				pos += bdat_feed(&bt->rd, in + pos, n - pos,
+						 sink, NULL);
+			if (bt->rd.left > 0)
+				break; /* the client left inside a chunk */
+			if (bdat_chunk_end(&s, R_OKAY)) {
+				CHECK(s.state == ST_BDAT && bt->last &&
+				      bt->take);
+				check_envelope(&s);
+				bdat_committed(&s, flags & 8 ? R_WRITE_FAIL
+							     : R_OKAY,
+					       "Q1");
 				CHECK(!s.tx.nrcpts &&
 				      (s.state == ST_HELO ||
 				       (s.state == ST_QUIT &&
