@@ -16,8 +16,8 @@
 # and the time until the spool was drained. With PROF=perf the server
 # and spoolerd run under `perf record -g`
 # (bench/results/spool-perf-TAG-CASE.data, ...-TAG-spoolerd.data), with
-# PROF=strace under `strace -c -f` (bench/results/spool-strace-TAG-CASE.txt,
-# ...-TAG-spoolerd.txt);
+# PROF=strace under `strace -c -f`
+# (bench/results/spool-strace-TAG-CASE.txt, ...-TAG-spoolerd.txt);
 # the rates are then the profiler's, not the server's.
 # Env: SESSION, SPOOLERD (binaries), M (messages per case, default 2000),
 # CASES (default "b c"), TAG (a word for the output file names).
@@ -67,7 +67,8 @@ cpu() { cpu_ms "$1"; } # bench/lib.sh
 # spoolerd first: it makes the spool (scan_open) and drains it
 sdwrap=()
 case $PROF in
-perf) sdwrap=(perf record -g -q -o "$res/spool-perf-$TAG-spoolerd.data" --) ;;
+perf) sdwrap=(perf record -g -q -o "$res/spool-perf-$TAG-spoolerd.data"
+	--) ;;
 strace) sdwrap=(strace -c -f -o "$res/spool-strace-$TAG-spoolerd.txt") ;;
 esac
 setsid "${sdwrap[@]}" "$work/spoolerd" -c "$conf" 2>"$work/spoolerd.err" &
