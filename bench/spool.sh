@@ -1,10 +1,14 @@
 #!/bin/bash
 # bench/spool.sh - where a spooled message's time goes: smtpd-session under
-# tcpserver, spoolerd delivering to a Maildir at the same time, driven by
-# smtp-source with 5 KB messages:
+# tcpserver or in its accept mode (--listen), spoolerd delivering to a
+# Maildir at the same time, driven by smtp-source with 5 KB messages:
 #
-#   b   50 clients, 1 message per connection
-#   c   50 clients, many messages per connection (-d)
+#   b   tcpserver, 50 clients, 1 message per connection
+#   c   tcpserver, 50 clients, many messages per connection (-d)
+#   ab  accept mode, 50 clients, 1 message per connection
+#   ac  accept mode, 50 clients, many messages per connection
+#   as  accept mode, 1 client, serial (1 message per connection)
+#   a5  accept mode, 500 clients, 1 message per connection
 #
 # Prints per case: msg/s in (smtp-source's wall time), msg/s delivered
 # (from the first message until the spool is empty), server CPU per
@@ -12,7 +16,8 @@
 # and the time until the spool was drained. With PROF=perf the server
 # and spoolerd run under `perf record -g`
 # (bench/results/spool-perf-TAG-CASE.data, ...-TAG-spoolerd.data), with
-# PROF=strace under `strace -c -f` (bench/results/spool-strace-CASE.txt);
+# PROF=strace under `strace -c -f`
+# (bench/results/spool-strace-TAG-CASE.txt, ...-TAG-spoolerd.txt);
 # the rates are then the profiler's, not the server's.
 # Env: SESSION, SPOOLERD (binaries), M (messages per case, default 2000),
 # CASES (default "b c"), TAG (a word for the output file names).
@@ -43,6 +48,8 @@ bench_trap
 msg=$work/msg-5k.txt
 bench_msg "$msg"
 
+# the accept mode picks its servers[] entry by the listening address
+aport=$(free_port)
 conf=$work/smtpd.json
 cat >"$conf" <<EOF
 {"allowed_hosts": ["example.com"], "spool_dir": "$spool",
@@ -51,7 +58,7 @@ cat >"$conf" <<EOF
    "maildir_path": "$work/mail/{domain}/{user}/Maildir",
    "save_workers_size": 16},
  "servers": [{"host_name": "mx.bench", "timeout": 30,
-   "max_size": 10485760, "listen_interface": "127.0.0.1:2525",
+   "max_size": 10485760, "listen_interface": "127.0.0.1:$aport",
    "max_clients": 1000, "spool_min_free": 0}]}
 EOF
 
@@ -59,8 +66,11 @@ cpu() { cpu_ms "$1"; } # bench/lib.sh
 
 # spoolerd first: it makes the spool (scan_open) and drains it
 sdwrap=()
-[ "$PROF" = perf ] &&
-	sdwrap=(perf record -g -q -o "$res/spool-perf-$TAG-spoolerd.data" --)
+case $PROF in
+perf) sdwrap=(perf record -g -q -o "$res/spool-perf-$TAG-spoolerd.data"
+	--) ;;
+strace) sdwrap=(strace -c -f -o "$res/spool-strace-$TAG-spoolerd.txt") ;;
+esac
 setsid "${sdwrap[@]}" "$work/spoolerd" -c "$conf" 2>"$work/spoolerd.err" &
 sdpid=$!
 BENCH_PIDS+=("$sdpid")
@@ -79,20 +89,29 @@ drained() {
 }
 
 for c in $CASES; do
+	n=50
 	case $c in
-	b) d= ;;
-	c) d=-d ;;
+	b | ab) d= ;;
+	c | ac) d=-d ;;
+	as) d= n=1 ;;
+	a5) d= n=500 ;;
 	*) echo "bench: unknown case $c" >&2; exit 1 ;;
 	esac
 	port=$(free_port)
+	[ "${c#a}" != "$c" ] && port=$aport
 	case $PROF in
 	perf) wrap=(perf record -g -q -o "$res/spool-perf-$TAG-$c.data" --) ;;
 	strace) wrap=(strace -c -f -o "$res/spool-strace-$TAG-$c.txt") ;;
 	*) wrap=() ;;
 	esac
-	setsid "${wrap[@]}" tcpserver -l localhost -H -R -b 1024 -c 200 \
-		127.0.0.1 "$port" "$work/smtpd-session" -c "$conf" \
-		2>"$work/tcpserver.err" &
+	if [ "${c#a}" != "$c" ]; then
+		setsid "${wrap[@]}" "$work/smtpd-session" -c "$conf" \
+			--listen 127.0.0.1:"$port" 2>"$work/accept.err" &
+	else
+		setsid "${wrap[@]}" tcpserver -l localhost -H -R -b 1024 \
+			-c 600 127.0.0.1 "$port" "$work/smtpd-session" \
+			-c "$conf" 2>"$work/tcpserver.err" &
+	fi
 	wpid=$!
 	BENCH_PIDS+=("$wpid")
 	tpid=$wpid
@@ -111,7 +130,7 @@ for c in $CASES; do
 	c0=$(cpu "$tpid")
 	s0=$(cpu "$sdpid")
 	t0=$(date +%s.%N)
-	smtp-source $d -s 50 -m "$M" -F "$msg" -M bench.test \
+	smtp-source $d -s "$n" -m "$M" -F "$msg" -M bench.test \
 		-f bench@client.test -t to@example.com 127.0.0.1:"$port" \
 		>"$work/source.out" 2>&1 || {
 		echo "bench: smtp-source failed" >&2
