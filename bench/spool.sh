@@ -93,8 +93,8 @@ for c in $CASES; do
 	case $c in
 	b | ab) d= ;;
 	c | ac) d=-d ;;
-	as) d= n=1 ;;
-	a5) d= n=500 ;;
+	as) d='' n=1 ;;
+	a5) d='' n=500 ;;
 	*) echo "bench: unknown case $c" >&2; exit 1 ;;
 	esac
 	port=$(free_port)
