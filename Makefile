@@ -49,7 +49,7 @@ LIBS_TEST = $(shell pkg-config --libs $(PKGS_TEST) 2>/dev/null)
 
 COMMON_OBJS = $(BUILD)/common/buf.o $(BUILD)/common/cfg.o \
 	$(BUILD)/common/entry.o $(BUILD)/common/log.o $(BUILD)/common/util.o \
-	$(BUILD)/common/publish.o
+	$(BUILD)/common/publish.o $(BUILD)/common/statsmsg.o
 SESSION_OBJS = $(BUILD)/smtpd-session/session.o \
 	$(BUILD)/smtpd-session/addr.o $(BUILD)/smtpd-session/data.o \
 	$(BUILD)/smtpd-session/reply.o $(BUILD)/smtpd-session/spool.o \
@@ -57,10 +57,10 @@ SESSION_OBJS = $(BUILD)/smtpd-session/session.o \
 	$(BUILD)/smtpd-session/tls.o $(BUILD)/smtpd-session/slots.o \
 	$(BUILD)/smtpd-session/sandbox.o $(BUILD)/smtpd-session/frame.o \
 	$(BUILD)/smtpd-session/serve.o $(BUILD)/smtpd-session/accept.o \
-	$(BUILD)/smtpd-session/listen.o
+	$(BUILD)/smtpd-session/listen.o $(BUILD)/smtpd-session/stats.o
 
 UNIT_TESTS = addr data session cfg spool entry tls util frame publish log \
-	cfg_faults session_faults io abuse secrets
+	cfg_faults session_faults io abuse secrets statsmsg
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
 HEADERS = $(wildcard common/*.h smtpd-session/*.h)

@@ -17,6 +17,7 @@
  */
 #include "run.h"
 #include "log.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <string.h>
@@ -193,6 +194,7 @@ static int do_data(struct run *r)
 	} else {
 		log_info("%s queued from=<%s> nrcpt=%zu size=%lld", r->sp->id,
 			 r->s->tx.sender, r->s->tx.nrcpts, d.size);
+		stats_message(d.size, r->s->tx.nrcpts, r->s->tls_on);
 	}
 	if (spooled != R_OKAY &&
 	    (r->sp->err == ENOSPC || r->sp->err == EDQUOT))

@@ -15,6 +15,7 @@
 #include "run.h"
 #include "sandbox.h"
 #include "session.h"
+#include "stats.h"
 #include "tls.h"
 #include "util.h"
 
@@ -114,6 +115,10 @@ static void log_summary(const struct session *s, double secs)
 		 s->peer_ip, s->peer_port, helo[0] ? helo : "-",
 		 tls, s->messages, s->rcpts_total,
 		 s->bytes, s->rejected, end_names[s->end], secs, cmds);
+	if (stats_dropped())
+		log_info("stats: %lu datagrams dropped (collector down or "
+			 "busy)",
+			 stats_dropped());
 }
 
 int serve_session(struct cfg *cfg, const struct cfg_server *srv,
@@ -128,6 +133,8 @@ int serve_session(struct cfg *cfg, const struct cfg_server *srv,
 	if (spool_open_dirs(sp, cfg->spool_dir) < 0)
 		log_error("spool %s: %s (will retry at DATA)", cfg->spool_dir,
 			  strerror(errno));
+	stats_begin(cfg, srv, c->pip);
+	stats_connect("accepted");
 	/* the last step before the client's first byte (sandbox.c) */
 	if (sandbox_enter() < 0) {
 		log_error("sandbox: %s", strerror(errno));
@@ -160,6 +167,9 @@ int serve_session(struct cfg *cfg, const struct cfg_server *srv,
 		s.end = END_TLS;
 	tls_end(&r);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	stats_end(s.tls_on, end_names[s.end],
+		  (double)(t1.tv_sec - c->t0.tv_sec) +
+			  (double)(t1.tv_nsec - c->t0.tv_nsec) / 1e9);
 	log_summary(&s, (double)(t1.tv_sec - c->t0.tv_sec) +
 				(double)(t1.tv_nsec - c->t0.tv_nsec) / 1e9);
 	session_free(&s);
