@@ -72,6 +72,8 @@ HEADERS = $(wildcard common/*.h smtpd-session/*.h)
 BINS = $(SESSION)
 # spoolerd's rules (it adds to BINS and UNIT_BINS)
 -include spoolerd/spoolerd.mk
+# smtpd-dashboard's (the same)
+-include dashboard/dashboard.mk
 # install/uninstall (units/install.mk), fuzzing (tests/fuzz/fuzz.mk),
 # the chaos load test (tests/load/load.mk)
 -include units/install.mk
@@ -184,4 +186,4 @@ coverage: need-deps
 
 clean:
 	rm -rf build build-asan build-cov smtpd-session/smtpd-session \
-		spoolerd/spoolerd
+		spoolerd/spoolerd dashboard/smtpd-dashboard
