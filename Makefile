@@ -60,7 +60,7 @@ SESSION_OBJS = $(BUILD)/smtpd-session/session.o \
 	$(BUILD)/smtpd-session/listen.o $(BUILD)/smtpd-session/stats.o
 
 UNIT_TESTS = addr data session cfg spool entry tls util frame publish log \
-	cfg_faults session_faults io abuse secrets statsmsg
+	cfg_faults session_faults io abuse secrets
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
 HEADERS = $(wildcard common/*.h smtpd-session/*.h)
