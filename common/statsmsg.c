@@ -11,8 +11,11 @@
  *
  * Sending is fire and forget: a unix datagram socket, sendto with
  * MSG_DONTWAIT. When the collector is down (ENOENT, ECONNREFUSED) or
- * its queue is full (EAGAIN), the datagram is dropped and counted; the
- * caller never waits and never fails because of statistics.
+ * its queue is full (EAGAIN: the kernel keeps net.unix.max_dgram_qlen
+ * datagrams per socket), the datagram is dropped and counted; a session
+ * never waits and never fails because of statistics. spoolerd, which
+ * has no client waiting, may wait a few milliseconds for a full queue
+ * (wait 1 and SO_SNDTIMEO).
  */
 #include "statsmsg.h"
 
@@ -104,7 +107,7 @@ int statsmsg_open(const char *path)
 }
 
 void statsmsg_send(int fd, const char *path, enum statsmsg_type type,
-                   const char *const *fields, size_t nf,
+                   const char *const *fields, size_t nf, int wait,
                    unsigned long *dropped)
 {
 	struct sockaddr_un sa;
@@ -120,7 +123,7 @@ void statsmsg_send(int fd, const char *path, enum statsmsg_type type,
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
 	memcpy(sa.sun_path, path, strlen(path));
-	if (sendto(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL,
+	if (sendto(fd, buf, n, (wait ? 0 : MSG_DONTWAIT) | MSG_NOSIGNAL,
 		   (struct sockaddr *)&sa, sizeof(sa)) == (ssize_t)n) {
 		errno = saved;
 		return;

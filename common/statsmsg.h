@@ -39,11 +39,13 @@ int statsmsg_decode(const char *p, size_t len, struct statsmsg *m);
  * or NULL: off); the fd, or -1 */
 int statsmsg_open(const char *path);
 
-/* statsmsg_send - one datagram to the collector with MSG_DONTWAIT; a
- * datagram the collector cannot take now is dropped and counted in
- * *dropped; never blocks, never fails the caller */
+/* statsmsg_send - one datagram to the collector; a datagram the
+ * collector cannot take is dropped and counted in *dropped. With wait 0
+ * (sessions) MSG_DONTWAIT: it never blocks. With wait 1 (spoolerd) a
+ * full collector queue is waited for up to the socket's SO_SNDTIMEO; a
+ * collector that is down still fails at once. Never fails the caller. */
 void statsmsg_send(int fd, const char *path, enum statsmsg_type type,
-                   const char *const *fields, size_t nf,
+                   const char *const *fields, size_t nf, int wait,
                    unsigned long *dropped);
 
 #endif

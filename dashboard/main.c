@@ -10,10 +10,15 @@
  *                                       dashboard.password_hash
  *   smtpd-dashboard --version
  *
- * One thread (this one) receives the datagrams on dashboard.stats_socket,
- * samples memory and the queue every tick_interval, pushes the frame to
- * the WebSockets and saves the series to state_file every minute and at
- * SIGTERM; libmicrohttpd's thread answers HTTPS. Exit 78 on a bad config.
+ * A receiver thread does nothing but take datagrams off
+ * dashboard.stats_socket into a queue of RQ_LEN: the kernel queues only
+ * net.unix.max_dgram_qlen datagrams per socket (10 by default, 512 with
+ * systemd's sysctl.d), and a sender finding it full drops its datagram,
+ * so reception must never wait for anything else. The main thread
+ * applies the queue, samples memory and the spool every tick_interval,
+ * pushes the frame to the WebSockets and saves the series to state_file
+ * every minute and at SIGTERM; libmicrohttpd's thread answers HTTPS.
+ * Exit 78 on a bad config.
  */
 #include "cfg.h"
 #include "collect.h"
@@ -24,12 +29,14 @@
 #include <crypt.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +44,17 @@
 #define PROG "smtpd-dashboard"
 #define VERSION "0.1"
 #define SAVE_EVERY_MS 60000
+#define RQ_LEN 8192 /* datagrams between the receiver and the main loop */
+#define RQ_BATCH 256
+
+static struct {
+	pthread_mutex_t m;
+	char (*buf)[STATSMSG_MAX];
+	size_t *len;
+	size_t head, n;
+	unsigned long overflow;
+	int fd;
+} RQ = {PTHREAD_MUTEX_INITIALIZER, NULL, NULL, 0, 0, 0, -1};
 
 static volatile sig_atomic_t stop, hup;
 
@@ -119,22 +137,66 @@ static int stats_bind(const char *path)
 	return fd;
 }
 
-/* drain - every datagram waiting */
-static void drain(int fd, struct collect *c)
+/* receiver - the receiver thread: datagrams into RQ, nothing else */
+static void *receiver(void *arg)
 {
 	char buf[STATSMSG_MAX + 1];
+	struct timeval tv = {0, 200000};
+
+	(void)arg;
+	setsockopt(RQ.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while (!stop) {
+		ssize_t n = recv(RQ.fd, buf, sizeof(buf), 0);
+
+		if (n < 0)
+			continue; /* the timeout: look at stop */
+		pthread_mutex_lock(&RQ.m);
+		if (RQ.n == RQ_LEN || (size_t)n > STATSMSG_MAX) {
+			RQ.overflow++;
+		} else {
+			size_t i = (RQ.head + RQ.n) % RQ_LEN;
+
+			memcpy(RQ.buf[i], buf, (size_t)n);
+			RQ.len[i] = (size_t)n;
+			RQ.n++;
+		}
+		pthread_mutex_unlock(&RQ.m);
+	}
+	return NULL;
+}
+
+/* drain - apply what the receiver queued, RQ_BATCH at a time */
+static void drain(struct collect *c)
+{
+	static char b[RQ_BATCH][STATSMSG_MAX];
+	static size_t bl[RQ_BATCH];
 	struct statsmsg m;
 	long long now = now_ms();
-	ssize_t n;
+	size_t k, i;
 
-	pthread_mutex_lock(&c->lock);
-	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) >= 0) {
-		if (statsmsg_decode(buf, (size_t)n, &m) == 0)
-			collect_apply(c, &m, now);
-		else
-			c->bad++;
-	}
-	pthread_mutex_unlock(&c->lock);
+	do {
+		unsigned long over;
+
+		pthread_mutex_lock(&RQ.m);
+		for (k = 0; k < RQ_BATCH && RQ.n; k++) {
+			memcpy(b[k], RQ.buf[RQ.head], RQ.len[RQ.head]);
+			bl[k] = RQ.len[RQ.head];
+			RQ.head = (RQ.head + 1) % RQ_LEN;
+			RQ.n--;
+		}
+		over = RQ.overflow;
+		RQ.overflow = 0;
+		pthread_mutex_unlock(&RQ.m);
+		pthread_mutex_lock(&c->lock);
+		c->bad += over;
+		for (i = 0; i < k; i++) {
+			if (statsmsg_decode(b[i], bl[i], &m) == 0)
+				collect_apply(c, &m, now);
+			else
+				c->bad++;
+		}
+		pthread_mutex_unlock(&c->lock);
+	} while (k == RQ_BATCH);
 }
 
 /* tick - sample, update, push */
@@ -198,6 +260,7 @@ int main(int argc, char **argv)
 	struct cfg *cfg;
 	long long next, saved;
 	int i, chk = 0, sfd;
+	pthread_t rt;
 
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-c") && i + 1 < argc)
@@ -237,6 +300,13 @@ int main(int argc, char **argv)
 	sfd = stats_bind(cfg->dashboard.stats_socket);
 	if (sfd < 0 || web_start(cfg, &col) < 0)
 		return EX_CONFIG_;
+	RQ.fd = sfd;
+	RQ.buf = calloc(RQ_LEN, sizeof(*RQ.buf));
+	RQ.len = calloc(RQ_LEN, sizeof(*RQ.len));
+	if (!RQ.buf || !RQ.len || pthread_create(&rt, NULL, receiver, NULL)) {
+		log_error("cannot start the receiver");
+		return 71;
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
@@ -247,34 +317,30 @@ int main(int argc, char **argv)
 	next = now_ms();
 	saved = next;
 	while (!stop) {
-		struct pollfd p[65];
+		struct pollfd p[64];
 		int fds[64];
 		size_t n = web_ws_fds(fds, 64), k;
 		long long wait = next - now_ms();
 
-		p[0].fd = sfd;
-		p[0].events = POLLIN;
 		for (k = 0; k < n; k++) {
-			p[k + 1].fd = fds[k];
-			p[k + 1].events = POLLIN;
+			p[k].fd = fds[k];
+			p[k].events = POLLIN;
 		}
 		if (wait < 0)
 			wait = 0;
-		if (wait > 1000)
-			wait = 1000; /* new WebSockets join within a second */
-		if (poll(p, n + 1, (int)wait) > 0) {
-			if (p[0].revents)
-				drain(sfd, &col);
+		if (wait > 100)
+			wait = 100; /* the queue applied ten times a second */
+		if (poll(p, n, (int)wait) > 0)
 			for (k = 0; k < n; k++)
-				if (p[k + 1].revents)
+				if (p[k].revents)
 					web_ws_input(fds[k]);
-		}
+		drain(&col);
 		if (hup) {
 			hup = 0;
 			log_reopen();
 		}
 		if (now_ms() >= next) {
-			drain(sfd, &col);
+			drain(&col);
 			tick(cfg, &col);
 			web_reload_tls();
 			next += cfg->dashboard.tick_interval;
@@ -291,6 +357,8 @@ int main(int argc, char **argv)
 		}
 	}
 	log_info("stopping");
+	pthread_join(rt, NULL);
+	drain(&col);
 	web_stop();
 	pthread_mutex_lock(&col.lock);
 	if (collect_save(&col, cfg->dashboard.state_file) < 0)
@@ -299,6 +367,8 @@ int main(int argc, char **argv)
 	pthread_mutex_unlock(&col.lock);
 	unlink(cfg->dashboard.stats_socket);
 	close(sfd);
+	free(RQ.buf);
+	free(RQ.len);
 	collect_free(&col);
 	cfg_free(cfg);
 	log_close();

@@ -53,7 +53,7 @@ static void send_ev(enum statsmsg_type t, const char *a, const char *b,
 
 	if (!S.on)
 		return;
-	statsmsg_send(S.fd, S.path, t, f, nf, &S.dropped);
+	statsmsg_send(S.fd, S.path, t, f, nf, 0, &S.dropped);
 }
 
 void stats_connect(const char *result)

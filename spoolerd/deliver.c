@@ -35,6 +35,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -408,18 +409,23 @@ static void finish(struct worker *w, struct msg *m, struct retry_state *rs,
 }
 
 static int stats_fd = -1;
+static atomic_ulong stats_dropped;
 static pthread_once_t stats_once = PTHREAD_ONCE_INIT;
 
 /* stats_open_once - the statistics socket, shared by every worker */
 static void stats_open_once(void)
 {
-	stats_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			  0);
+	/* a full collector queue costs a delivery 50 ms at most */
+	struct timeval tv = {0, 50000};
+
+	stats_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (stats_fd >= 0)
+		setsockopt(stats_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
 /* report - one delivery by processor p to smtpd-dashboard, when it is
- * enabled: never blocks (statsmsg.c), a datagram it cannot take is
- * dropped */
+ * enabled: a collector that is down costs nothing, a full one at most
+ * SO_SNDTIMEO (statsmsg.c); a datagram it cannot take is dropped */
 static void report(const struct worker *w, const struct proc_ops *p,
                    enum proc_res res, long long ms)
 {
@@ -427,6 +433,7 @@ static void report(const struct worker *w, const struct proc_ops *p,
 	static const char *names[] = {"ok", "temp", "perm"};
 	const char *f[3];
 	char secs[32];
+	unsigned long lost = 0;
 
 	if (!d->is_enabled)
 		return;
@@ -435,7 +442,16 @@ static void report(const struct worker *w, const struct proc_ops *p,
 	f[0] = p->name;
 	f[1] = names[res];
 	f[2] = secs;
-	statsmsg_send(stats_fd, d->stats_socket, SM_DLV, f, 3, NULL);
+	statsmsg_send(stats_fd, d->stats_socket, SM_DLV, f, 3, 1, &lost);
+	if (lost) {
+		unsigned long n = atomic_fetch_add(&stats_dropped, 1) + 1;
+
+		/* 1, 2, 4, 8, ...: counted without a line per delivery */
+		if (!(n & (n - 1)))
+			log_warnx("stats: %lu delivery datagrams dropped so far "
+				  "(smtpd-dashboard down or busy)",
+				  n);
+	}
 }
 
 void deliver_jobs(struct worker *w, const struct job *j, size_t n)
