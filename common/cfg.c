@@ -540,7 +540,7 @@ static void load_key(struct loader *l, const struct key *k, void *base,
 			say(l, 1, path, "expected a number from %lld to %lld",
 			    k->min, k->max);
 		else
-			*(double *)slot = j->valuedouble;
+			memcpy(slot, &j->valuedouble, sizeof(double));
 		break;
 	case K_IGNORE:
 		break;
@@ -622,8 +622,12 @@ static int set_defaults(const struct key *tab, void *base)
 				return -1;
 			break;
 		case K_RATIO:
-			*(double *)slot = strtod(k->sdef, NULL);
+		{
+			double d = strtod(k->sdef, NULL);
+
+			memcpy(slot, &d, sizeof(d));
 			break;
+		}
 		case K_IGNORE:
 			break;
 		}
@@ -1092,8 +1096,13 @@ static int dump_tab(const struct key *tab, const void *base, cJSON *obj,
 			}
 			break;
 		case K_RATIO:
-			v = cJSON_CreateNumber(*(const double *)slot);
+		{
+			double d;
+
+			memcpy(&d, slot, sizeof(d));
+			v = cJSON_CreateNumber(d);
 			break;
+		}
 		case K_IGNORE:
 			break;
 		}

@@ -51,7 +51,7 @@ size_t statsmsg_encode(char *buf, size_t size, enum statsmsg_type type,
 		if (n + 1 >= size)
 			return 0;
 		buf[n++] = '\t';
-		for (k = 0; f[k] && k < STATSMSG_FIELD; k++) {
+		for (k = 0; k < STATSMSG_FIELD && f[k]; k++) {
 			unsigned char c = (unsigned char)f[k];
 
 			if (n + 1 >= size)

@@ -432,8 +432,8 @@ char *collect_json(struct collect *c, long long now_ms)
 				sc, cJSON_CreateNumber((double)x->conns));
 			cJSON_AddItemToArray(
 				sb, cJSON_CreateNumber((double)x->bytes));
-			cJSON_AddItemToArray(sm,
-					     cJSON_CreateNumber((double)x->mem));
+			cJSON_AddItemToArray(
+				sm, cJSON_CreateNumber((double)x->mem));
 		}
 	}
 	add_top(o, "top_ip", &c->ip);
@@ -530,7 +530,8 @@ void collect_metrics(struct collect *c, FILE *f)
 	head(f, "spoolerd_delivery_seconds", "histogram",
 	     "Time one processor took for one delivery.");
 	for (i = 0; i < COLLECT_NBUCKETS; i++)
-		fprintf(f, "spoolerd_delivery_seconds_bucket{le=\"%g\"} %llu\n",
+		fprintf(f,
+			"spoolerd_delivery_seconds_bucket{le=\"%g\"} %llu\n",
 			collect_buckets[i], c->hist[i]);
 	fprintf(f, "spoolerd_delivery_seconds_bucket{le=\"+Inf\"} %llu\n",
 		c->hist_count);

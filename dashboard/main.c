@@ -241,8 +241,9 @@ static int check(const struct cfg *cfg)
 		bad = 1;
 	}
 	if (!d->password_hash && !d->password_hash_file) {
-		fprintf(stderr, PROG ": config error: dashboard.password_hash: "
-				"missing (smtpd-dashboard hash-password)\n");
+		fprintf(stderr, PROG ": config error: dashboard."
+				"password_hash: missing (smtpd-dashboard "
+				"hash-password)\n");
 		bad = 1;
 	} else if (d->password_hash && strncmp(d->password_hash, "$y$", 3) &&
 		   strncmp(d->password_hash, "$7$", 3)) {
@@ -351,8 +352,9 @@ int main(int argc, char **argv)
 			saved = now_ms();
 			pthread_mutex_lock(&col.lock);
 			if (collect_save(&col, cfg->dashboard.state_file) < 0)
-				log_warnx("state_file %s: %s", cfg->dashboard.state_file,
-			  strerror(errno));
+				log_warnx("state_file %s: %s",
+					  cfg->dashboard.state_file,
+					  strerror(errno));
 			pthread_mutex_unlock(&col.lock);
 		}
 	}

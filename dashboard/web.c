@@ -190,8 +190,8 @@ static int password_ok(const char *pw, size_t len)
 	if (!h && d->password_hash_file) {
 		hash = read_file(d->password_hash_file, NULL);
 		if (!hash) {
-			log_warnx("dashboard.password_hash_file %s: %s", d->password_hash_file,
-			  strerror(errno));
+			log_warnx("dashboard.password_hash_file %s: %s",
+				  d->password_hash_file, strerror(errno));
 			return 0;
 		}
 		hash[strcspn(hash, "\r\n")] = '\0';
@@ -268,8 +268,9 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned code,
 	MHD_add_response_header(r, "Cache-Control", "no-store");
 	MHD_add_response_header(r, "X-Frame-Options", "DENY");
 	MHD_add_response_header(r, "Content-Security-Policy",
-				"default-src 'self'; script-src 'unsafe-inline'"
-				"; style-src 'unsafe-inline'; "
+				"default-src 'self'; "
+				"script-src 'unsafe-inline'; "
+				"style-src 'unsafe-inline'; "
 				"connect-src 'self'");
 	MHD_add_response_header(r, "Strict-Transport-Security",
 				"max-age=31536000");
@@ -287,6 +288,18 @@ static enum MHD_Result text(struct MHD_Connection *conn, unsigned code,
 		     NULL, NULL);
 }
 
+/* hexval - one hex digit's value, or -1 */
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* form_password - the urlencoded password= field of a body into pw */
 static long form_password(const char *body, char *pw, size_t size)
 {
@@ -300,14 +313,13 @@ static long form_password(const char *body, char *pw, size_t size)
 				if (*p == '+') {
 					pw[o++] = ' ';
 					p++;
-				} else if (*p == '%' && p[1] && p[2]) {
-					char hx[3] = {p[1], p[2], 0};
-					char *e;
-					long v = strtol(hx, &e, 16);
+				} else if (*p == '%') {
+					int hi = hexval(p[1]),
+					    lo = hi < 0 ? -1 : hexval(p[2]);
 
-					if (*e)
+					if (lo < 0)
 						return -1;
-					pw[o++] = (char)v;
+					pw[o++] = (char)(hi * 16 + lo);
 					p += 3;
 				} else {
 					pw[o++] = *p++;
@@ -339,10 +351,11 @@ static enum MHD_Result do_login(struct MHD_Connection *conn, struct req *rq)
 	if (f->n >= (unsigned)W.cfg->dashboard.login_max_failures) {
 		f->n++;
 		pthread_mutex_unlock(&W.lock);
-		log_warnx("dashboard login from %s refused: %u failures in the "
-			  "last minute (login_max_failures)",
+		log_warnx("dashboard login from %s refused: %u failures in "
+			  "the last minute (login_max_failures)",
 			  ip, f->n);
-		return text(conn, 429, "too many failed logins, wait a minute\n");
+		return text(conn, 429,
+			    "too many failed logins, wait a minute\n");
 	}
 	pthread_mutex_unlock(&W.lock);
 	len = rq->toolong ? -1 : form_password(rq->body, pw, sizeof(pw));
@@ -352,7 +365,8 @@ static enum MHD_Result do_login(struct MHD_Connection *conn, struct req *rq)
 		f = fail_slot(ip, now);
 		f->n++;
 		pthread_mutex_unlock(&W.lock);
-		log_warnx("dashboard login from %s failed: wrong password", ip);
+		log_warnx("dashboard login from %s failed: wrong password",
+			  ip);
 		return reply(conn, 403, "text/html; charset=utf-8", login_html,
 			     strlen(login_html), NULL, NULL);
 	}
@@ -613,14 +627,14 @@ static int load_tls(char **key, char **crt, struct timespec *kmt,
 	}
 	*key = read_file(d->private_key_file, kmt);
 	if (!*key) {
-		log_warnx("dashboard.tls.private_key_file %s: %s", d->private_key_file,
-			  strerror(errno));
+		log_warnx("dashboard.tls.private_key_file %s: %s",
+			  d->private_key_file, strerror(errno));
 		return -1;
 	}
 	*crt = read_file(d->public_key_file, cmt);
 	if (!*crt) {
-		log_warnx("dashboard.tls.public_key_file %s: %s", d->public_key_file,
-			  strerror(errno));
+		log_warnx("dashboard.tls.public_key_file %s: %s",
+			  d->public_key_file, strerror(errno));
 		free(*key);
 		return -1;
 	}
@@ -673,8 +687,8 @@ int web_start(const struct cfg *cfg, struct collect *c)
 		    0 ||
 	    bind(W.lfd, (struct sockaddr *)&ss, sl) < 0 ||
 	    listen(W.lfd, 64) < 0) {
-		log_warnx("dashboard.listen_interface %s: %s", cfg->dashboard.listen_interface,
-			  strerror(errno));
+		log_warnx("dashboard.listen_interface %s: %s",
+			  cfg->dashboard.listen_interface, strerror(errno));
 		return -1;
 	}
 	W.d = start_daemon(W.key, W.crt);
