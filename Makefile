@@ -49,7 +49,8 @@ LIBS_TEST = $(shell pkg-config --libs $(PKGS_TEST) 2>/dev/null)
 
 COMMON_OBJS = $(BUILD)/common/buf.o $(BUILD)/common/cfg.o \
 	$(BUILD)/common/entry.o $(BUILD)/common/log.o $(BUILD)/common/util.o \
-	$(BUILD)/common/publish.o $(BUILD)/common/statsmsg.o
+	$(BUILD)/common/publish.o $(BUILD)/common/cidr.o \
+	$(BUILD)/common/statsmsg.o
 SESSION_OBJS = $(BUILD)/smtpd-session/session.o \
 	$(BUILD)/smtpd-session/addr.o $(BUILD)/smtpd-session/data.o \
 	$(BUILD)/smtpd-session/reply.o $(BUILD)/smtpd-session/spool.o \
@@ -57,21 +58,23 @@ SESSION_OBJS = $(BUILD)/smtpd-session/session.o \
 	$(BUILD)/smtpd-session/tls.o $(BUILD)/smtpd-session/slots.o \
 	$(BUILD)/smtpd-session/sandbox.o $(BUILD)/smtpd-session/frame.o \
 	$(BUILD)/smtpd-session/serve.o $(BUILD)/smtpd-session/accept.o \
-	$(BUILD)/smtpd-session/listen.o $(BUILD)/smtpd-session/stats.o
+	$(BUILD)/smtpd-session/listen.o $(BUILD)/smtpd-session/proxy.o \
+	$(BUILD)/smtpd-session/xclient.o $(BUILD)/smtpd-session/stats.o
 
 UNIT_TESTS = addr data session cfg spool entry tls util frame publish log \
-	cfg_faults session_faults io abuse secrets
+	cfg_faults session_faults io abuse secrets proxy
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
 HEADERS = $(wildcard common/*.h smtpd-session/*.h)
 
 .PHONY: all test unit lint deps deps-run need-deps need-deps-run run bench \
-	coverage clean
+	coverage clean help check
 .DEFAULT_GOAL := all
 
 BINS = $(SESSION)
 # spoolerd's rules (it adds to BINS and UNIT_BINS)
 -include spoolerd/spoolerd.mk
+-include spoolq/spoolq.mk
 # smtpd-dashboard's (the same)
 -include dashboard/dashboard.mk
 # install/uninstall (units/install.mk), fuzzing (tests/fuzz/fuzz.mk),
@@ -149,6 +152,25 @@ test: need-deps
 	$(MAKE) SAN=1 all unit
 	tests/run-all.sh
 
+# check: the quick part of `make test` (unit tests and the black-box
+# conversations, plain build only)
+check: need-deps
+	$(MAKE) all unit
+	SKIP_ASAN=1 SUITES="unit blackbox" tests/run-all.sh
+
+help:
+	@echo 'make run [PORT=2525] [ACCEPT=1]  the server on 127.0.0.1, mail into ./var/mail'
+	@echo 'make test            every suite, plain and ASan+UBSan (installs test deps)'
+	@echo 'make check           unit tests and black-box conversations only (quick)'
+	@echo 'make lint            banned functions, cppcheck, shellcheck'
+	@echo 'make bench           benchmarks against smtp-sink and Postfix'
+	@echo 'make loadtest        the 5000-client chaos load test (CLIENTS= DURATION=)'
+	@echo 'make coverage        line and branch coverage of the suites'
+	@echo 'make fuzz-ci         each libFuzzer harness for 30 s'
+	@echo 'make install         programs, units, config, man pages (DESTDIR=)'
+	@echo 'make deps / deps-run install what tests / running need (apt-get)'
+	@echo 'make all | unit | clean   build programs | unit tests | remove builds'
+
 # banned C functions and raw strtol/strtoul, cppcheck, shellcheck (see
 # tests/lint.sh)
 lint:
@@ -160,7 +182,7 @@ lint:
 # systemd-socket-activate
 run: need-deps-run
 	$(MAKE) all
-	ACCEPT=$(ACCEPT) tests/run-local.sh
+	ACCEPT=$(ACCEPT) PORT=$(PORT) tests/run-local.sh
 
 # intake vs smtp-sink, spoolerd drain, STARTTLS vs Postfix, launchers,
 # the cost of each directive of smtpd-session@.service (those two need
@@ -186,4 +208,4 @@ coverage: need-deps
 
 clean:
 	rm -rf build build-asan build-cov smtpd-session/smtpd-session \
-		spoolerd/spoolerd dashboard/smtpd-dashboard
+		spoolerd/spoolerd spoolq/spoolq dashboard/smtpd-dashboard

@@ -19,6 +19,7 @@
  * every string NUL-terminated and at most CFG_MAX_STR bytes.
  */
 #include "cfg.h"
+#include "cidr.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -104,8 +105,12 @@ static const struct key server_keys[] = {
 	{"max_clients_per_ip", K_INT, SOFF(max_clients_per_ip), 0, 0, 0,
 	 1000000, 0, 0},
 	{"log_file", K_STR, SOFF(log_file), 0, 0, 0, 0, 0, 0},
-	/* until XCLIENT is implemented */
-	{"xclient_on", K_IGNORE, 0, 0, 0, 0, 0, 0, KF_NOEFFECT},
+	{"xclient_on", K_BOOL, SOFF(xclient_on), 0, 0, 0, 1, 0, 0},
+	{"xclient_trusted", K_LIST, SOFF(xclient_trusted), 0, 0, 0, 0, 0, 0},
+	{"proxy_protocol", K_BOOL, SOFF(proxy_protocol), 0, 0, 0, 1, 0, 0},
+	{"proxy_trusted", K_LIST, SOFF(proxy_trusted), 0, 0, 0, 0, 0, 0},
+	{"proxy_timeout", K_DUR, SOFF(proxy_timeout), 5000, 0, 100, 300000, 0,
+	 0},
 	{"max_recipients", K_INT, SOFF(max_recipients), 100, 0, 1, 100000, 0,
 	 0},
 	{"max_unrecognized_commands", K_INT, SOFF(max_unrecognized_commands),
@@ -161,6 +166,9 @@ static const struct key backend_keys[] = {
 	 "/var/mail/{domain}/{user}/Maildir", 0, 0, 0, 0},
 	{"mbox_path", K_STR, BOFF(mbox_path), 0, "/var/mail/{domain}/{user}",
 	 0, 0, 0, 0},
+	/* Maildir copies end lines in LF as the maildir convention wants
+	 * (mutt, grep, Dovecot); true keeps the wire's CRLF */
+	{"maildir_crlf", K_BOOL, BOFF(maildir_crlf), 0, 0, 0, 1, 0, 0},
 	{"retry_first", K_DUR, BOFF(retry_first), 300000, 0, 1, 86400000, 0,
 	 0},
 	{"retry_max", K_DUR, BOFF(retry_max), 3600000, 0, 1, 86400000LL * 30,
@@ -548,6 +556,61 @@ static void load_key(struct loader *l, const struct key *k, void *base,
 }
 
 /* load_obj - every member of obj through the table; unknown ones warn */
+/* edit_distance - Levenshtein distance of a and b, capped: both are key
+ * names, shorter than 64 bytes, else "far" */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j, row[64];
+
+	if (la >= 64 || lb >= 64)
+		return 64;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		size_t diag = row[0];
+
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			diag = up;
+			row[j] = best;
+		}
+	}
+	return row[lb];
+}
+
+/* closest_key - the known key of tab nearest to name (case and a few
+ * typed letters apart), or NULL when none is near enough to suggest */
+static const char *closest_key(const struct key *tab, const char *name)
+{
+	const struct key *k;
+	const char *best = NULL;
+	size_t bd = 64, limit = strlen(name) / 3 + 1;
+
+	if (limit > 3)
+		limit = 3;
+	for (k = tab; k->name; k++) {
+		size_t d = edit_distance(name, k->name);
+
+		if (!strcasecmp(name, k->name))
+			d = 0;
+		if (d < bd) {
+			bd = d;
+			best = k->name;
+		}
+	}
+	if (tab == top_keys && edit_distance(name, "servers") < bd) {
+		bd = edit_distance(name, "servers");
+		best = "servers";
+	}
+	return bd <= limit ? best : NULL;
+}
+
 static void load_obj(struct loader *l, const struct key *tab, void *base,
                      const cJSON *obj, const char *path)
 {
@@ -568,7 +631,13 @@ static void load_obj(struct loader *l, const struct key *tab, void *base,
 		if (!k->name) {
 			if (tab == top_keys && !strcmp(m->string, "servers"))
 				continue; /* handled by the caller */
-			say(l, 0, p, "unknown key, ignored");
+			const char *near = closest_key(tab, m->string);
+
+			if (near)
+				say(l, 0, p, "unknown key, ignored (did you "
+				    "mean \"%s\"?)", near);
+			else
+				say(l, 0, p, "unknown key, ignored");
 			continue;
 		}
 		if ((k->flags & KF_SPOOLERD) && l->who == CFG_SESSION)
@@ -675,6 +744,74 @@ static int iface_parse(const char *s, char *host, size_t hsize,
 	return 0;
 }
 
+/* weak_ciphers - drop from a server's tls.ciphers the suites this
+ * server never offers (RC4, 3DES, DES, NULL, export and anonymous ones):
+ * go-guerrilla's sample lists RC4 suites, and its config must load. A
+ * warning names each; a list left empty is an error (TLS 1.2 would have
+ * no suite). */
+static void weak_ciphers(struct loader *l, struct cfg_strlist *cl,
+                         size_t srv)
+{
+	static const struct {
+		const char *part, *why;
+	} weak[] = {
+		{"_RC4_", "RC4 is broken: RFC 7465"},
+		{"_3DES_", "3DES has 64-bit blocks (Sweet32)"},
+		{"_DES_", "DES is broken"},
+		{"_DES40_", "DES is broken"},
+		{"_NULL_", "it does not encrypt"},
+		{"_EXPORT", "export suites are broken"},
+		{"_anon_", "it does not authenticate the server"},
+		{"_RC2_", "RC2 is broken"},
+		{"_IDEA_", "IDEA is obsolete: RFC 5469"},
+	};
+	size_t i, k, kept = 0, had = cl->n;
+
+	for (i = 0; i < cl->n; i++) {
+		char p[64];
+
+		for (k = 0; k < sizeof(weak) / sizeof(weak[0]); k++)
+			if (strstr(cl->v[i], weak[k].part))
+				break;
+		if (k == sizeof(weak) / sizeof(weak[0])) {
+			cl->v[kept++] = cl->v[i];
+			continue;
+		}
+		snprintf(p, sizeof(p), "servers[%zu].tls.ciphers[%zu]", srv,
+			 i);
+		say(l, 0, p, "%s is not offered (%s), ignored", cl->v[i],
+		    weak[k].why);
+		free(cl->v[i]);
+	}
+	cl->n = kept;
+	if (had && !kept) {
+		char p[64];
+
+		snprintf(p, sizeof(p), "servers[%zu].tls.ciphers", srv);
+		say(l, 1, p, "none of the listed suites is offered; list "
+		    "strong ones or leave the key out for the default");
+	}
+}
+
+/* trusted_check - every entry of servers[i].key is an address or a
+ * CIDR block (cidr.c) */
+static void trusted_check(struct loader *l, const struct cfg_strlist *sl,
+                          size_t i, const char *key)
+{
+	size_t k;
+
+	for (k = 0; k < sl->n; k++) {
+		const char *why;
+		char p[80];
+
+		if (cidr_check(sl->v[k], &why) == 0)
+			continue;
+		snprintf(p, sizeof(p), "servers[%zu].%s[%zu]", i, key, k);
+		say(l, 1, p, "%s (expected like \"10.0.0.0/8\" or "
+			     "\"::1\")", why);
+	}
+}
+
 /* validate - checks across keys, after types are known good */
 static void validate(struct loader *l, struct cfg *c)
 {
@@ -725,6 +862,9 @@ static void validate(struct loader *l, struct cfg *c)
 				 i);
 			say(l, 1, p, "unknown value");
 		}
+		weak_ciphers(l, &s->tls.ciphers, i);
+		trusted_check(l, &s->proxy_trusted, i, "proxy_trusted");
+		trusted_check(l, &s->xclient_trusted, i, "xclient_trusted");
 		if (s->tls.private_key_file.n != s->tls.public_key_file.n) {
 			snprintf(p, sizeof(p), "servers[%zu].tls.private_key_file",
 				 i);
@@ -879,16 +1019,19 @@ struct cfg *cfg_load_buf_as(const char *buf, enum cfg_reader who,
 	root = cJSON_Parse(text);
 	if (!root) {
 		const char *e = cJSON_GetErrorPtr(), *q;
-		unsigned line = 1;
+		unsigned line = 1, col = 1;
 		char ctx[48];
 
 		/* comments were blanked in place, so lines still count */
-		for (q = text; e && e >= text && q < e && *q; q++)
+		for (q = text; e && e >= text && q < e && *q; q++) {
+			col = *q == '\n' ? 1 : col + 1;
 			line += *q == '\n';
+		}
 		util_printable(ctx, sizeof(ctx), e ? e : "", e ? strlen(e) : 0,
 			       20);
-		say(&l, 1, NULL, "not valid JSON at line %u (near \"%s\")",
-		    line, ctx);
+		say(&l, 1, NULL,
+		    "not valid JSON at line %u, column %u (near \"%s\")",
+		    line, col, ctx);
 		goto fail;
 	}
 	if (!cJSON_IsObject(root)) {
@@ -1249,6 +1392,93 @@ const struct cfg_server *cfg_server_pick(const struct cfg *c, const char *ip,
 			return &c->servers[i];
 	*why = PICK_NONE_ENABLED;
 	return NULL;
+}
+
+/* spool_dir_ok - 0, or -1 with the problem in why: dir and each of
+ * subs must be directories this process may write to */
+static int spool_dir_ok(const char *dir, const char *const *subs,
+                        char *why, size_t n)
+{
+	struct stat st;
+	char p[4200];
+	size_t i;
+
+	if (stat(dir, &st) < 0) {
+		snprintf(why, n, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(why, n, "%s: not a directory", dir);
+		return -1;
+	}
+	for (i = 0; subs[i]; i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, subs[i]);
+		if (stat(p, &st) < 0) {
+			snprintf(why, n, "%s: %s", p, strerror(errno));
+			return -1;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			snprintf(why, n, "%s: not a directory", p);
+			return -1;
+		}
+		if (access(p, W_OK | X_OK) < 0) {
+			snprintf(why, n, "%s: not writable by uid %u: %s", p,
+				 (unsigned)getuid(), strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int cfg_check_runtime(const struct cfg *c, cfg_diag_fn diag, void *arg)
+{
+	static const char *const session_subs[] = {"tmp", "new", NULL};
+	char why[4400], msg[4500];
+	int errors = 0;
+	size_t i;
+
+	for (i = 0; i < c->nservers; i++)
+		if (c->servers[i].is_enabled)
+			break;
+	if (i == c->nservers) {
+		diag(arg, 1, "servers: no entry has is_enabled true: a session "
+			     "would refuse every connection");
+		errors++;
+	}
+	if (c->who == CFG_SESSION) {
+		if (spool_dir_ok(c->spool_dir, session_subs, why,
+				 sizeof(why)) < 0) {
+			snprintf(msg, sizeof(msg),
+				 "spool_dir: %s (a session cannot queue "
+				 "mail; spoolerd creates the spool at its "
+				 "start)",
+				 why);
+			diag(arg, 1, msg);
+			errors++;
+		}
+	} else {
+		struct stat st;
+
+		/* spoolerd makes a missing spool_dir and its subdirectories;
+		 * one that exists must be a directory it can write */
+		why[0] = '\0';
+		if (stat(c->spool_dir, &st) == 0) {
+			if (!S_ISDIR(st.st_mode))
+				snprintf(why, sizeof(why), "%s: not a directory",
+					 c->spool_dir);
+			else if (access(c->spool_dir, W_OK | X_OK) < 0)
+				snprintf(why, sizeof(why),
+					 "%s: not writable by uid %u: %s",
+					 c->spool_dir, (unsigned)getuid(),
+					 strerror(errno));
+		}
+		if (why[0]) {
+			snprintf(msg, sizeof(msg), "spool_dir: %s", why);
+			diag(arg, 1, msg);
+			errors++;
+		}
+	}
+	return errors;
 }
 
 void cfg_diag_stderr(void *arg, int is_error, const char *msg)

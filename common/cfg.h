@@ -45,6 +45,11 @@ struct cfg_server {
 	long max_line_length;
 	long max_session_time; /* seconds, whole connection */
 	long spool_min_free;   /* bytes free needed before DATA */
+	int proxy_protocol;    /* a PROXY v1/v2 header opens every connection */
+	struct cfg_strlist proxy_trusted;   /* who may send it (cidr.h) */
+	long long proxy_timeout; /* ms, for the whole header */
+	int xclient_on;        /* XCLIENT from xclient_trusted peers */
+	struct cfg_strlist xclient_trusted;
 	struct cfg_tls tls;
 };
 
@@ -57,6 +62,7 @@ struct cfg_backend {
 	long long worker_stuck_timeout; /* ms */
 	char *maildir_path;
 	char *mbox_path;
+	int maildir_crlf;
 	long long retry_first;
 	long long retry_max;
 	long long max_queue_lifetime;
@@ -184,5 +190,13 @@ const struct cfg_server *cfg_server_pick(const struct cfg *c, const char *ip,
 
 /* cfg_diag_stderr - a diag callback printing "smtpd: config ..." on fd 2 */
 void cfg_diag_stderr(void *arg, int is_error, const char *msg);
+
+/* cfg_check_runtime - what --check-config adds to loading: the checks of
+ * things outside the file that would make the program refuse to work
+ * (no enabled servers[] entry; a spool_dir the reader cannot use: for a
+ * session tmp/ and new/ must exist and be writable, for spoolerd an
+ * existing spool_dir must be a writable directory). Each problem goes to
+ * diag as an error naming its key; returns their count. */
+int cfg_check_runtime(const struct cfg *c, cfg_diag_fn diag, void *arg);
 
 #endif

@@ -132,6 +132,7 @@ int entry_format(struct buf *b, struct envelope *env)
 	if (!entry_field_ok(env->client_ip, strlen(env->client_ip)) ||
 	    buf_addf(b, "X-Spool-Client: %.64s port %u\r\n", env->client_ip,
 		     env->client_port) < 0 ||
+	    (env->proxy && field(b, "Proxy", env->proxy) < 0) ||
 	    field(b, "Helo", env->helo) < 0 ||
 	    field(b, "Protocol", env->protocol) < 0 ||
 	    field(b, "TLS", env->tls) < 0 || field(b, "Body", env->body) < 0 ||
@@ -153,9 +154,18 @@ int entry_format(struct buf *b, struct envelope *env)
 	util_rfc5322_date(env->time, date, sizeof(date));
 	/* RFC 5321 4.4 trace: from, by, with, id, for (one recipient only,
 	 * as Postfix does, so Bcc recipients are not disclosed) */
+	if (env->client_name &&
+	    (!entry_field_ok(env->client_name, strlen(env->client_name)) ||
+	     strlen(env->client_name) > 255))
+		return -1;
 	if (buf_add(b, "Received: from ", 15) < 0 ||
 	    buf_add(b, env->helo, strlen(env->helo)) < 0 ||
-	    buf_addf(b, " (unknown [%.64s])\r\n\tby ", env->client_ip) < 0 ||
+	    buf_addf(b, " (%s [%.64s])\r\n\t",
+		     env->client_name ? env->client_name : "unknown",
+		     env->client_ip) < 0 ||
+	    (env->proxy &&
+	     buf_addf(b, "(proxied by %s)\r\n\t", env->proxy) < 0) ||
+	    buf_add(b, "by ", 3) < 0 ||
 	    buf_add(b, env->host, strlen(env->host)) < 0 ||
 	    buf_addf(b, " with %s", env->protocol) < 0)
 		return -1;
@@ -362,6 +372,8 @@ int entry_parse(const char *p, size_t len, struct envelope *env,
 			}
 			env->client_ip = dupn(v, (size_t)(sp - v));
 			env->client_port = (unsigned)port;
+		} else if (IS("Proxy") && !env->proxy) {
+			env->proxy = dupn(v, vl);
 		} else if (IS("Helo") && !env->helo) {
 			env->helo = dupn(v, vl);
 		} else if (IS("Protocol") && !env->protocol) {
@@ -475,6 +487,7 @@ void entry_free(struct envelope *env)
 		free(env->rcpts[i]);
 	free(env->rcpts);
 	free(env->client_ip);
+	free(env->proxy);
 	free(env->helo);
 	free(env->protocol);
 	free(env->tls);

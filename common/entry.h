@@ -22,6 +22,9 @@ struct envelope {
 	size_t nrcpts;
 	char *client_ip;
 	unsigned client_port;
+	char *proxy;       /* "IP port N via PROXYv2|PROXYv1|XCLIENT": who
+			      handed the client over, NULL for a direct one */
+	char *client_name; /* XCLIENT NAME, for Received only; NULL unknown */
 	char *helo;
 	char *protocol; /* SMTP, ESMTP, ESMTPS */
 	char *tls;      /* "none" or "TLS1.3 TLS_AES_256_GCM_SHA384" */

@@ -16,7 +16,12 @@
  * still accepted and a child answers 421 4.7.0 at once and exits, so a
  * client never waits in a backlog that is never served. A connection
  * whose local address picks a disabled entry, or none, is refused the
- * same way (421 4.3.0), as cfg_server_pick says.
+ * same way (421 4.3.0), as cfg_server_pick says. A trusted proxy (a
+ * proxy_trusted or xclient_trusted peer, serve_proxied_peer) counts
+ * toward max_clients but not per IP: the parent cannot know its clients
+ * without reading their bytes, so each child takes its client's per-IP
+ * slot in the inetd mode's slot files (slots.c) once the PROXY header or
+ * XCLIENT has named it.
  *
  * Reload: before an accept, at most once a second, the config file and
  * every certificate, key and CA file of the enabled entries are stat'ed
@@ -461,6 +466,7 @@ static int take(int fd)
 			rf = RF_FULL;
 		else if (srv->max_clients_per_ip > 0 &&
 			 strcmp(pip, "unknown") &&
+			 !serve_proxied_peer(srv, pip) &&
 			 nip >= (size_t)srv->max_clients_per_ip)
 			rf = RF_PERIP;
 	}

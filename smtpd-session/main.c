@@ -23,6 +23,7 @@
 #include "stats.h"
 #include "tls.h"
 #include "util.h"
+#include "version.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -58,7 +59,7 @@ static void keep_diag(void *arg, int is_error, const char *msg)
 static void usage(void)
 {
 	fprintf(stderr, "usage: " PROG " [-c FILE] [-s NAME] "
-			"[--check-config]\n"
+			"[--check-config] [--version]\n"
 			"       " PROG " [-c FILE] [--listen ADDR:PORT]... "
 			"[--stop-timeout SECS]\n");
 	exit(64);
@@ -114,7 +115,10 @@ int main(int argc, char **argv)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-c") && i + 1 < argc)
+		if (!strcmp(argv[i], "--version")) {
+			printf(PROG " " SMTPD_VERSION "\n");
+			return 0;
+		} else if (!strcmp(argv[i], "-c") && i + 1 < argc)
 			path = argv[++i];
 		else if (!strcmp(argv[i], "-s") && i + 1 < argc)
 			name = argv[++i];
@@ -142,6 +146,7 @@ int main(int argc, char **argv)
 				       PROG);
 		if (!cfg)
 			return EX_CONFIG_;
+		errors += cfg_check_runtime(cfg, cfg_diag_stderr, PROG);
 		for (k = 0; k < cfg->nservers; k++) {
 			char prefix[48];
 
@@ -183,8 +188,8 @@ int main(int argc, char **argv)
 			      name, &pick);
 	log_open(PROG, srv && srv->log_file ? srv->log_file : cfg->log_file,
 		 cfg->log_level, 0);
-	for (i = 0; i < diags.n; i++)
-		log_warnx("config warning: %s", diags.msg[i]);
+	/* warnings are not logged per connection: spoolerd logs them once
+	 * per change of the file, --check-config shows them */
 	if (!srv) {
 		/* refused before any TLS or SMTP: never serve a port with
 		 * another entry's settings */
@@ -207,7 +212,10 @@ int main(int argc, char **argv)
 	}
 	/* the whole-session timer starts before anything that may wait */
 	serve_signals(srv->max_session_time);
-	lim = slots_take(cfg, srv, pip);
+	/* a proxy's own address is not a client: per-IP slots are taken
+	 * for the clients it hands over, once known (serve.c) */
+	lim = slots_take(cfg, srv,
+			 serve_proxied_peer(srv, pip) ? "unknown" : pip);
 	if (lim != SLOTS_OK) {
 		log_info("refused %s port %u: %s reached", pip, pport,
 			 lim == SLOTS_IP_FULL ? "max_clients_per_ip"

@@ -55,6 +55,10 @@ static const struct reply replies[R_COUNT] = {
 			     "connection"},
 	[R_TLS_UNAVAIL] = {454, "454 4.7.0 TLS not available"},
 	[R_FULL] = {421, "421 4.7.0 Too many connections, try again later"},
+	[R_XCLIENT_DENY] = {550, "550 5.7.0 Insufficient authorization"},
+	[R_XCLIENT_TX] = {503, "503 5.5.1 Mail transaction in progress"},
+	[R_XCLIENT_SYNTAX] = {501, "501 5.5.4 Syntax: XCLIENT attribute=value "
+				   "..."},
 };
 
 int reply_code(enum reply_id id)

@@ -41,6 +41,9 @@ enum reply_id {
 	R_INTERNAL,      /* 421 4.3.0 */
 	R_TLS_UNAVAIL,   /* 454 4.7.0 */
 	R_FULL,          /* 421 4.7.0 */
+	R_XCLIENT_DENY,  /* 550 5.7.0 */
+	R_XCLIENT_TX,    /* 503 5.5.1 */
+	R_XCLIENT_SYNTAX, /* 501 5.5.4 */
 	R_COUNT
 };
 

@@ -9,6 +9,9 @@
  * gets 500 5.5.2 once and is skipped to its LF, so its tail is never
  * parsed as commands.
  *
+ * On a proxy_protocol entry a command line that opens another PROXY
+ * header ("PROXY ", or v2's signature in one piece) ends the session.
+ *
  * Free space: checked at MAIL (the declared SIZE), again before 354, and
  * every SPACE_EVERY bytes while the message streams in and once more
  * before the commit, so a message never takes the spool below
@@ -17,9 +20,11 @@
  */
 #include "run.h"
 #include "log.h"
+#include "proxy.h"
 #include "stats.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #define SPACE_EVERY (1024 * 1024)
@@ -192,8 +197,18 @@ static int do_data(struct run *r)
 			  strerror(r->sp->err));
 		spooled = R_WRITE_FAIL;
 	} else {
-		log_info("%s queued from=<%s> nrcpt=%zu size=%lld", r->sp->id,
-			 r->s->tx.sender, r->s->tx.nrcpts, d.size);
+		size_t have = strlen(r->s->queued), idl = strlen(r->sp->id);
+
+		log_info("%s queued from=<%s> nrcpt=%zu size=%lld client=%s",
+			 r->sp->id, r->s->tx.sender, r->s->tx.nrcpts, d.size,
+			 r->s->peer_ip);
+		if (have + idl + 2 <= sizeof(r->s->queued) - 16 &&
+		    !r->s->queued_cut)
+			snprintf(r->s->queued + have,
+				 sizeof(r->s->queued) - have, "%s%s",
+				 have ? "," : "", r->sp->id);
+		else
+			r->s->queued_cut++;
 		stats_message(d.size, r->s->tx.nrcpts, r->s->tls_on);
 	}
 	if (spooled != R_OKAY &&
@@ -211,9 +226,18 @@ static int next_line(struct run *r, const char **line, size_t *len)
 
 	for (;;) {
 		size_t used;
-		enum frame_res fr = frame_next(&r->frame, io->in + io->start,
-					       io->end - io->start, &used,
-					       line, len);
+		enum frame_res fr;
+
+		/* a second PROXY header (serve.c took the first): close */
+		if (r->s->srv->proxy_protocol && !r->frame.skipping &&
+		    proxy_again(io->in + io->start, io->end - io->start)) {
+			log_info("PROXY header again from %s: closing",
+				 r->s->peer_ip);
+			r->s->end = END_ERRORS;
+			return 0;
+		}
+		fr = frame_next(&r->frame, io->in + io->start,
+				io->end - io->start, &used, line, len);
 
 		io->start += used;
 		if (fr == FRAME_LINE)

@@ -8,13 +8,24 @@
  * set-up inherited from the parent. Either way the session enters the
  * sandbox (sandbox.c) before the client's first byte, and ends by
  * returning the process's exit status: the process exit is the cleanup.
+ *
+ * PROXY protocol (proxy_protocol on): the header is read right after the
+ * sandbox, before the greeting and before any TLS handshake (port 465
+ * too), from a proxy_trusted peer only; any other peer, a bad, slow or
+ * truncated header closes the connection with a log line and no reply
+ * (proxy.c). The header's source is the client from then on (limits,
+ * envelope, Received, logs); the proxy is recorded in X-Spool-Proxy, in
+ * Received and in the summary line (proxy=).
  */
 #include "serve.h"
+#include "cidr.h"
 #include "io.h"
 #include "log.h"
+#include "proxy.h"
 #include "run.h"
 #include "sandbox.h"
 #include "session.h"
+#include "slots.h"
 #include "stats.h"
 #include "tls.h"
 #include "util.h"
@@ -50,6 +61,83 @@ int serve_sockaddr_text(const struct sockaddr_storage *ss, char *ip,
 		return 0;
 	}
 	return -1;
+}
+
+int serve_proxied_peer(const struct cfg_server *srv, const char *ip)
+{
+	return (srv->proxy_protocol && cidr_match(&srv->proxy_trusted, ip)) ||
+	       (srv->xclient_on && cidr_match(&srv->xclient_trusted, ip));
+}
+
+/* the client's max_clients_per_ip slot, when the session learnt the
+ * client after connect (a PROXY header, XCLIENT) */
+static struct {
+	const struct cfg *cfg;
+	const struct cfg_server *srv;
+	int fd;
+} ipslot = {NULL, NULL, -1};
+
+/* claim_ip - take ip's per-IP slot, freeing the one held before; 0, or
+ * -1 when ip has no free slot (the old one is kept then) */
+static int claim_ip(void *arg, const char *ip)
+{
+	enum slots_result r;
+	int fd;
+
+	(void)arg;
+	r = slots_take_ip(ipslot.cfg, ipslot.srv, ip, &fd);
+	if (r != SLOTS_OK)
+		return -1;
+	if (ipslot.fd >= 0)
+		close(ipslot.fd);
+	ipslot.fd = fd;
+	return 0;
+}
+
+/* take_proxy - the PROXY header from a trusted peer into ip/port (the
+ * client) and via (the proxy, for the envelope); 0, or -1: the
+ * connection is to be closed (logged) */
+static int take_proxy(const struct cfg_server *srv,
+                      const struct serve_conn *c, char *ip, size_t size,
+                      unsigned *port, char *via, size_t vsize)
+{
+	struct proxy_hdr h;
+	const char *why;
+
+	if (!cidr_match(&srv->proxy_trusted, c->pip)) {
+		log_info("refused %s port %u: proxy_protocol is on and the "
+			 "peer is not in proxy_trusted",
+			 c->pip, c->pport);
+		return -1;
+	}
+	if (proxy_read(0, srv->proxy_timeout, &h, &why) < 0) {
+		log_info("refused %s port %u: bad PROXY header: %s", c->pip,
+			 c->pport, why);
+		return -1;
+	}
+	snprintf(via, vsize, "%s port %u via PROXYv%d", c->pip, c->pport,
+		 h.version);
+	if (h.local) {
+		/* no client address in it: the connection's is used */
+		log_info("PROXY v%d %s from %s port %u: the connection's "
+			 "address stands",
+			 h.version, h.kind, c->pip, c->pport);
+		return 0;
+	}
+	snprintf(ip, size, "%s", h.src_ip);
+	*port = h.src_port;
+	log_debug("PROXY v%d %s from %s port %u: client %s port %u to %s "
+		  "port %u",
+		  h.version, h.kind, c->pip, c->pport, h.src_ip, h.src_port,
+		  h.dst_ip, h.dst_port);
+	if (claim_ip(NULL, ip) < 0) {
+		log_info("refused %s port %u via %s: max_clients_per_ip "
+			 "reached",
+			 ip, *port, c->pip);
+		serve_refuse(R_FULL);
+		return -1;
+	}
+	return 0;
 }
 
 void serve_refuse(enum reply_id id)
@@ -88,7 +176,7 @@ static const char *end_names[] = {"none",     "quit",     "eof",
 /* log_summary - the one line per connection (Postfix's disconnect) */
 static void log_summary(const struct session *s, double secs)
 {
-	char helo[120], cmds[400], tls[128];
+	char helo[120], cmds[400], tls[128], ids[440];
 	size_t n = 0, i;
 
 	/* "TLS1.3 TLS_AES_256_GCM_SHA384" -> one key=value token */
@@ -109,12 +197,18 @@ static void log_summary(const struct session *s, double secs)
 		if (w > 0)
 			n += (size_t)w;
 	}
-	log_info("disconnect from %s port %u helo=%s tls=%s messages=%lu "
+	if (s->queued_cut)
+		snprintf(ids, sizeof(ids), "%s,+%lu", s->queued,
+			 s->queued_cut);
+	else
+		snprintf(ids, sizeof(ids), "%s", s->queued[0] ? s->queued : "-");
+	log_info("disconnect from %s port %u%s%s helo=%s tls=%s messages=%lu "
 		 "rcpts=%lu bytes=%llu rejected=%lu result=%s duration=%.3fs"
-		 "%s",
-		 s->peer_ip, s->peer_port, helo[0] ? helo : "-",
+		 " queued=%s%s",
+		 s->peer_ip, s->peer_port, s->proxy[0] ? " proxy=" : "",
+		 s->proxy[0] ? s->proxy : "", helo[0] ? helo : "-",
 		 tls, s->messages, s->rcpts_total,
-		 s->bytes, s->rejected, end_names[s->end], secs, cmds);
+		 s->bytes, s->rejected, end_names[s->end], secs, ids, cmds);
 	if (stats_dropped())
 		log_info("stats: %lu datagrams dropped (collector down or "
 			 "busy)",
@@ -124,6 +218,8 @@ static void log_summary(const struct session *s, double secs)
 int serve_session(struct cfg *cfg, const struct cfg_server *srv,
                   struct spool *sp, const struct serve_conn *c)
 {
+	char cip[64], via[128] = "";
+	unsigned cport = c->pport;
 	struct timespec t1;
 	struct session s;
 	struct io io;
@@ -134,13 +230,19 @@ int serve_session(struct cfg *cfg, const struct cfg_server *srv,
 		log_error("spool %s: %s (will retry at DATA)", cfg->spool_dir,
 			  strerror(errno));
 	stats_begin(cfg, srv, c->pip);
-	stats_connect("accepted");
 	/* the last step before the client's first byte (sandbox.c) */
 	if (sandbox_enter() < 0) {
 		log_error("sandbox: %s", strerror(errno));
 		serve_refuse(R_INTERNAL);
 		return 71;
 	}
+	ipslot.cfg = cfg;
+	ipslot.srv = srv;
+	snprintf(cip, sizeof(cip), "%s", c->pip);
+	if (srv->proxy_protocol &&
+	    take_proxy(srv, c, cip, sizeof(cip), &cport, via, sizeof(via)) <
+		    0)
+		return 0;
 	cap = (size_t)srv->max_line_length > 16384
 		      ? (size_t)srv->max_line_length
 		      : 16384;
@@ -148,14 +250,20 @@ int serve_session(struct cfg *cfg, const struct cfg_server *srv,
 		log_error("out of memory");
 		return 71;
 	}
-	session_init(&s, cfg, srv, c->pip, c->pport);
+	session_init(&s, cfg, srv, cip, cport);
+	stats_peer(cip); /* the client behind a PROXY header */
+	stats_connect("accepted");
+	snprintf(s.proxy, sizeof(s.proxy), "%s", via);
+	s.xclient_ok = srv->xclient_on &&
+		       cidr_match(&srv->xclient_trusted, s.peer_ip);
+	s.claim_ip = claim_ip;
 	memset(&r, 0, sizeof(r));
 	r.s = &s;
 	r.io = &io;
 	r.sp = sp;
 	r.spool_dir = cfg->spool_dir;
-	log_debug("connect from %s port %u to %s port %u", c->pip, c->pport,
-		  c->lip, c->lport);
+	log_debug("connect from %s port %u to %s port %u%s%s", cip, cport,
+		  c->lip, c->lport, via[0] ? " via " : "", via);
 	if (tls_configured(srv) && !srv->tls.tls_always_on &&
 	    srv->tls.start_tls_on) {
 		s.tls_offer = 1;

@@ -20,6 +20,14 @@ struct serve_conn {
 int serve_sockaddr_text(const struct sockaddr_storage *ss, char *ip,
                         size_t size, unsigned *port);
 
+/* serve_proxied_peer - does a connection from ip hand over other
+ * clients (a proxy_trusted peer with proxy_protocol on, or an
+ * xclient_trusted one with xclient_on)? Such a peer is not held to
+ * max_clients_per_ip itself: each client it hands over is, once known
+ * (the PROXY header, XCLIENT ADDR), through the slot files (slots.c) in
+ * both modes. */
+int serve_proxied_peer(const struct cfg_server *srv, const char *ip);
+
 /* serve_signals - SIGPIPE ignored, SIGALRM/SIGTERM end the session, and
  * the whole-session timer started */
 void serve_signals(long max_session_time);

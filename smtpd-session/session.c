@@ -21,6 +21,7 @@
 #include "stats.h"
 #include "log.h"
 #include "util.h"
+#include "xclient.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -55,6 +56,8 @@ static enum session_action cmd_starttls(struct session *, const char *,
                                         size_t);
 static enum session_action cmd_notimpl(struct session *, const char *,
                                        size_t);
+static enum session_action cmd_xclient(struct session *, const char *,
+                                       size_t);
 
 static const struct cmd cmds[] = {
 	{"HELO", cmd_helo, ANY, R_OKAY},
@@ -71,6 +74,7 @@ static const struct cmd cmds[] = {
 	{"EXPN", cmd_notimpl, ANY, R_OKAY},
 	{"TURN", cmd_notimpl, ANY, R_OKAY},
 	{"ETRN", cmd_notimpl, ANY, R_OKAY},
+	{"XCLIENT", cmd_xclient, ANY, R_OKAY},
 };
 
 _Static_assert(sizeof(cmds) / sizeof(cmds[0]) == SESSION_NCMDS,
@@ -316,6 +320,8 @@ static enum session_action greet(struct session *s, const char *arg,
 	replyf(s, "250-ENHANCEDSTATUSCODES");
 	if (s->tls_offer && !s->tls_on)
 		replyf(s, "250-STARTTLS");
+	if (s->xclient_ok)
+		replyf(s, "250-XCLIENT " XCLIENT_ATTRS);
 	replyf(s, "250 HELP");
 	return ACT_NONE;
 }
@@ -529,6 +535,8 @@ void session_envelope(struct session *s, struct envelope *env)
 	env->nrcpts = s->tx.nrcpts;
 	env->client_ip = (char *)s->peer_ip;
 	env->client_port = s->peer_port;
+	env->proxy = s->proxy[0] ? s->proxy : NULL;
+	env->client_name = s->peer_name[0] ? s->peer_name : NULL;
 	env->helo = s->helo;
 	env->protocol = s->tls_on ? (s->esmtp ? "ESMTPS" : "SMTPS")
 				  : (s->esmtp ? "ESMTP" : "SMTP");
@@ -662,5 +670,32 @@ static enum session_action cmd_notimpl(struct session *s, const char *arg,
 	(void)arg;
 	(void)alen;
 	session_reply(s, R_NOT_IMPL);
+	return ACT_NONE;
+}
+
+/* cmd_xclient - XCLIENT (xclient.c); without xclient_on the verb is
+ * unknown, as before; after it the session starts again at the 220
+ * greeting, greeted already when XCLIENT gave HELO= (Postfix) */
+static enum session_action cmd_xclient(struct session *s, const char *arg,
+                                       size_t alen)
+{
+	enum reply_id r;
+
+	if (!s->srv->xclient_on)
+		return count_error(s, R_UNKNOWN);
+	r = xclient_apply(s, arg, alen);
+	if (r == R_FULL) {
+		session_reply(s, r);
+		s->end = END_ERRORS;
+		session_enter(s, ST_QUIT);
+		return ACT_CLOSE;
+	}
+	if (r != R_OKAY) {
+		session_reply(s, r);
+		return ACT_NONE;
+	}
+	tx_reset(&s->tx);
+	session_enter(s, s->helo[0] ? ST_HELO : ST_CONNECTED);
+	session_greeting(s);
 	return ACT_NONE;
 }

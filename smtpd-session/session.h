@@ -37,7 +37,7 @@ enum session_end {
 	END_TLS, /* the TLS handshake failed */
 };
 
-#define SESSION_NCMDS 14
+#define SESSION_NCMDS 15
 
 struct tx {
 	char sender[ADDR_MAX_PATH + 1];
@@ -72,11 +72,24 @@ struct session {
 	struct buf out; /* replies waiting to be flushed */
 	const char *peer_ip;
 	unsigned peer_port;
+	/* who handed the client over (serve.c for a PROXY header, xclient.c
+	 * for XCLIENT): the envelope's X-Spool-Proxy text, "" when direct */
+	char proxy[128];
+	char peer_buf[64];   /* XCLIENT ADDR: peer_ip points here */
+	char peer_name[256]; /* XCLIENT NAME, "" unknown */
+	int xclient_ok;      /* xclient_on and the peer in xclient_trusted */
+	/* a new client address (XCLIENT ADDR): take its max_clients_per_ip
+	 * slot; 0, or -1 when full. NULL: no per-IP limit (tests) */
+	int (*claim_ip)(void *arg, const char *ip);
+	void *claim_arg;
 	enum session_end end;
 	unsigned long messages, rcpts_total;
 	unsigned long long bytes;
 	unsigned long rejected;
 	unsigned cmd_count[SESSION_NCMDS];
+	char queued[400]; /* the queue ids of this connection, for its
+			   * disconnect line: "id,id" (cut: "...,+N") */
+	unsigned long queued_cut;
 };
 
 void session_init(struct session *s, const struct cfg *cfg,

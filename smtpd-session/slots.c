@@ -119,20 +119,32 @@ enum slots_result slots_take(const struct cfg *cfg,
 			return SLOTS_FULL;
 		/* fd stays open: the lock lives as long as the process */
 	}
-	if (srv->max_clients_per_ip > 0 && strcmp(peer_ip, "unknown") != 0) {
-		off_t bucket = (off_t)(fnv1a(peer_ip) % SLOTS_BUCKETS);
+	return slots_take_ip(cfg, srv, peer_ip, &fd);
+}
 
-		file_name(srv, ".perip", name, sizeof(name));
-		fd = slot_file(cfg->spool_dir, name);
-		r = fd < 0 ? -1
-			   : take_one(fd, bucket * srv->max_clients_per_ip,
-				      srv->max_clients_per_ip);
-		if (r < 0)
-			log_error("max_clients_per_ip not enforced: "
-				  "%s/slots/%s: %s",
-				  cfg->spool_dir, name, strerror(errno));
-		if (r == 0)
-			return SLOTS_IP_FULL;
+enum slots_result slots_take_ip(const struct cfg *cfg,
+                                const struct cfg_server *srv,
+                                const char *ip, int *fd)
+{
+	char name[300];
+	off_t bucket;
+	int r;
+
+	*fd = -1;
+	if (srv->max_clients_per_ip <= 0 || strcmp(ip, "unknown") == 0)
+		return SLOTS_OK;
+	bucket = (off_t)(fnv1a(ip) % SLOTS_BUCKETS);
+	file_name(srv, ".perip", name, sizeof(name));
+	*fd = slot_file(cfg->spool_dir, name);
+	r = *fd < 0 ? -1
+		    : take_one(*fd, bucket * srv->max_clients_per_ip,
+			       srv->max_clients_per_ip);
+	if (r < 0)
+		log_error("max_clients_per_ip not enforced: %s/slots/%s: %s",
+			  cfg->spool_dir, name, strerror(errno));
+	if (r <= 0 && *fd >= 0) {
+		close(*fd);
+		*fd = -1;
 	}
-	return SLOTS_OK;
+	return r == 0 ? SLOTS_IP_FULL : SLOTS_OK;
 }

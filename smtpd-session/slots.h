@@ -15,4 +15,12 @@ enum slots_result slots_take(const struct cfg *cfg,
                               const struct cfg_server *srv,
                               const char *peer_ip);
 
+/* slots_take_ip - only the max_clients_per_ip slot, for a client the
+ * session learnt after connect (a PROXY header, XCLIENT ADDR). *fd is the
+ * slot's descriptor (closing it frees the slot) or -1 when none is held;
+ * "unknown" and a limit of 0 take none. */
+enum slots_result slots_take_ip(const struct cfg *cfg,
+                                const struct cfg_server *srv,
+                                const char *ip, int *fd);
+
 #endif

@@ -56,6 +56,11 @@ static void send_ev(enum statsmsg_type t, const char *a, const char *b,
 	statsmsg_send(S.fd, S.path, t, f, nf, 0, &S.dropped);
 }
 
+void stats_peer(const char *peer_ip)
+{
+	snprintf(S.ip, sizeof(S.ip), "%s", peer_ip);
+}
+
 void stats_connect(const char *result)
 {
 	/* tcpserver -h sets the client's reverse name when it has one */

@@ -11,6 +11,9 @@
 void stats_begin(const struct cfg *cfg, const struct cfg_server *srv,
                  const char *peer_ip);
 
+/* stats_peer - the client's address changed (a PROXY header) */
+void stats_peer(const char *peer_ip);
+
 /* stats_connect - the connection was taken ("accepted") or refused
  * ("refused": max_clients, no servers[] entry, ...) */
 void stats_connect(const char *result);

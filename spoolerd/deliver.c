@@ -198,9 +198,60 @@ static void settle_ok(struct worker *w, struct msg *m)
 	atomic_fetch_add(&c->delivered, 1);
 }
 
+/* rcpt_lines - one log line per recipient, as Postfix's: to=, via= (the
+ * storing processors), dest= (where each put it), status=, delay= (since
+ * the session's 250: the queue id starts with its time in seconds and
+ * microseconds) and, unless delivered, the reason */
+static void rcpt_lines(const struct worker *w, const struct msg *m,
+                       const char *status, const char *why)
+{
+	const struct chain *ch = &w->gen->chain;
+	char via[200] = "", to[300], dest[400], delay[32];
+	struct timespec now;
+	double t0 = (double)m->env.time, d;
+	unsigned long sec, usec;
+	const char *q = m->env.queue_id, *dot;
+	size_t i, used = 0;
+
+	for (i = 0; i < ch->n; i++)
+		if (ch->p[i]->stores && used + 2 < sizeof(via))
+			used += (size_t)snprintf(via + used, sizeof(via) - used,
+						 "%s%s", used ? "," : "",
+						 ch->p[i]->name);
+	if (!via[0])
+		memcpy(via, "none", 5);
+	dot = q ? strchr(q, '.') : NULL;
+	if (dot && dot[1] == 'M' &&
+	    util_parse_ulong(q, (size_t)(dot - q), ~0UL, &sec) == 0 &&
+	    util_parse_ulong(dot + 2, 6, 999999, &usec) == 0)
+		t0 = (double)sec + (double)usec / 1e6;
+	clock_gettime(CLOCK_REALTIME, &now);
+	d = (double)now.tv_sec + (double)now.tv_nsec / 1e9 - t0;
+	snprintf(delay, sizeof(delay), "%.2f", d < 0 ? 0.0 : d);
+	for (i = 0; i < m->env.nrcpts; i++) {
+		const char *a = m->env.rcpts[i];
+
+		util_printable(to, sizeof(to), a, strlen(a), 256);
+		if (m->rcpt && m->rcpt[i].dest[0])
+			util_printable(dest, sizeof(dest), m->rcpt[i].dest,
+				       strlen(m->rcpt[i].dest), 350);
+		else
+			memcpy(dest, "-", 2);
+		if (why)
+			log_msg(LOG_L_WARN, "%s to=<%s> via=%s dest=%s status=%s "
+				"delay=%ss reason=\"%s\"",
+				m->name, to, via, dest, status, delay, why);
+		else
+			log_info("%s to=<%s> via=%s dest=%s status=%s "
+				 "delay=%ss",
+				 m->name, to, via, dest, status, delay);
+	}
+}
+
 static void settle_perm(struct worker *w, struct msg *m, const char *why,
                         unsigned attempts)
 {
+	rcpt_lines(w, m, "failed", why);
 	struct ctx *c = w->c;
 
 	write_reason(c, m, why, attempts);
@@ -238,6 +289,7 @@ static void settle_temp(struct worker *w, struct msg *m, const char *why,
 		settle_perm(w, m, text, rs->attempts);
 		return;
 	}
+	rcpt_lines(w, m, "deferred", why);
 	rs->next_ms = next;
 	snprintf(rs->reason, sizeof(rs->reason), "%s", why);
 	if (retry_save(c->sp.state, m->name, rs) < 0)
@@ -396,6 +448,7 @@ static void finish(struct worker *w, struct msg *m, struct retry_state *rs,
 			    rs->attempts + 1);
 	} else if (res == PROC_OK) {
 		settle_ok(w, m);
+		rcpt_lines(w, m, "delivered", NULL);
 		log_info("%s delivered nrcpt=%zu size=%lld attempts=%u%s",
 			 m->name, m->env.nrcpts, m->env.size, rs->attempts + 1,
 			 m->redelivery ? " redelivery=yes" : "");

@@ -23,6 +23,7 @@
 #include "notify.h"
 #include "retry.h"
 #include "util.h"
+#include "version.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +43,8 @@
 #define QUEUE_CAP 16384
 #define TMP_MAX_AGE (36 * 3600)
 #define SWEEP_EVERY_MS (3600 * 1000LL)
+/* how often new/ and cur/ are looked at for names a maildir reader gave */
+#define MUTT_EVERY_MS (10 * 1000LL)
 #define STOP_WAIT_MIN_MS 10000LL
 
 static struct ctx ctx;
@@ -58,7 +61,8 @@ static long long real_ms(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: " PROG " [-c FILE] [--check-config]\n");
+	fprintf(stderr, "usage: " PROG " [-c FILE] [--check-config] "
+			"[--version]\n");
 	exit(64);
 }
 
@@ -68,6 +72,85 @@ static void diag_log(void *arg, int is_error, const char *msg)
 	(void)arg;
 	log_msg(is_error ? LOG_L_ERROR : LOG_L_WARN, "config %s: %s",
 		is_error ? "error" : "warning", msg);
+}
+
+/* diag_errors_stderr - the start-up load: errors on stderr (there is
+ * no log yet), warnings left to watch_config */
+static void diag_errors_stderr(void *arg, int is_error, const char *msg)
+{
+	if (is_error)
+		cfg_diag_stderr(PROG, is_error, msg);
+	(void)arg;
+}
+
+/* diag_session - a message of the sessions' view of the config, logged
+ * unless the spoolerd view said the same already */
+static void diag_session(void *arg, int is_error, const char *msg)
+{
+	const char *seen = arg;
+	size_t n = strlen(msg);
+	const char *p;
+
+	for (p = seen; p && (p = strstr(p, msg)); p++)
+		if ((p == seen || p[-1] == '\n') && p[n] == '\n')
+			return;
+	log_msg(is_error ? LOG_L_ERROR : LOG_L_WARN,
+		"config %s (sessions): %s%s", is_error ? "error" : "warning",
+		msg, is_error ? "; sessions refuse connections until it is "
+				"fixed" : "");
+}
+
+/* diag_collect - log a spoolerd-view message and remember it */
+static void diag_collect(void *arg, int is_error, const char *msg)
+{
+	char **seen = arg;
+	size_t old = *seen ? strlen(*seen) : 0, n = strlen(msg);
+	char *more = realloc(*seen, old + n + 2);
+
+	diag_log(NULL, is_error, msg);
+	if (!more)
+		return;
+	memcpy(more + old, msg, n);
+	more[old + n] = '\n';
+	more[old + n + 1] = '\0';
+	*seen = more;
+}
+
+/* watch_config - once a second: when the config file is new or changed
+ * (inode, size, mtime), log the warnings and errors of both readers'
+ * views once. Sessions do not log config warnings per connection (they
+ * would repeat with every one); this is where they show up. The running
+ * spoolerd config changes only on SIGHUP. */
+static void watch_config(void)
+{
+	static struct stat last;
+	static int have;
+	static long long next;
+	struct stat st;
+	struct cfg *c;
+	char *seen = NULL;
+
+	if (util_mono_ms() < next)
+		return;
+	next = util_mono_ms() + 1000;
+	if (stat(cfg_path, &st) < 0)
+		return;
+	if (have && st.st_ino == last.st_ino && st.st_dev == last.st_dev &&
+	    st.st_size == last.st_size &&
+	    st.st_mtim.tv_sec == last.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == last.st_mtim.tv_nsec)
+		return;
+	if (have)
+		log_info("config %s changed (takes effect in spoolerd on "
+			 "reload, in sessions at their next connection)",
+			 cfg_path);
+	last = st;
+	have = 1;
+	c = cfg_load_file(cfg_path, diag_collect, &seen);
+	cfg_free(c);
+	c = cfg_load_file_as(cfg_path, CFG_SESSION, diag_session, seen);
+	cfg_free(c);
+	free(seen);
 }
 
 /* pid_write - pid_file, or nothing when unset */
@@ -319,9 +402,21 @@ static int check_config(void)
 		cfg_free(cfg);
 		return EX_CONFIG_;
 	}
+	/* the effective config first, then what would stop us at run time
+	 * (make run builds its config from this dump) */
 	dump = cfg_dump(cfg);
 	if (dump)
 		printf("%s\n", dump);
+	fflush(stdout);
+	if (cfg_check_runtime(cfg, cfg_diag_stderr, PROG) > 0) {
+		free(dump);
+		cfg_free(cfg);
+		return EX_CONFIG_;
+	}
+	if (!chain_stores(&ch))
+		fprintf(stderr, PROG ": config warning: save_process: chain "
+			"%s stores nothing: messages are discarded once "
+			"processed\n", ch.spec);
 	fprintf(stderr, PROG ": chain %s\n", ch.spec);
 	/* a store that is down is no config error: spoolerd runs and
 	 * retries; say so, exit 0 */
@@ -339,20 +434,25 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	const char *what;
 	char err[512];
-	long long next_scan = 0, next_sweep, wd_ms, last_wd, nworkers;
+	long long next_scan = 0, next_sweep, next_mutt = 0, wd_ms, last_wd, nworkers;
 	int sfd, ifd, i, stop = 0, running = 0, need_scan = 1, ready = 0;
 	int stuck_logged = 0;
 	size_t k;
 
 	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-c") && i + 1 < argc)
+		if (!strcmp(argv[i], "--version")) {
+			printf(PROG " " SMTPD_VERSION "\n");
+			return 0;
+		} else if (!strcmp(argv[i], "-c") && i + 1 < argc)
 			cfg_path = argv[++i];
 		else if (!strcmp(argv[i], "--check-config"))
 			return check_config();
 		else
 			usage();
 	}
-	cfg = cfg_load_file(cfg_path, cfg_diag_stderr, PROG);
+	/* errors to stderr now; warnings go to the log, once per change of
+	 * the file, from watch_config */
+	cfg = cfg_load_file(cfg_path, diag_errors_stderr, NULL);
 	if (!cfg)
 		return EX_CONFIG_;
 	log_open(PROG, cfg->log_file, cfg->log_level, -1);
@@ -400,6 +500,7 @@ int main(int argc, char **argv)
 
 		scan_list(ctx.sp.defer, load_defer, &now);
 	}
+	scan_mutt_names(&ctx.sp);
 	k = (size_t)scan_list(ctx.sp.cur, push_cur, NULL);
 	if (k)
 		log_info("recovering %zu entries left in cur/", k);
@@ -451,6 +552,11 @@ int main(int argc, char **argv)
 			due = -1;
 		if (due >= 0 && due - real_ms() < timeout)
 			timeout = due - real_ms() < 0 ? 0 : due - real_ms();
+		if (now >= next_mutt) {
+			if (scan_mutt_names(&ctx.sp) > 0)
+				need_scan = 1;
+			next_mutt = now + MUTT_EVERY_MS;
+		}
 		if (now >= next_sweep) {
 			k = (size_t)scan_clean_tmp(&ctx.sp, time(NULL),
 						   TMP_MAX_AGE);
@@ -481,6 +587,7 @@ int main(int argc, char **argv)
 		if (wd_ms && last_wd + wd_ms - now < timeout)
 			timeout = last_wd + wd_ms - now;
 		status();
+		watch_config();
 		pfd[0].fd = sfd;
 		pfd[0].events = POLLIN;
 		if (ifd >= 0) {

@@ -11,6 +11,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,23 @@ char *msg_make_head(const struct msg *m, size_t i)
 		snprintf(h, n, "Return-Path: <%s>\r\nDelivered-To: %s\r\n",
 			 m->env.sender, r);
 	return h;
+}
+
+void msg_dest(struct msg *m, size_t i, const char *fmt, ...)
+{
+	char *d;
+	size_t used;
+	va_list ap;
+
+	if (!m->rcpt || i >= m->env.nrcpts)
+		return;
+	d = m->rcpt[i].dest;
+	used = strlen(d);
+	if (used && used + 1 < sizeof(m->rcpt[i].dest))
+		d[used++] = ',';
+	va_start(ap, fmt);
+	vsnprintf(d + used, sizeof(m->rcpt[i].dest) - used, fmt, ap);
+	va_end(ap);
 }
 
 const char *msg_head(struct msg *m, size_t i)
@@ -214,4 +232,83 @@ int io_copy_range(int src, off_t off, off_t len, int dst)
 		len -= r;
 	}
 	return 0;
+}
+
+/* lf_fold - drop each CR that comes right before an LF in buf[0..n),
+ * in place; *cr says a CR ended the previous piece (held back until we
+ * know what follows it). Returns the new length. */
+static size_t lf_fold(char *buf, size_t n, int *cr, char *lead)
+{
+	size_t i, o = 0;
+
+	*lead = 0;
+	if (*cr && n > 0 && buf[0] != '\n')
+		*lead = '\r'; /* the held CR was a bare one: keep it */
+	*cr = 0;
+	for (i = 0; i < n; i++) {
+		if (buf[i] == '\r') {
+			if (i + 1 == n) {
+				*cr = 1;
+				break;
+			}
+			if (buf[i + 1] == '\n')
+				continue;
+		}
+		buf[o++] = buf[i];
+	}
+	return o;
+}
+
+/* write_folded - one piece through lf_fold */
+static int write_folded(int fd, char *buf, size_t n, int *cr)
+{
+	char lead;
+
+	n = lf_fold(buf, n, cr, &lead);
+	if (lead && util_write_all(fd, &lead, 1) < 0)
+		return -1;
+	return util_write_all(fd, buf, n);
+}
+
+int util_write_lf(int fd, const char *p, size_t n)
+{
+	char buf[4096];
+	int cr = 0;
+
+	while (n > 0) {
+		size_t k = n > sizeof(buf) ? sizeof(buf) : n;
+
+		memcpy(buf, p, k);
+		if (write_folded(fd, buf, k, &cr) < 0)
+			return -1;
+		p += k;
+		n -= k;
+	}
+	return cr ? util_write_all(fd, "\r", 1) : 0;
+}
+
+int io_copy_lf(int src, off_t off, off_t len, int dst)
+{
+	char buf[65536];
+	int cr = 0;
+
+	while (len > 0) {
+		size_t want = len > (off_t)sizeof(buf) ? sizeof(buf)
+						       : (size_t)len;
+		ssize_t r = pread(src, buf, want, off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			errno = EIO; /* the entry shrank */
+			return -1;
+		}
+		if (write_folded(dst, buf, (size_t)r, &cr) < 0)
+			return -1;
+		off += r;
+		len -= r;
+	}
+	return cr ? util_write_all(dst, "\r", 1) : 0;
 }

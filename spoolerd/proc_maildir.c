@@ -34,6 +34,7 @@
 struct maildir {
 	const char *tmpl;
 	const char *dflt_domain;
+	int crlf; /* maildir_crlf: keep the wire's CRLF */
 };
 
 static int init(const struct cfg *cfg, void **state, char *err, size_t n)
@@ -52,6 +53,7 @@ static int init(const struct cfg *cfg, void **state, char *err, size_t n)
 	}
 	md->tmpl = cfg->backend.maildir_path;
 	md->dflt_domain = cfg->backend.primary_mail_host;
+	md->crlf = cfg->backend.maildir_crlf;
 	*state = md;
 	return 0;
 }
@@ -195,9 +197,15 @@ static enum proc_res deliver_one(struct maildir *md, struct msg *m, size_t i,
 	 * another file system) may have left tmp/NAME */
 	if (!tmpname && m->redelivery)
 		(void)unlinkat(tmpfd, name, 0);
-	if (util_write_all(fd, head, strlen(head)) < 0 ||
-	    io_copy_range(m->fd, (off_t)m->env.received_off,
-			  m->file_size - (off_t)m->env.received_off, fd) < 0) {
+	if (md->crlf ?
+		    (util_write_all(fd, head, strlen(head)) < 0 ||
+		     io_copy_range(m->fd, (off_t)m->env.received_off,
+				   m->file_size - (off_t)m->env.received_off,
+				   fd) < 0) :
+		    (util_write_lf(fd, head, strlen(head)) < 0 ||
+		     io_copy_lf(m->fd, (off_t)m->env.received_off,
+				m->file_size - (off_t)m->env.received_off,
+				fd) < 0)) {
 		snprintf(why, n, "Maildir: %.200s/tmp: write: %s", dir,
 			 strerror(errno));
 		publish_abort(fd, tmpfd, tmpname);
@@ -219,6 +227,8 @@ static enum proc_res deliver_one(struct maildir *md, struct msg *m, size_t i,
 	}
 	res = PROC_OK;
 out:
+	if (res == PROC_OK)
+		msg_dest(m, i, "%s", dir);
 	close(tmpfd);
 	close(newfd);
 	return res;

@@ -503,6 +503,7 @@ static enum proc_res deliver_one(struct mbox *mb, struct msg *m, size_t i,
 			emit(mb, m, i, s, separator(fd, (off_t)joff));
 			if (!s->err && !s->mismatch && !s->past_end) {
 				close(fd); /* all there: delivered before */
+				msg_dest(m, i, "%s", path);
 				return PROC_OK;
 			}
 			if (!s->err && !s->mismatch && s->past_end &&
@@ -541,6 +542,7 @@ static enum proc_res deliver_one(struct mbox *mb, struct msg *m, size_t i,
 	 * copy then is followed by writing it again, once */
 	tail_mark(fd, -1);
 	close(fd);
+	msg_dest(m, i, "%s", path);
 	return PROC_OK;
 }
 

@@ -306,6 +306,14 @@ static enum proc_res deliver(void *state, struct msg *m, char *why,
 	if (res < 0)
 		return PROC_TEMP;
 	m->in_redis = 1;
+	{
+		const char *pre = r->b->redis_key_prefix ?
+					  r->b->redis_key_prefix : "";
+		size_t i;
+
+		for (i = 0; i < m->env.nrcpts; i++)
+			msg_dest(m, i, "redis:%s%s", pre, m->rcpt[i].hash);
+	}
 	return PROC_OK;
 }
 

@@ -581,8 +581,13 @@ static void deliver_batch(void *state, struct msg **m, size_t n,
 	}
 	if (k)
 		run(s, ok, k, r);
-	for (j = 0; j < k; j++)
+	for (j = 0; j < k; j++) {
+		size_t i;
+
 		res[idx[j]] = r[j];
+		for (i = 0; r[j] == PROC_OK && i < ok[j]->env.nrcpts; i++)
+			msg_dest(ok[j], i, "mysql:%s", s->cfg->backend.mail_table);
+	}
 out:
 	free(ok);
 	free(r);

@@ -33,6 +33,8 @@ struct msg_rcpt {
 	const char *addr; /* env.rcpts[i] */
 	char *head;       /* delivery headers (CRLF), set by Header */
 	char hash[33];    /* hex MD5, set by Hasher, "" before */
+	char dest[320];   /* where the stores put it, for the log line:
+			   * "path" or "redis:key,mysql:table"; msg_dest */
 };
 
 /* msg - one spool entry being delivered */
@@ -89,6 +91,11 @@ const char *msg_head(struct msg *m, size_t i);
 /* msg_make_head - "Return-Path: <s>\r\nDelivered-To: r\r\n", malloc'd */
 char *msg_make_head(const struct msg *m, size_t i);
 
+/* msg_dest - add where a store put recipient i's copy to its log
+ * line (", "-separated when several stores keep it) */
+void msg_dest(struct msg *m, size_t i, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* msg_free_parts - everything processors attached to m (not env, not fd) */
 void msg_free_parts(struct msg *m);
 
@@ -103,5 +110,12 @@ char *msg_payload(struct msg *m, size_t i, size_t *len);
 
 /* io_copy_range - copy src[off..off+len) to dst's current offset */
 int io_copy_range(int src, off_t off, off_t len, int dst);
+
+/* io_copy_lf - io_copy_range with each CRLF written as LF (a CR not
+ * followed by LF is kept) */
+int io_copy_lf(int src, off_t off, off_t len, int dst);
+
+/* util_write_lf - write p[0..n) to fd with each CRLF as LF */
+int util_write_lf(int fd, const char *p, size_t n);
 
 #endif

@@ -21,6 +21,7 @@
  * cur/ID is still the file it opened (someone may have finished it).
  */
 #include "scan.h"
+#include "log.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -317,4 +318,66 @@ long scan_clean_state(struct sd_spool *sp)
 	}
 	closedir(d);
 	return o.removed;
+}
+
+/* mutt_id - the entry id of a name a maildir reader gave it: "ID:2,FLAGS"
+ * (or ":1,...") with ID a valid entry name; 0 when name is not one */
+static int mutt_id(const char *name, char *id, size_t n)
+{
+	const char *colon = strchr(name, ':');
+	size_t k;
+
+	if (!colon || (colon[1] != '1' && colon[1] != '2') ||
+	    colon[2] != ',')
+		return 0;
+	k = (size_t)(colon - name);
+	if (k == 0 || k >= n)
+		return 0;
+	memcpy(id, name, k);
+	id[k] = '\0';
+	return scan_name_ok(id);
+}
+
+/* mutt_dir - move each "ID:2,..." of dirfd back to new/ID */
+static long mutt_dir(struct sd_spool *sp, int dirfd, const char *dirname)
+{
+	int fd = dup(dirfd);
+	struct dirent *de;
+	char id[256];
+	long n = 0;
+	DIR *d;
+
+	if (fd < 0)
+		return 0;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return 0;
+	}
+	rewinddir(d);
+	for (de = readdir(d); de; de = readdir(d)) {
+		struct stat st;
+
+		if (!mutt_id(de->d_name, id, sizeof(id)) ||
+		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (renameat2(dirfd, de->d_name, sp->new, id,
+			      RENAME_NOREPLACE) == 0) {
+			log_info("%s: %s/%s (renamed by a maildir reader) "
+				 "back in new/",
+				 id, dirname, de->d_name);
+			n++;
+		} else if (errno == EEXIST) {
+			log_warnx("%s: %s/%s left alone: new/%s exists", id,
+				  dirname, de->d_name, id);
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+long scan_mutt_names(struct sd_spool *sp)
+{
+	return mutt_dir(sp, sp->new, "new") + mutt_dir(sp, sp->cur, "cur");
 }

@@ -38,6 +38,11 @@ int scan_claim(struct sd_spool *sp, int fromfd, const char *name,
  * session that died mid-write); number removed */
 long scan_clean_tmp(struct sd_spool *sp, time_t now, long max_age);
 
+/* scan_mutt_names - entries a maildir reader renamed (mutt -f without
+ * -R: new/ID to cur/ID:2,S, or back as new/ID:2,) are renamed back to
+ * new/ID (never over an existing one) and so delivered. Their count. */
+long scan_mutt_names(struct sd_spool *sp);
+
 /* scan_clean_state - remove state/ files whose entry is in none of
  * new/ cur/ defer/ failed/ (at start, before workers run) */
 long scan_clean_state(struct sd_spool *sp);

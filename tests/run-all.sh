@@ -64,9 +64,17 @@ run_suite() {
 			ok=$((ok + 1))
 		fi
 	done <"$log"
+	# a TAP plan ("1..N") promises N results: fewer means the suite
+	# died on the way, which must not pass as the tests it never ran
+	local plan
+	plan=$(grep -m1 -E '^1\.\.[0-9]+$' "$log" | cut -d. -f3)
 	if [ $((ok + nok + skip)) -eq 0 ]; then
 		nok=1
 		failures+=("$label: no results (exit $rc), see $log")
+		tail -n 20 "$log" | sed "s/^/    /"
+	elif [ -n "$plan" ] && [ $((ok + nok + skip)) -lt "$plan" ]; then
+		nok=$((nok + 1))
+		failures+=("$label: ended after $((ok + nok + skip - 1)) of $plan results (exit $rc), see $log")
 		tail -n 20 "$log" | sed "s/^/    /"
 	fi
 	p_pass=$((p_pass + ok))

@@ -10,6 +10,24 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 port=${PORT:-2525}
 var=$top/var
+
+# a port already taken would make the listener below fail with a bare
+# "Address already in use" after the banner: say it plainly, first
+if ! python3 - "$port" <<'PY'
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError as e:
+    sys.exit(1)
+PY
+then
+	echo "make run: 127.0.0.1:$port is already in use (another make run," \
+		"or a server on that port); choose another: make run PORT=2526" >&2
+	exit 1
+fi
+
 mkdir -p "$var"/spool/tmp "$var"/spool/new "$var"/spool/cur \
 	"$var"/spool/failed "$var"/mail
 

@@ -11,7 +11,8 @@
  * control byte), the state fits the transaction (RCPT state only with
  * recipients, at most max_recipients), and the envelope of every DATA
  * can be written by entry_format and reads back the same: nothing the
- * client sends can forge or break the spool envelope.
+ * client sends can forge or break the spool envelope (XCLIENT's
+ * attributes included: the generous config trusts the client with it).
  */
 #include "frame.h"
 #include "fuzz.h"
@@ -32,7 +33,8 @@ static const char *confs[] = {
 	/* generous limits */
 	"{\"allowed_hosts\": [\"*\"], \"servers\": [{\"host_name\": "
 	"\"mx.test\", \"max_recipients\": 100000,"
-	" \"max_unrecognized_commands\": 1000, \"max_line_length\": 65536}]}",
+	" \"max_unrecognized_commands\": 1000, \"max_line_length\": 65536,"
+	" \"xclient_on\": true, \"xclient_trusted\": [\"192.0.2.0/24\"]}]}",
 	/* nothing allowed */
 	"{\"servers\": [{\"host_name\": \"mx.test\", \"max_size\": 1}]}",
 };
@@ -137,6 +139,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	n = size - 1;
 	session_init(&s, cfg, &cfg->servers[0], "192.0.2.1", 51234);
 	s.tls_offer = flags & 1;
+	/* the generous config takes XCLIENT from us (xclient.c) */
+	s.xclient_ok = s.srv->xclient_on;
 	frame_init(&f, (size_t)s.srv->max_line_length);
 	session_greeting(&s);
 	check_replies(&s);

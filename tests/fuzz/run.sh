@@ -29,6 +29,7 @@ dict_of() {
 	session | addr | data) echo $here/smtp.dict ;;
 	cfg | tls) echo $here/cfg.dict ;;
 	entry | hdrparse) echo $here/mail.dict ;;
+	proxy) echo $here/proxy.dict ;;
 	esac
 }
 

@@ -14,6 +14,9 @@
 #                            status says a signal killed the session
 #
 # Needs SMTPD_SESSION and SPOOLERD (binaries) in the environment.
+#
+# Maildir copies keep CRLF here (maildir_crlf): check.c compares each
+# copy byte for byte with what loadgen sent on the wire.
 
 STACK_PIDS=()
 
@@ -48,6 +51,7 @@ stack_config() { # max_clients timeout max_session_time
     "save_workers_size": ${SAVE_WORKERS:-4},
     "primary_mail_host": "mx.load.test",
     "maildir_path": "$WORK/mail/{domain}/{user}/Maildir",
+    "maildir_crlf": true,
     "retry_first": "1s",
     "retry_max": "5s",
     "rescan_interval": "5s"

@@ -201,8 +201,19 @@ def maildir_files(md):
     return out
 
 
+def wire(data):
+    """a Maildir copy (LF line ends, the default) back in the wire's CRLF,
+    to compare with what was sent; a copy still holding a CR is wrong"""
+    if b"\r" in data:
+        raise AssertionError("maildir copy has CR bytes (CRLF not folded "
+                             "to LF): %r" % data[:80])
+    return data.replace(b"\n", b"\r\n")
+
+
 def split_head(data):
-    """maildir copy -> (Return-Path+Delivered-To, Received, message)"""
+    """maildir copy -> (Return-Path+Delivered-To, Received, message), in
+    CRLF"""
+    data = wire(data)
     i = data.index(b"\r\nReceived: ") + 2
     head = data[:i]
     j = i

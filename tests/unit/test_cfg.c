@@ -41,8 +41,18 @@ static void test_goguerrilla_16(void **state)
 	if (!c)
 		fail_msg("%s", d.text);
 	assert_int_equal(d.errors, 0);
-	/* its backend_config has go-guerrilla's recipient-check timeout */
-	assert_int_equal(d.warnings, 1);
+	/* its backend_config has go-guerrilla's recipient-check timeout,
+	 * and 1.6.1's sample cipher list names three RC4 suites in each of
+	 * its two servers: warnings, the suites dropped, the file loads */
+	assert_int_equal(d.warnings, 7);
+	assert_non_null(strstr(d.text, "warning: servers[0].tls.ciphers[3]: "
+				       "TLS_RSA_WITH_RC4_128_SHA is not "
+				       "offered"));
+	assert_non_null(strstr(d.text, "warning: servers[1].tls.ciphers[7]: "
+				       "TLS_ECDHE_RSA_WITH_RC4_128_SHA is "
+				       "not offered"));
+	assert_int_equal(c->servers[0].tls.ciphers.n, 8);
+	assert_null(strstr(c->servers[0].tls.ciphers.v[3], "RC4"));
 	assert_non_null(strstr(d.text, "warning: backend_config."
 				       "gw_val_rcpt_timeout: accepted for "
 				       "compatibility, has no effect"));
@@ -136,7 +146,81 @@ static void test_unknown_key_warns(void **state)
 	assert_int_equal(d.warnings, 2);
 	assert_non_null(strstr(d.text, "warning: frobnicate: unknown key"));
 	assert_non_null(strstr(d.text, "warning: servers[0].colour: unknown"));
+	assert_null(strstr(d.text, "did you mean"));
 	cfg_free(c);
+}
+
+/* test_unknown_key_suggests - a typo names the key it was meant to be */
+static void test_unknown_key_suggests(void **state)
+{
+	struct diag_log d = {{0}, 0, 0};
+	struct cfg *c = cfg_load_buf(
+		"{\"alowed_hosts\": [\"a.example\"], \"Spool_Dir\": \"/x\", "
+		"\"server\": [], \"servers\": [{\"max_sise\": 5, "
+		"\"tls\": {\"start_tls\": true}}]}",
+		collect, &d);
+
+	(void)state;
+	assert_non_null(c);
+	assert_non_null(strstr(d.text, "alowed_hosts: unknown key, ignored "
+				       "(did you mean \"allowed_hosts\"?)"));
+	assert_non_null(strstr(d.text, "Spool_Dir: unknown key, ignored "
+				       "(did you mean \"spool_dir\"?)"));
+	assert_non_null(strstr(d.text, "server: unknown key, ignored "
+				       "(did you mean \"servers\"?)"));
+	assert_non_null(strstr(d.text, "servers[0].max_sise: unknown key, "
+				       "ignored (did you mean \"max_size\"?)"));
+	assert_non_null(strstr(d.text, "servers[0].tls.start_tls: unknown "
+				       "key, ignored (did you mean "
+				       "\"start_tls_on\"?)"));
+	cfg_free(c);
+}
+
+/* test_weak_ciphers - RC4/3DES/NULL/export suites are dropped with a
+ * warning naming each; a list of nothing else is an error */
+static void test_weak_ciphers(void **state)
+{
+	struct diag_log d = {{0}, 0, 0};
+	struct cfg *c = cfg_load_buf(
+		"{\"servers\": [{\"tls\": {\"ciphers\": ["
+		"\"TLS_RSA_WITH_3DES_EDE_CBC_SHA\", "
+		"\"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\", "
+		"\"TLS_RSA_WITH_NULL_SHA256\"]}}]}",
+		collect, &d);
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(d.warnings, 2);
+	assert_non_null(strstr(d.text, "servers[0].tls.ciphers[0]: "
+				       "TLS_RSA_WITH_3DES_EDE_CBC_SHA is not "
+				       "offered (3DES"));
+	assert_non_null(strstr(d.text, "servers[0].tls.ciphers[2]: "
+				       "TLS_RSA_WITH_NULL_SHA256 is not "
+				       "offered"));
+	assert_int_equal(c->servers[0].tls.ciphers.n, 1);
+	assert_string_equal(c->servers[0].tls.ciphers.v[0],
+			    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
+	cfg_free(c);
+	memset(&d, 0, sizeof(d));
+	c = cfg_load_buf("{\"servers\": [{\"tls\": {\"ciphers\": ["
+			 "\"TLS_RSA_WITH_RC4_128_SHA\"]}}]}",
+			 collect, &d);
+	assert_null(c);
+	assert_non_null(strstr(d.text, "error: servers[0].tls.ciphers: none "
+				       "of the listed suites is offered"));
+}
+
+/* test_json_error_line_column - a syntax error says where */
+static void test_json_error_line_column(void **state)
+{
+	struct diag_log d = {{0}, 0, 0};
+	struct cfg *c = cfg_load_buf("{\"a\": 1,\n  \"b\": x}\n", collect,
+				     &d);
+
+	(void)state;
+	assert_null(c);
+	assert_non_null(strstr(d.text, "error: not valid JSON at line 2, "
+				       "column 8"));
 }
 
 /* keys we accept from go-guerrilla but do not act on: each one present
@@ -149,8 +233,6 @@ static void test_noeffect_keys_warn(void **state)
 		"backend_config.validate_process",
 		"backend_config.sql_max_open_conns",
 		"backend_config.sql_max_idle_conns",
-		"servers[0].xclient_on",
-		"servers[1].xclient_on",
 	};
 	struct diag_log d = {{0}, 0, 0};
 	struct cfg *c = cfg_load_buf(
@@ -168,7 +250,7 @@ static void test_noeffect_keys_warn(void **state)
 	if (!c)
 		fail_msg("%s", d.text);
 	assert_int_equal(d.errors, 0);
-	assert_int_equal(d.warnings, 6);
+	assert_int_equal(d.warnings, 4);
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		char want[128];
 
@@ -187,7 +269,10 @@ static void test_noeffect_keys_warn(void **state)
 	assert_null(strstr(dump, "validate_process"));
 	assert_null(strstr(dump, "sql_max_open_conns"));
 	assert_null(strstr(dump, "sql_max_idle_conns"));
-	assert_null(strstr(dump, "xclient_on"));
+	/* xclient_on acts now (XCLIENT, xclient.c) */
+	assert_non_null(strstr(dump, "xclient_on"));
+	assert_int_equal(c->servers[0].xclient_on, 0);
+	assert_int_equal(c->servers[1].xclient_on, 1);
 	assert_non_null(strstr(dump, "gw_save_timeout"));
 	free(dump);
 	cfg_free(c);
@@ -425,6 +510,9 @@ int main(void)
 		cmocka_unit_test(test_server_pick),
 		cmocka_unit_test(test_server_pick_disabled),
 		cmocka_unit_test(test_dump_roundtrip),
+		cmocka_unit_test(test_unknown_key_suggests),
+		cmocka_unit_test(test_weak_ciphers),
+		cmocka_unit_test(test_json_error_line_column),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -66,7 +66,7 @@ static void test_errors_name_the_key(void **state)
 	     out, sizeof(out), err, -1);
 	assert_non_null(strstr(err, "protocols[1]"));
 	prio("{\"servers\":[{\"tls\":{\"ciphers\":["
-	     "\"TLS_RSA_WITH_RC4_128_SHA\"]}}]}",
+	     "\"TLS_ECDHE_RSA_WITH_MADE_UP_SUITE\"]}}]}",
 	     out, sizeof(out), err, -1);
 	assert_non_null(strstr(err, "ciphers[0]"));
 	prio("{\"servers\":[{\"tls\":{\"curves\":[\"P256\",\"B163\"]}}]}",
