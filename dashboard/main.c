@@ -24,6 +24,7 @@
 #include "collect.h"
 #include "log.h"
 #include "statsmsg.h"
+#include "version.h"
 #include "web.h"
 
 #include <crypt.h>
@@ -42,7 +43,6 @@
 #include <unistd.h>
 
 #define PROG "smtpd-dashboard"
-#define VERSION "0.1"
 #define SAVE_EVERY_MS 60000
 #define RQ_LEN 8192 /* datagrams between the receiver and the main loop */
 #define RQ_BATCH 256
@@ -269,7 +269,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--check-config"))
 			chk = 1;
 		else if (!strcmp(argv[i], "--version")) {
-			printf(PROG " " VERSION "\n");
+			printf(PROG " " SMTPD_VERSION "\n");
 			return 0;
 		} else if (!strcmp(argv[i], "hash-password")) {
 			return hash_password();
