@@ -7,7 +7,8 @@
 # installs exactly these files (the units have their paths rewritten to
 # SBINDIR and SYSCONFDIR):
 #
-#   SBINDIR/smtpd-session  SBINDIR/spoolerd  SBINDIR/smtpd-dashboard
+#   SBINDIR/smtpd-session  SBINDIR/spoolerd  SBINDIR/spoolq
+#   SBINDIR/smtpd-dashboard
 #   UNITDIR/smtpd.socket  UNITDIR/smtps.socket  UNITDIR/smtpd-session@.service
 #   UNITDIR/smtpd@.service -> smtpd-session@.service   (alias, symlink)
 #   UNITDIR/smtps@.service -> smtpd-session@.service   (alias, symlink)
@@ -25,7 +26,7 @@
 #   DATADIR/smtpd/smtpd.json                  (the sample, always current)
 #   DATADIR/smtpd/xinetd.d/smtpd  DATADIR/smtpd/tcpserver/run
 #   DATADIR/smtpd/tcpserver/tcp.smtp
-#   MANDIR/man8/smtpd-session.8  MANDIR/man8/spoolerd.8  MANDIR/man5/smtpd.json.5
+#   MANDIR/man8/smtpd-session.8  MANDIR/man8/spoolerd.8  MANDIR/man8/spoolq.8  MANDIR/man5/smtpd.json.5
 #   MANDIR/man8/smtpd-dashboard.8
 #
 # With an empty DESTDIR on a systemd machine it also creates the users and
@@ -49,7 +50,7 @@ INST_UNITS = smtpd.socket smtps.socket smtpd-session@.service \
 	spoolerd.service smtpd-tcpserver.service smtpd.service \
 	smtpd-accept.socket smtps-accept.socket smtpd-dashboard.service
 INST_ALIASES = smtpd@.service smtps@.service
-INST_MAN8 = smtpd-session/smtpd-session.8 spoolerd/spoolerd.8 \
+INST_MAN8 = smtpd-session/smtpd-session.8 spoolerd/spoolerd.8 spoolq/spoolq.8 \
 	dashboard/smtpd-dashboard.8
 INST_MAN5 = conf/smtpd.json.5
 # the units name /usr/sbin, /usr/share/smtpd and /etc/smtpd
@@ -63,7 +64,7 @@ INST_SED = sed -e 's|/usr/sbin/|$(SBINDIR)/|g' \
 # binary the default goal
 .DEFAULT_GOAL := all
 
-install: $(SESSION) $(SPOOLERD) $(DASHBOARD)
+install: $(SESSION) $(SPOOLERD) $(SPOOLQ) $(DASHBOARD)
 	$(INSTALL) -d -m 0755 $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
@@ -74,6 +75,7 @@ install: $(SESSION) $(SPOOLERD) $(DASHBOARD)
 	$(INSTALL) -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/smtpd/secrets
 	$(INSTALL) -m 0755 $(SESSION) $(DESTDIR)$(SBINDIR)/smtpd-session
 	$(INSTALL) -m 0755 $(SPOOLERD) $(DESTDIR)$(SBINDIR)/spoolerd
+	$(INSTALL) -m 0755 $(SPOOLQ) $(DESTDIR)$(SBINDIR)/spoolq
 	$(INSTALL) -m 0755 $(DASHBOARD) $(DESTDIR)$(SBINDIR)/smtpd-dashboard
 	for u in $(INST_UNITS); do \
 		$(INST_SED) units/$$u > $(DESTDIR)$(UNITDIR)/$$u.tmp && \
@@ -127,7 +129,7 @@ install: $(SESSION) $(SPOOLERD) $(DASHBOARD)
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/smtpd-session $(DESTDIR)$(SBINDIR)/spoolerd \
-		$(DESTDIR)$(SBINDIR)/smtpd-dashboard
+		$(DESTDIR)$(SBINDIR)/spoolq $(DESTDIR)$(SBINDIR)/smtpd-dashboard
 	for u in $(INST_UNITS) $(INST_ALIASES); do \
 		rm -f $(DESTDIR)$(UNITDIR)/$$u; \
 	done
@@ -140,7 +142,7 @@ uninstall:
 	-rmdir $(DESTDIR)$(DATADIR)/smtpd/xinetd.d \
 		$(DESTDIR)$(DATADIR)/smtpd/tcpserver $(DESTDIR)$(DATADIR)/smtpd
 	rm -f $(DESTDIR)$(MANDIR)/man8/smtpd-session.8 \
-		$(DESTDIR)$(MANDIR)/man8/spoolerd.8 \
+		$(DESTDIR)$(MANDIR)/man8/spoolerd.8 $(DESTDIR)$(MANDIR)/man8/spoolq.8 \
 		$(DESTDIR)$(MANDIR)/man8/smtpd-dashboard.8 \
 		$(DESTDIR)$(MANDIR)/man5/smtpd.json.5
 	@echo "uninstall: kept $(DESTDIR)$(SYSCONFDIR)/smtpd and the spool"
