@@ -10,6 +10,7 @@
 #   tcpserver (conf/tcpserver/run flags)  \
 #   xinetd (conf/xinetd.d/smtpd)           } on this machine, 127.0.0.1
 #   systemd-socket-activate --inetd (make run's launcher)
+#   the accept mode (smtpd-session --listen, smtpd.service's command)
 #   Postfix smtpd (private instance, loopback, discard transport)
 #
 # Every row is measured by the same client (tests/systemd/inside.py rate:
@@ -17,7 +18,9 @@
 # message), with 1 client and with 4 in parallel. Each message accepted by
 # smtpd-session is fsync'd into the spool before its 250, and spoolerd
 # delivers it to a maildir meanwhile; Postfix writes its queue file and
-# discards. The table goes to stdout and to bench/results/launchers.txt.
+# discards. The table goes to stdout and to bench/results/launchers.txt,
+# the figures also as KEY=VALUE lines (LABEL-1, LABEL-4) to
+# bench/results/launchers.env (read by bench/targets.sh).
 #
 # Needs root (nspawn, xinetd, postfix). Environment: N (connections per
 # measurement, default 400; the strict profile gets N/4), NO_NSPAWN=1
@@ -120,6 +123,13 @@ pids+=($!)
 wait_port "$port" && measure socket-activate "$port"
 kill -TERM -- "-${pids[-1]}" 2>/dev/null
 
+port=$(free_port)
+setsid "$work/smtpd-session" -c "$work/smtpd.json" --listen "127.0.0.1:$port" \
+	>"$work/accept.log" 2>&1 &
+pids+=($!)
+wait_port "$port" && measure accept "$port"
+kill -TERM -- "-${pids[-1]}" 2>/dev/null
+
 # --- Postfix smtpd: a private instance, no system mail service ----------
 if pf_available; then
 	port=$(free_port)
@@ -166,5 +176,9 @@ fi
 	row "tcpserver (conf/tcpserver/run)" tcpserver
 	row "xinetd (conf/xinetd.d/smtpd)" xinetd
 	row "systemd-socket-activate --inetd (make run)" socket-activate
+	row "accept mode (smtpd-session --listen)" accept
 	row "Postfix smtpd (master, discard transport)" postfix-smtpd
 } | tee "$top/bench/results/launchers.txt"
+for k in "${!R[@]}"; do
+	echo "$k=${R[$k]}"
+done | sort >"$top/bench/results/launchers.env"

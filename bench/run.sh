@@ -47,62 +47,14 @@ SESSION=$work/smtpd-session
 spool=$work/spool
 mkdir -p "$spool"/{tmp,new,cur,failed}
 
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		kill -TERM -- "-$p" 2>/dev/null || true
-	done
-	sleep 0.2
-	for p in "${pids[@]}"; do
-		kill -KILL -- "-$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	rm -rf "$spool"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_port() { # port pid
-	for _ in $(seq 1 100); do
-		kill -0 "$2" 2>/dev/null || {
-			echo "bench: the server for port $1 exited:" >&2
-			cat "$work"/*.err >&2
-			exit 1
-		}
-		if python3 - "$1" <<'EOF' 2>/dev/null; then return 0; fi
-import socket, sys
-c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2)
-f = c.makefile("rb")
-assert f.readline().startswith(b"220")
-c.sendall(b"QUIT\r\n"); f.readline()
-EOF
-		sleep 0.05
-	done
-	echo "bench: nothing answers on port $1" >&2
-	exit 1
-}
+. "$top/bench/lib.sh"
+bench_atexit() { rm -rf "$spool"; }
+bench_trap
+wait_port() { wait_banner "$1" "$2" || { cat "$work"/*.err >&2; exit 1; }; }
 
 # a 5 KB message (5120 bytes as sent) in LF lines for smtp-source -F
 msg=$work/msg-5k.txt
-python3 - "$msg" <<'EOF'
-import random, sys
-r = random.Random(5)
-head = (b"From: bench@client.test\nTo: to@example.com\n"
-        b"Subject: 5 KB benchmark message\n"
-        b"Message-ID: <bench@client.test>\n\n")
-body = b""
-while len(head) + len(body) < 5120 - 80:
-    body += bytes(r.choice(b"abcdefghijklmnopqrstuvwxyz ") for _ in
-                  range(72)) + b"\n"
-data = head + body
-data += b"x" * (5120 - len(data) - 1) + b"\n"
-open(sys.argv[1], "wb").write(data)
-EOF
+bench_msg "$msg"
 
 conf=$work/smtpd.json
 cat >"$conf" <<EOF
@@ -119,14 +71,14 @@ sport=$(free_port)
 setsid tcpserver -l localhost -H -R -b 1024 -c 1000 127.0.0.1 "$sport" \
 	"$SESSION" -c "$conf" 2>"$work/tcpserver.err" &
 tcppid=$!
-pids+=("$tcppid")
+BENCH_PIDS+=("$tcppid")
 # (2) Postfix smtp-sink, the ceiling
 kport=$(free_port)
 sinkuser=()
 [ "$(id -u)" = 0 ] && sinkuser=(-u nobody) # it refuses to run as root
 setsid smtp-sink "${sinkuser[@]}" 127.0.0.1:"$kport" 1000 2>"$work/smtp-sink.err" &
 sinkpid=$!
-pids+=("$sinkpid")
+BENCH_PIDS+=("$sinkpid")
 wait_port "$sport" "$tcppid"
 wait_port "$kport" "$sinkpid"
 

@@ -38,39 +38,10 @@ mkdir -p "$work" "$res"
 cp "$SESSION" "$work/smtpd-session"
 cp "$SPOOLERD" "$work/spoolerd"
 spool=$work/spool
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		kill -TERM -- "-$p" 2>/dev/null || true
-	done
-	sleep 0.3
-	for p in "${pids[@]}"; do
-		kill -KILL -- "-$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
+. "$top/bench/lib.sh"
+bench_trap
 msg=$work/msg-5k.txt
-python3 - "$msg" <<'EOF'
-import random, sys
-r = random.Random(5)
-head = (b"From: bench@client.test\nTo: to@example.com\n"
-        b"Subject: 5 KB benchmark message\n\n")
-body = b""
-while len(head) + len(body) < 5120 - 80:
-    body += bytes(r.choice(b"abcdefghijklmnopqrstuvwxyz ") for _ in
-                  range(72)) + b"\n"
-data = head + body
-data += b"x" * (5120 - len(data) - 1) + b"\n"
-open(sys.argv[1], "wb").write(data)
-EOF
+bench_msg "$msg"
 
 conf=$work/smtpd.json
 cat >"$conf" <<EOF
@@ -84,12 +55,7 @@ cat >"$conf" <<EOF
    "max_clients": 1000, "spool_min_free": 0}]}
 EOF
 
-# cpu PID - utime+stime of PID, its threads and its reaped children, ms
-cpu() {
-	awk -v hz="$(getconf CLK_TCK)" '{
-		sub(/^.*\) /, ""); printf "%d", ($12 + $13 + $14 + $15) * 1000 / hz
-	}' "/proc/$1/stat"
-}
+cpu() { cpu_ms "$1"; } # bench/lib.sh
 
 # spoolerd first: it makes the spool (scan_open) and drains it
 sdwrap=()
@@ -97,7 +63,7 @@ sdwrap=()
 	sdwrap=(perf record -g -q -o "$res/spool-perf-$TAG-spoolerd.data" --)
 setsid "${sdwrap[@]}" "$work/spoolerd" -c "$conf" 2>"$work/spoolerd.err" &
 sdpid=$!
-pids+=("$sdpid")
+BENCH_PIDS+=("$sdpid")
 if [ -n "${sdwrap[*]}" ]; then
 	w=$sdpid
 	for _ in $(seq 100); do
@@ -128,7 +94,7 @@ for c in $CASES; do
 		127.0.0.1 "$port" "$work/smtpd-session" -c "$conf" \
 		2>"$work/tcpserver.err" &
 	wpid=$!
-	pids+=("$wpid")
+	BENCH_PIDS+=("$wpid")
 	tpid=$wpid
 	if [ -n "$PROF" ]; then
 		for _ in $(seq 100); do

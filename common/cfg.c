@@ -130,6 +130,11 @@ static const struct key server_keys[] = {
 	 864000, 0, 0},
 	{"spool_min_free", K_INT, SOFF(spool_min_free), 10485760, 0, 0,
 	 1L << 50, 0, 0},
+	/* RFC 6531; HELO/EHLO syntax (helo.c); DATA deadline (run.c) */
+	{"smtputf8", K_BOOL, SOFF(smtputf8), 1, 0, 0, 1, 0, 0},
+	{"helo_strict", K_BOOL, SOFF(helo_strict), 1, 0, 0, 1, 0, 0},
+	{"min_data_rate", K_INT, SOFF(min_data_rate), 500, 0, 0, 1L << 40, 0,
+	 0},
 	{"tls", K_OBJ, SOFF(tls), 0, 0, 0, 0, tls_keys, 0},
 	/* the seed (go-guerrilla before 1.6) kept these flat on the server */
 	{"start_tls_on", K_BOOL, TLSOFF(start_tls_on), 0, 0, 0, 1, 0, KF_ALIAS},

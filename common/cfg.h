@@ -45,6 +45,9 @@ struct cfg_server {
 	long max_line_length;
 	long max_session_time; /* seconds, whole connection */
 	long spool_min_free;   /* bytes free needed before DATA */
+	int smtputf8;          /* advertise and accept SMTPUTF8 */
+	int helo_strict;       /* HELO/EHLO: a domain or address literal */
+	long min_data_rate;    /* bytes/s that extend the DATA deadline */
 	int proxy_protocol;    /* a PROXY v1/v2 header opens every connection */
 	struct cfg_strlist proxy_trusted;   /* who may send it (cidr.h) */
 	long long proxy_timeout; /* ms, for the whole header */

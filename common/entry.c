@@ -14,6 +14,7 @@
  *   X-Spool-Protocol: ESMTP
  *   X-Spool-TLS: none
  *   X-Spool-Body: 8BITMIME
+ *   X-Spool-SMTPUTF8: yes                  (only after MAIL ... SMTPUTF8)
  *   X-Spool-Size: 00000000000000004711     (message bytes, patched last)
  *   X-Spool-Data-Offset: 0000000587        (where the message starts)
  *   Received: from ... by ... with ESMTP id ...; date
@@ -32,6 +33,12 @@
  * as more of our Received header; the session then ends our header with
  * an empty line first (as Postfix does), which X-Spool-Data-Offset
  * counts as ours, so the client's bytes stay byte-exact after it.
+ *
+ * X-Spool-SMTPUTF8 (RFC 6531) is written only for a transaction that
+ * used SMTPUTF8: its addresses may be UTF-8 and X-Spool-Protocol is
+ * UTF8SMTP or UTF8SMTPS. Every other entry stays byte for byte what it
+ * was, and an entry without the field reads as not SMTPUTF8, so the
+ * version stays 2.
  *
  * Version 1 entries (written before X-Spool-Data-Offset existed) are
  * still read: spoolerd meets them after an upgrade in new/, cur/ and
@@ -135,8 +142,11 @@ int entry_format(struct buf *b, struct envelope *env)
 	    (env->proxy && field(b, "Proxy", env->proxy) < 0) ||
 	    field(b, "Helo", env->helo) < 0 ||
 	    field(b, "Protocol", env->protocol) < 0 ||
-	    field(b, "TLS", env->tls) < 0 || field(b, "Body", env->body) < 0 ||
-	    buf_add(b, "X-Spool-Size: ", 14) < 0)
+	    field(b, "TLS", env->tls) < 0 || field(b, "Body", env->body) < 0)
+		return -1;
+	if (env->smtputf8 && field(b, "SMTPUTF8", "yes") < 0)
+		return -1;
+	if (buf_add(b, "X-Spool-Size: ", 14) < 0)
 		return -1;
 	env->size_off = b->len;
 	entry_size_digits(digits, env->size < 0 ? 0 : env->size);
@@ -382,6 +392,12 @@ int entry_parse(const char *p, size_t len, struct envelope *env,
 			env->tls = dupn(v, vl);
 		} else if (IS("Body") && !env->body) {
 			env->body = dupn(v, vl);
+		} else if (IS("SMTPUTF8") && !env->smtputf8) {
+			if (vl != 3 || memcmp(v, "yes", 3) != 0) {
+				*err = "bad X-Spool-SMTPUTF8";
+				goto bad;
+			}
+			env->smtputf8 = 1;
 		} else if (IS("Size")) {
 			if (parse_ll(v, vl, &env->size) < 0) {
 				*err = "bad X-Spool-Size";

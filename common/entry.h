@@ -26,9 +26,10 @@ struct envelope {
 			      handed the client over, NULL for a direct one */
 	char *client_name; /* XCLIENT NAME, for Received only; NULL unknown */
 	char *helo;
-	char *protocol; /* SMTP, ESMTP, ESMTPS */
+	char *protocol; /* SMTP, ESMTP, ESMTPS, SMTPS, UTF8SMTP, UTF8SMTPS */
 	char *tls;      /* "none" or "TLS1.3 TLS_AES_256_GCM_SHA384" */
 	char *body;     /* 7BIT or 8BITMIME */
+	int smtputf8;   /* SMTPUTF8 transaction: X-Spool-SMTPUTF8: yes */
 	long long size; /* bytes of message data, -1 before the end */
 	/* offsets in the file, set by the reader and by entry_format */
 	size_t size_off;     /* where the X-Spool-Size digits start */

@@ -415,6 +415,12 @@ static void reap(void)
 		if (WIFSIGNALED(st) && WTERMSIG(st) != SIGTERM)
 			log_warnx("session %ld from %s died of signal %d",
 				  (long)pid, A.kids[i].ip, WTERMSIG(st));
+		else if (WIFEXITED(st) && WEXITSTATUS(st) != 0)
+			log_warnx("session %ld from %s exited %d", (long)pid,
+				  A.kids[i].ip, WEXITSTATUS(st));
+		else if (WIFEXITED(st))
+			log_debug("session %ld from %s exited 0", (long)pid,
+				  A.kids[i].ip);
 		A.kids[i] = A.kids[--A.nkids];
 	}
 }

@@ -2,11 +2,14 @@
  * addr.c - parse the path of MAIL FROM and RCPT TO (RFC 5321 4.1.2).
  *
  * Path = "<" [ A-d-l ":" ] Mailbox ">"; the source route is accepted and
- * dropped (RFC 5321 C). Local part: dot-string or quoted-string; octets
- * >= 0x80 are let through in atoms (UTF-8 from clients that do not say
- * SMTPUTF8 is common and harmless here). Domain: LDH labels or an address
- * literal. No control byte can pass, so an address is safe for the spool
- * envelope and the log. Limits: local part 64, domain 255, path 256.
+ * dropped (RFC 5321 C). Local part: dot-string or quoted-string; domain:
+ * labels or an address literal. Octets >= 0x80 are let through in atoms,
+ * quoted strings and domain labels (RFC 6531 3.3: UTF-8 in both parts);
+ * session.c then takes such an address only in an SMTPUTF8 transaction
+ * and only as valid UTF-8 (utf8.c), else 553 5.6.7. No control byte can
+ * pass, so an address is safe for the spool envelope and the log.
+ * Limits: local part 64, domain 255, path 256 (octets, as RFC 6531 3.3
+ * keeps them).
  */
 #include "addr.h"
 
@@ -22,10 +25,12 @@ static int is_atext(unsigned char c)
 	return strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL && c != '\0';
 }
 
+/* is_ldh - a byte of a domain label: LDH, '_', and the octets of a
+ * U-label (RFC 6531) */
 static int is_ldh(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || c == '-' || c == '_';
+	       (c >= '0' && c <= '9') || c == '-' || c == '_' || c >= 0x80;
 }
 
 /* domain_len - length of a valid Domain or address-literal at p, 0 if
@@ -91,7 +96,8 @@ static size_t local_len(const char *p, const char *end)
 				p++;
 				continue;
 			}
-			if (c < 32 || c > 126)
+			/* qtextSMTP, and UTF8-non-ascii (RFC 6531 3.3) */
+			if (c < 32 || c == 127)
 				return 0;
 		}
 		return 0;

@@ -2,7 +2,10 @@
  * io.c - the session's only reads and writes.
  *
  * Every wait is bounded: poll() with the server's `timeout` before each
- * read and each write, and io_stop (set by the whole-session alarm or
+ * read and each write; reads also end at a deadline (io_set_deadline:
+ * run.c gives each command line and each DATA phase one, so a client
+ * that sends a byte now and then cannot hold a session past it), and
+ * io_stop (set by the whole-session alarm or
  * SIGTERM, installed without SA_RESTART) ends any wait. read/write, not
  * recv/send, so a plain pipe works as well as a socket. The input buffer
  * has a fixed size taken at start; nothing grows with client input.
@@ -54,6 +57,36 @@ void io_free(struct io *io)
 	io->in = NULL;
 }
 
+long long io_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void io_set_deadline(struct io *io, long long at)
+{
+	io->deadline = at;
+	io->deadline_hit = 0;
+}
+
+/* wait_ms - the poll timeout for ev: the idle timeout, or what is left
+ * before the deadline for a read; -1 when the deadline has passed */
+static int wait_ms(struct io *io, short ev)
+{
+	long long left;
+
+	if (ev != POLLIN || !io->deadline)
+		return io->timeout_ms;
+	left = io->deadline - io_now_ms();
+	if (left <= 0) {
+		io->deadline_hit = 1;
+		return -1;
+	}
+	return left < io->timeout_ms ? (int)left : io->timeout_ms;
+}
+
 /* wait_fd - poll one fd for ev; 1 ready, or an io_status. Only reads
  * give up at io_stop: replies already queued (a 250 for a message that is
  * in the spool, a 221) are still written, bounded by the timeout, so the
@@ -65,13 +98,22 @@ static int wait_fd(struct io *io, int fd, short ev)
 	for (;;) {
 		int r;
 
+		int ms;
+
 		if (io_stop && ev == POLLIN)
 			return IO_TIMEOUT;
-		r = poll(&pfd, 1, io->timeout_ms);
+		ms = wait_ms(io, ev);
+		if (ms < 0)
+			return IO_TIMEOUT;
+		r = poll(&pfd, 1, ms);
 		if (r > 0)
 			return 1;
-		if (r == 0)
+		if (r == 0) {
+			/* the deadline, when it came before the idle time */
+			if (ms < io->timeout_ms)
+				io->deadline_hit = 1;
 			return IO_TIMEOUT;
+		}
 		if (errno != EINTR)
 			return IO_ERR;
 	}

@@ -15,6 +15,8 @@ enum io_status {
 struct io {
 	int rfd, wfd;
 	int timeout_ms;
+	long long deadline; /* reads end here (io_now_ms clock), 0: none */
+	int deadline_hit;   /* the last IO_TIMEOUT was the deadline */
 	char *in;
 	size_t cap, start, end; /* unread input is in[start..end) */
 	/* the transport; plain read/write until TLS replaces them */
@@ -36,6 +38,13 @@ int io_fill(struct io *io);
 
 /* io_write_all - write everything or fail: 0 or an io_status */
 int io_write_all(struct io *io, const char *p, size_t n);
+
+/* io_now_ms - a monotonic clock in milliseconds */
+long long io_now_ms(void);
+
+/* io_set_deadline - reads give IO_TIMEOUT (deadline_hit set) at the
+ * io_now_ms() time at, however much trickles in before; 0: none */
+void io_set_deadline(struct io *io, long long at);
 
 /* io_pause - wait ms milliseconds (the error delay), or less if io_stop
  * is set meanwhile */

@@ -34,6 +34,11 @@ enum reply_id {
 	R_TOO_MANY_RCPT, /* 452 4.5.3 */
 	R_SIZE,          /* 552 5.3.4 */
 	R_BARE,          /* 550 5.6.0 */
+	R_BDAT_SYNTAX,    /* 501 5.5.4 */
+	R_BDAT_NEED_RCPT, /* 503 5.5.1 */
+	R_BDAT_MIX,       /* 503 5.5.1 */
+	R_BDAT_SEQ,       /* 503 5.5.1 */
+	R_BINARY_DATA,    /* 503 5.5.1 */
 	R_WRITE_FAIL,    /* 451 4.3.0 */
 	R_NO_SPACE,      /* 452 4.3.1 */
 	R_TOO_MANY_ERR,  /* 421 4.7.0 */
@@ -41,6 +46,10 @@ enum reply_id {
 	R_INTERNAL,      /* 421 4.3.0 */
 	R_TLS_UNAVAIL,   /* 454 4.7.0 */
 	R_FULL,          /* 421 4.7.0 */
+	R_NEED_UTF8,     /* 553 5.6.7 */
+	R_HELO_INVALID,  /* 501 5.5.2 */
+	R_AUTH_NEED_EHLO, /* 503 5.5.1 */
+	R_AUTH_NONE,     /* 502 5.5.1 */
 	R_XCLIENT_DENY,  /* 550 5.7.0 */
 	R_XCLIENT_TX,    /* 503 5.5.1 */
 	R_XCLIENT_SYNTAX, /* 501 5.5.4 */

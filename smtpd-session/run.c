@@ -7,7 +7,19 @@
  * saferead). Command lines come out of frame.c: they end at LF (an
  * optional CR before it is dropped); a line longer than max_line_length
  * gets 500 5.5.2 once and is skipped to its LF, so its tail is never
- * parsed as commands.
+ * parsed as commands. BDAT chunks (bdat.c) are read here too, exactly
+ * their size, into the same spool writer as DATA; the entry stays open
+ * between chunks and is dropped whenever the transaction ends without
+ * its LAST chunk (RSET, HELO, QUIT, a failure, the connection lost).
+ *
+ * Deadlines (not only the idle `timeout` of every read): each command
+ * line must be whole within `timeout` seconds of our starting to wait
+ * for it, and the DATA phase within `timeout` plus one second per
+ * min_data_rate bytes received (Postfix's smtpd_per_record_deadline and
+ * smtpd_min_data_rate; min_data_rate 0: the whole DATA within
+ * `timeout`). A client that trickles a byte a second is cut there with
+ * 421 4.4.2, logged; a large message on a slow but honest link keeps
+ * earning time.
  *
  * On a proxy_protocol entry a command line that opens another PROXY
  * header ("PROXY ", or v2's signature in one piece) ends the session.
@@ -65,6 +77,10 @@ static int fill(struct run *r)
 		st = io_fill(r->io);
 	if (st > 0)
 		return 1;
+	if (st == IO_TIMEOUT && r->io->deadline_hit && !io_stop)
+		log_info("%s deadline exceeded from %s (timeout %lds)",
+			 r->s->state == ST_DATA ? "DATA" : "command line",
+			 r->s->peer_ip, r->s->srv->timeout);
 	if (st == IO_TIMEOUT && r->s->end == END_NONE) {
 		/* idle too long, the session's time is up, or SIGTERM:
 		 * one last reply (writes ignore io_stop, bounded by the
@@ -143,12 +159,40 @@ static int open_entry(struct run *r, enum reply_id *err)
 	return 0;
 }
 
+/* data_deadline - the DATA phase's deadline after got bytes: timeout,
+ * plus a second per min_data_rate bytes */
+static void data_deadline(struct run *r, long long start,
+                          unsigned long long got)
+{
+	const struct cfg_server *srv = r->s->srv;
+	long long at = start + srv->timeout * 1000LL;
+
+	if (srv->min_data_rate > 0)
+		at += (long long)(got * 1000ULL /
+				  (unsigned long long)srv->min_data_rate);
+	io_set_deadline(r->io, at);
+}
+
+/* note_queued - the new queue id into the disconnect line's list */
+static void note_queued(struct run *r)
+{
+	size_t have = strlen(r->s->queued), idl = strlen(r->sp->id);
+
+	if (have + idl + 2 <= sizeof(r->s->queued) - 16 && !r->s->queued_cut)
+		snprintf(r->s->queued + have, sizeof(r->s->queued) - have,
+			 "%s%s", have ? "," : "", r->sp->id);
+	else
+		r->s->queued_cut++;
+}
+
 /* do_data - 354, stream the message into the spool, then the verdict */
 static int do_data(struct run *r)
 {
 	struct io *io = r->io;
 	struct data_rd d;
 	enum reply_id err = R_WRITE_FAIL, spooled = R_OKAY;
+	long long start;
+	unsigned long long got = 0;
 
 	if (open_entry(r, &err) < 0) {
 		session_data_start(r->s, 0, err);
@@ -157,6 +201,8 @@ static int do_data(struct run *r)
 	session_data_start(r->s, 1, R_OKAY);
 	data_init(&d, r->s->srv->max_size);
 	r->unchecked = 0;
+	start = io_now_ms();
+	data_deadline(r, start, 0);
 	for (;;) {
 		size_t used;
 
@@ -172,6 +218,8 @@ static int do_data(struct run *r)
 			break;
 		}
 		io->start += used;
+		got += used;
+		data_deadline(r, start, got);
 	}
 	if (d.toolarge || d.bare || d.sink_failed) {
 		spool_abort(r->sp);
@@ -197,18 +245,10 @@ static int do_data(struct run *r)
 			  strerror(r->sp->err));
 		spooled = R_WRITE_FAIL;
 	} else {
-		size_t have = strlen(r->s->queued), idl = strlen(r->sp->id);
-
 		log_info("%s queued from=<%s> nrcpt=%zu size=%lld client=%s",
 			 r->sp->id, r->s->tx.sender, r->s->tx.nrcpts, d.size,
 			 r->s->peer_ip);
-		if (have + idl + 2 <= sizeof(r->s->queued) - 16 &&
-		    !r->s->queued_cut)
-			snprintf(r->s->queued + have,
-				 sizeof(r->s->queued) - have, "%s%s",
-				 have ? "," : "", r->sp->id);
-		else
-			r->s->queued_cut++;
+		note_queued(r);
 		stats_message(d.size, r->s->tx.nrcpts, r->s->tls_on);
 	}
 	if (spooled != R_OKAY &&
@@ -218,12 +258,73 @@ static int do_data(struct run *r)
 	return 1;
 }
 
+/* do_bdat - read one BDAT chunk into the spool (or drop it), then its
+ * reply; the entry is opened at the first chunk and committed at LAST */
+static int do_bdat(struct run *r)
+{
+	struct session *s = r->s;
+	struct bdat_tx *bt = &s->bdat;
+	struct io *io = r->io;
+	enum reply_id err = R_WRITE_FAIL, spooled = R_OKAY;
+
+	if (bt->take && bt->first) {
+		int ok = open_entry(r, &err) == 0;
+
+		r->unchecked = 0;
+		bdat_opened(s, ok, err);
+	}
+	bdat_chunk(&bt->rd, bt->n, !bt->take);
+	while (bt->rd.left > 0) {
+		if (io->start == io->end && !fill(r)) {
+			spool_abort(r->sp);
+			log_info("connection lost during BDAT from %s",
+				 s->peer_ip);
+			return 0;
+		}
+		io->start += bdat_feed(&bt->rd, io->in + io->start,
+				       io->end - io->start, sink, r);
+	}
+	if (bt->take && bt->rd.sink_failed) {
+		log_error("spool write failed: %s", strerror(r->sp->err));
+		spooled = (r->sp->err == ENOSPC || r->sp->err == EDQUOT)
+				  ? R_NO_SPACE
+				  : R_WRITE_FAIL;
+	}
+	if (!bdat_chunk_end(s, spooled))
+		return 1;
+	if (spool_space_ok(r->sp, (long long)r->sp->wlen,
+			   s->srv->spool_min_free) == 0) {
+		spool_abort(r->sp);
+		log_error("spool %s: free space below spool_min_free after "
+			  "BDAT",
+			  r->spool_dir);
+		spooled = R_NO_SPACE;
+	} else if (spool_commit(r->sp, bt->rd.size) < 0) {
+		log_error("spool commit %s failed: %s", r->sp->id,
+			  strerror(r->sp->err));
+		spooled = (r->sp->err == ENOSPC || r->sp->err == EDQUOT)
+				  ? R_NO_SPACE
+				  : R_WRITE_FAIL;
+	} else {
+		log_info("%s queued from=<%s> nrcpt=%zu size=%lld client=%s "
+			 "via=BDAT chunks=%u body=%s",
+			 r->sp->id, s->tx.sender, s->tx.nrcpts, bt->rd.size,
+			 s->peer_ip, bt->rd.chunks,
+			 bt->rd.binary ? "BINARYMIME" : "text");
+		note_queued(r);
+		stats_message(bt->rd.size, s->tx.nrcpts, s->tls_on);
+	}
+	bdat_committed(s, spooled, r->sp->id);
+	return 1;
+}
+
 /* next_line - the next command line into line and len: 1 a line, 2 an
  * overlong line was answered, 0 the session is over */
 static int next_line(struct run *r, const char **line, size_t *len)
 {
 	struct io *io = r->io;
 
+	io_set_deadline(io, io_now_ms() + r->s->srv->timeout * 1000LL);
 	for (;;) {
 		size_t used;
 		enum frame_res fr;
@@ -274,12 +375,18 @@ void run_session(struct run *r)
 			act = session_feed_line(s, line, len);
 		if (act == ACT_DATA && !do_data(r))
 			break;
+		if (act == ACT_BDAT && !do_bdat(r))
+			break;
+		/* a BDAT message ended by RSET, HELO, QUIT or its failure */
+		if (r->sp->fd >= 0 && !(s->state == ST_BDAT && s->bdat.take))
+			spool_abort(r->sp);
 		/* only when offered, and main.c sets the hook with the offer */
 		if (act == ACT_STARTTLS && r->starttls(r) < 0)
 			break;
 		if (act == ACT_CLOSE)
 			break;
 	}
+	spool_abort(r->sp); /* a BDAT message cut off */
 	if (s->end != END_EOF && s->end != END_IOERR)
 		run_flush(r);
 }

@@ -171,7 +171,7 @@ void serve_signals(long max_session_time)
 
 static const char *end_names[] = {"none",     "quit",     "eof",
 				  "timeout",  "errors",   "io-error",
-				  "internal", "tls-failed"};
+				  "internal", "tls-failed", "http"};
 
 /* log_summary - the one line per connection (Postfix's disconnect) */
 static void log_summary(const struct session *s, double secs)

@@ -1,6 +1,7 @@
 /*
  * session.c - the SMTP protocol core (RFC 5321 with PIPELINING, SIZE,
- * 8BITMIME, ENHANCEDSTATUSCODES; STARTTLS hooks for RFC 3207).
+ * 8BITMIME, ENHANCEDSTATUSCODES; STARTTLS hooks for RFC 3207; CHUNKING
+ * and BINARYMIME, RFC 3030, in bdat.c behind one table row).
  *
  * Pure: a command line goes in, replies are appended to s->out and an
  * action comes out; run.c does the reading, writing and spooling. One
@@ -16,10 +17,18 @@
  * the session ends with 421 4.7.0; an accepted message forgives them.
  * NOOP, VRFY, RSET and HELP past max_junk_commands count as errors too.
  * Replies never echo client bytes.
+ *
+ * SMTPUTF8 (RFC 6531, when the server's smtputf8 is on): an address with
+ * octets >= 0x80 is taken only after MAIL ... SMTPUTF8 (else 553 5.6.7,
+ * RFC 6531 3.5) and only as valid UTF-8 (utf8.c); a U-label domain is
+ * compared with allowed_hosts as its A-label. HELO/EHLO arguments and
+ * HTTP requests: helo.c. AUTH: refused with a text saying why.
  */
 #include "session.h"
+#include "helo.h"
 #include "stats.h"
 #include "log.h"
+#include "utf8.h"
 #include "util.h"
 #include "xclient.h"
 
@@ -30,7 +39,9 @@
 #include <strings.h>
 
 #define SB(st) (1u << (st))
-#define ANY (SB(ST_CONNECTED) | SB(ST_HELO) | SB(ST_MAIL) | SB(ST_RCPT))
+#define ANY                                                             \
+	(SB(ST_CONNECTED) | SB(ST_HELO) | SB(ST_MAIL) | SB(ST_RCPT) |   \
+	 SB(ST_BDAT))
 
 typedef enum session_action (*cmd_fn)(struct session *s, const char *arg,
                                       size_t alen);
@@ -56,8 +67,10 @@ static enum session_action cmd_starttls(struct session *, const char *,
                                         size_t);
 static enum session_action cmd_notimpl(struct session *, const char *,
                                        size_t);
+static enum session_action cmd_auth(struct session *, const char *, size_t);
 static enum session_action cmd_xclient(struct session *, const char *,
                                        size_t);
+static enum session_action cmd_bdat(struct session *, const char *, size_t);
 
 static const struct cmd cmds[] = {
 	{"HELO", cmd_helo, ANY, R_OKAY},
@@ -74,14 +87,16 @@ static const struct cmd cmds[] = {
 	{"EXPN", cmd_notimpl, ANY, R_OKAY},
 	{"TURN", cmd_notimpl, ANY, R_OKAY},
 	{"ETRN", cmd_notimpl, ANY, R_OKAY},
+	{"AUTH", cmd_auth, ANY, R_OKAY},
 	{"XCLIENT", cmd_xclient, ANY, R_OKAY},
+	{"BDAT", cmd_bdat, ANY, R_OKAY}, /* states: bdat.c */
 };
 
 _Static_assert(sizeof(cmds) / sizeof(cmds[0]) == SESSION_NCMDS,
                "SESSION_NCMDS");
 
-static const char *state_names[] = {"connected", "helo", "mail",
-				    "rcpt",      "data", "quit"};
+static const char *state_names[] = {"connected", "helo", "mail", "rcpt",
+				    "data",      "quit", "bdat"};
 
 const char *session_cmd_name(unsigned i)
 {
@@ -89,7 +104,7 @@ const char *session_cmd_name(unsigned i)
 }
 
 /* session_enter - the only place the state changes */
-static void session_enter(struct session *s, enum session_state st)
+void session_enter(struct session *s, enum session_state st)
 {
 	if (s->state != st)
 		log_debug("state %s -> %s", state_names[s->state],
@@ -105,6 +120,12 @@ static void tx_reset(struct tx *tx)
 		free(tx->rcpts[i]);
 	free(tx->rcpts);
 	memset(tx, 0, sizeof(*tx));
+}
+
+/* session_tx_reset - forget the transaction (for bdat.c) */
+void session_tx_reset(struct session *s)
+{
+	tx_reset(&s->tx);
 }
 
 void session_init(struct session *s, const struct cfg *cfg,
@@ -158,6 +179,12 @@ static enum session_action error_limit(struct session *s,
 	s->end = END_ERRORS;
 	session_enter(s, ST_QUIT);
 	return ACT_CLOSE;
+}
+
+/* session_check_errors - the error limit after a deferred reply */
+void session_check_errors(struct session *s)
+{
+	error_limit(s, ACT_NONE);
 }
 
 /* junk - NOOP, VRFY, RSET, HELP: free up to max_junk_commands, then each
@@ -253,6 +280,15 @@ static enum session_action feed(struct session *s, const char *line,
 	arg = line + vlen;
 	alen = len - vlen;
 	trim(&arg, &alen);
+	if (s->lines++ == 0 && helo_http_verb(line, vlen)) {
+		char v[16];
+
+		util_printable(v, sizeof(v), line, vlen, 10);
+		log_info("HTTP request (%s) from %s: closing", v, s->peer_ip);
+		s->end = END_HTTP;
+		session_enter(s, ST_QUIT);
+		return ACT_CLOSE;
+	}
 	for (i = 0; i < SESSION_NCMDS; i++) {
 		const struct cmd *c = &cmds[i];
 
@@ -266,6 +302,8 @@ static enum session_action feed(struct session *s, const char *line,
 				r = R_NEED_HELO;
 			else if (c->fn == cmd_mail)
 				r = R_NESTED_MAIL;
+			else if (s->state == ST_BDAT)
+				r = c->fn == cmd_data ? R_BDAT_MIX : R_BDAT_SEQ;
 			else if (c->fn == cmd_data && s->state == ST_MAIL &&
 				 s->tx.rcpt_tried)
 				r = R_NO_VALID_RCPT;
@@ -282,25 +320,21 @@ static enum session_action feed(struct session *s, const char *line,
 	return count_error(s, R_UNKNOWN);
 }
 
-/* helo_ok - a printable name without spaces (a domain, a literal, or the
- * junk many clients send; RFC 5321 4.1.4 says not to refuse on it) */
-static int helo_ok(const char *a, size_t n)
-{
-	size_t i;
-
-	if (n == 0 || n >= 256)
-		return 0;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)a[i] <= 0x20 || (unsigned char)a[i] >= 0x7f)
-			return 0;
-	return 1;
-}
-
 static enum session_action greet(struct session *s, const char *arg,
                                  size_t alen, int esmtp)
 {
-	if (!helo_ok(arg, alen)) {
-		session_reply(s, R_HELO_SYNTAX);
+	enum helo_verdict v = helo_check(arg, alen, s->srv->helo_strict);
+
+	if (v != HELO_OK) {
+		if (v == HELO_NOT_NAME) {
+			char a[120];
+
+			util_printable(a, sizeof(a), arg, alen, 100);
+			log_info("HELO/EHLO from %s refused (helo_strict): %s",
+				 s->peer_ip, a);
+		}
+		session_reply(s, v == HELO_JUNK ? R_HELO_SYNTAX
+						: R_HELO_INVALID);
 		return ACT_NONE;
 	}
 	memcpy(s->helo, arg, alen);
@@ -316,8 +350,14 @@ static enum session_action greet(struct session *s, const char *arg,
 	replyf(s, "250-%s Hello", s->srv->host_name);
 	replyf(s, "250-SIZE %ld", s->srv->max_size);
 	replyf(s, "250-PIPELINING");
+	replyf(s, "250-CHUNKING");
+	replyf(s, "250-BINARYMIME");
 	replyf(s, "250-8BITMIME");
 	replyf(s, "250-ENHANCEDSTATUSCODES");
+	if (s->srv->smtputf8)
+		replyf(s, "250-SMTPUTF8");
+	/* RFC 9422 */
+	replyf(s, "250-LIMITS RCPTMAX=%ld", s->srv->max_recipients);
 	if (s->tls_offer && !s->tls_on)
 		replyf(s, "250-STARTTLS");
 	if (s->xclient_ok)
@@ -381,16 +421,39 @@ static int mail_params(struct session *s, const struct mailpath *mp,
 			} else if (v && vl == 8 &&
 				   !strncasecmp(v, "8BITMIME", 8)) {
 				s->tx.body8 = 1;
+			} else if (v && vl == 10 &&
+				   !strncasecmp(v, "BINARYMIME", 10)) {
+				s->tx.body8 = 2; /* BDAT only (bdat.c) */
 			} else {
 				*err = R_BODY_PARAM;
 				return -1;
 			}
+		} else if (kl == 8 && !strncasecmp(k, "SMTPUTF8", 8) &&
+			   s->srv->smtputf8) {
+			if (v) {
+				*err = R_SYNTAX;
+				return -1;
+			}
+			s->tx.utf8 = 1;
 		} else {
 			*err = R_PARAM;
 			return -1;
 		}
 	}
 	return 0;
+}
+
+/* utf8_addr - an address with octets >= 0x80: R_OKAY in an SMTPUTF8
+ * transaction when it is valid UTF-8, else R_NEED_UTF8 or bad (the
+ * syntax reply) */
+static enum reply_id utf8_addr(const struct session *s,
+                               const struct mailpath *mp, enum reply_id bad)
+{
+	if (!utf8_has_8bit(mp->addr, mp->len))
+		return R_OKAY;
+	if (!s->tx.utf8)
+		return R_NEED_UTF8;
+	return utf8_valid(mp->addr, mp->len) ? R_OKAY : bad;
 }
 
 static enum session_action cmd_mail(struct session *s, const char *arg,
@@ -410,8 +473,15 @@ static enum session_action cmd_mail(struct session *s, const char *arg,
 		return ACT_NONE;
 	}
 	s->tx.body8 = 0;
+	s->tx.utf8 = 0;
 	s->tx.declared = 0;
 	if (mail_params(s, &mp, &err) < 0) {
+		session_reply(s, err);
+		return ACT_NONE;
+	}
+	err = utf8_addr(s, &mp, R_SENDER_SYNTAX);
+	if (err != R_OKAY) {
+		s->tx.utf8 = 0;
 		session_reply(s, err);
 		return ACT_NONE;
 	}
@@ -454,10 +524,27 @@ static int rcpt_known(const struct tx *tx, const struct mailpath *mp)
 	return 0;
 }
 
+/* rcpt_allowed - is the recipient's domain in allowed_hosts? A U-label
+ * domain is looked up as its A-label ("xn--"), as allowed_hosts are
+ * written as in DNS; one that has no A-label form is not allowed */
+static int rcpt_allowed(const struct session *s, const struct mailpath *mp)
+{
+	const char *d = mp->addr + mp->at + 1;
+	size_t dl = mp->len - mp->at - 1;
+	char ace[256];
+	int n;
+
+	if (!utf8_has_8bit(d, dl))
+		return cfg_host_allowed(s->cfg, d, dl);
+	n = utf8_domain_to_ascii(d, dl, ace, sizeof(ace));
+	return n > 0 && cfg_host_allowed(s->cfg, ace, (size_t)n);
+}
+
 static enum session_action cmd_rcpt(struct session *s, const char *arg,
                                     size_t alen)
 {
 	struct mailpath mp;
+	enum reply_id err;
 	enum addr_kind k;
 	char **nr, *copy;
 
@@ -477,13 +564,16 @@ static enum session_action cmd_rcpt(struct session *s, const char *arg,
 		session_reply(s, R_PARAM);
 		return ACT_NONE;
 	}
+	err = utf8_addr(s, &mp, R_RCPT_SYNTAX);
+	if (err != R_OKAY) {
+		session_reply(s, err);
+		return ACT_NONE;
+	}
 	if (s->tx.nrcpts >= (size_t)s->srv->max_recipients) {
 		session_reply(s, R_TOO_MANY_RCPT);
 		return ACT_NONE;
 	}
-	if (k == ADDR_MAILBOX &&
-	    !cfg_host_allowed(s->cfg, mp.addr + mp.at + 1,
-			      mp.len - mp.at - 1)) {
+	if (k == ADDR_MAILBOX && !rcpt_allowed(s, &mp)) {
 		char a[120];
 
 		util_printable(a, sizeof(a), mp.addr, mp.len, 100);
@@ -523,6 +613,11 @@ static enum session_action cmd_data(struct session *s, const char *arg,
 		session_reply(s, R_NO_ARGS);
 		return ACT_NONE;
 	}
+	if (s->tx.body8 == 2) {
+		/* RFC 3030 3: BINARYMIME is sent with BDAT only */
+		session_reply(s, R_BINARY_DATA);
+		return ACT_NONE;
+	}
 	return ACT_DATA;
 }
 
@@ -540,8 +635,14 @@ void session_envelope(struct session *s, struct envelope *env)
 	env->helo = s->helo;
 	env->protocol = s->tls_on ? (s->esmtp ? "ESMTPS" : "SMTPS")
 				  : (s->esmtp ? "ESMTP" : "SMTP");
+	/* RFC 6531 4.3 (no AUTH here, so never UTF8SMTPA/UTF8SMTPSA) */
+	if (s->tx.utf8)
+		env->protocol = s->tls_on ? "UTF8SMTPS" : "UTF8SMTP";
+	env->smtputf8 = s->tx.utf8;
 	env->tls = s->tls_desc;
-	env->body = s->tx.body8 ? "8BITMIME" : "7BIT";
+	env->body = s->tx.body8 == 2 ? "BINARYMIME"
+		    : s->tx.body8    ? "8BITMIME"
+				     : "7BIT";
 	env->size = -1;
 }
 
@@ -664,12 +765,31 @@ void session_tls_done(struct session *s, const char *desc)
 	session_enter(s, ST_CONNECTED);
 }
 
+/* cmd_bdat - CHUNKING lives in bdat.c */
+static enum session_action cmd_bdat(struct session *s, const char *arg,
+                                    size_t alen)
+{
+	return (enum session_action)bdat_cmd(s, arg, alen);
+}
+
 static enum session_action cmd_notimpl(struct session *s, const char *arg,
                                        size_t alen)
 {
 	(void)arg;
 	(void)alen;
 	session_reply(s, R_NOT_IMPL);
+	return ACT_NONE;
+}
+
+/* cmd_auth - no AUTH here: say so plainly (RFC 4954 is for submission;
+ * this server only receives) */
+static enum session_action cmd_auth(struct session *s, const char *arg,
+                                    size_t alen)
+{
+	(void)arg;
+	(void)alen;
+	session_reply(s, s->state == ST_CONNECTED ? R_AUTH_NEED_EHLO
+						  : R_AUTH_NONE);
 	return ACT_NONE;
 }
 

@@ -4,6 +4,7 @@
 #define SESSION_H
 
 #include "addr.h"
+#include "bdat.h"
 #include "buf.h"
 #include "cfg.h"
 #include "data.h"
@@ -17,6 +18,7 @@ enum session_state {
 	ST_RCPT,      /* at least one RCPT accepted */
 	ST_DATA,      /* reading the message */
 	ST_QUIT,      /* closing */
+	ST_BDAT,      /* between the chunks of a BDAT message (bdat.c) */
 };
 
 enum session_action {
@@ -24,6 +26,7 @@ enum session_action {
 	ACT_DATA,     /* DATA accepted: open the spool entry, then 354 */
 	ACT_STARTTLS, /* STARTTLS accepted: reply 220 or 454, handshake */
 	ACT_CLOSE,    /* flush the replies and close */
+	ACT_BDAT,     /* read s->bdat.n octets, then bdat_chunk_end */
 };
 
 enum session_end {
@@ -35,16 +38,18 @@ enum session_end {
 	END_IOERR,
 	END_INTERNAL,
 	END_TLS, /* the TLS handshake failed */
+	END_HTTP, /* an HTTP request as the first command */
 };
 
-#define SESSION_NCMDS 15
+#define SESSION_NCMDS 17
 
 struct tx {
 	char sender[ADDR_MAX_PATH + 1];
 	char **rcpts;
 	size_t nrcpts;
 	size_t rcpt_tried;
-	int body8;
+	int body8; /* BODY=: 0 7BIT, 1 8BITMIME, 2 BINARYMIME */
+	int utf8; /* MAIL ... SMTPUTF8 (RFC 6531) */
 	long long declared; /* MAIL's SIZE=, 0 when not given */
 };
 
@@ -63,6 +68,7 @@ struct session {
 	unsigned errors;     /* unrecognised commands */
 	unsigned err_count;  /* error replies since the last message */
 	unsigned junk;       /* NOOP, VRFY, RSET, HELP so far */
+	unsigned long lines; /* command lines fed so far */
 	long long delay_ms;  /* owed before the next flush (soft limit) */
 	session_space_fn space;
 	void *space_arg;
@@ -90,6 +96,7 @@ struct session {
 	char queued[400]; /* the queue ids of this connection, for its
 			   * disconnect line: "id,id" (cut: "...,+N") */
 	unsigned long queued_cut;
+	struct bdat_tx bdat; /* CHUNKING, bdat.c */
 };
 
 void session_init(struct session *s, const struct cfg *cfg,
@@ -124,6 +131,16 @@ void session_data_end(struct session *s, const struct data_rd *d,
 
 /* session_tls_done - the handshake succeeded: back to ST_CONNECTED */
 void session_tls_done(struct session *s, const char *desc);
+
+/* session_enter - the only place the state changes (bdat.c too) */
+void session_enter(struct session *s, enum session_state st);
+
+/* session_tx_reset - forget the transaction (sender, recipients) */
+void session_tx_reset(struct session *s);
+
+/* session_check_errors - at max_errors: 421, close (after a reply that
+ * is not a command's own, as at the end of DATA) */
+void session_check_errors(struct session *s);
 
 /* session_cmd_name - the name behind cmd_count[i] */
 const char *session_cmd_name(unsigned i);

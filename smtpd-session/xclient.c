@@ -212,7 +212,7 @@ enum reply_id xclient_apply(struct session *s, const char *arg,
 			 s->peer_ip);
 		return R_XCLIENT_DENY;
 	}
-	if (s->state == ST_MAIL || s->state == ST_RCPT)
+	if (s->state == ST_MAIL || s->state == ST_RCPT || s->state == ST_BDAT)
 		return R_XCLIENT_TX;
 	if (parse(&x, arg, alen) < 0)
 		return R_XCLIENT_SYNTAX;

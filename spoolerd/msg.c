@@ -197,10 +197,10 @@ char *msg_payload(struct msg *m, size_t i, size_t *len)
 	return out;
 }
 
+static int pread_copy(int src, off_t off, off_t len, int dst, int *cr);
+
 int io_copy_range(int src, off_t off, off_t len, int dst)
 {
-	char buf[65536];
-
 	/* copy_file_range first: no user-space copy, reflink where the
 	 * filesystem can */
 	while (len > 0) {
@@ -213,25 +213,7 @@ int io_copy_range(int src, off_t off, off_t len, int dst)
 			break;
 		len -= r;
 	}
-	while (len > 0) {
-		size_t want = len > (off_t)sizeof(buf) ? sizeof(buf)
-						       : (size_t)len;
-		ssize_t r = pread(src, buf, want, off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0) {
-			errno = EIO; /* the entry shrank: not ours to fix */
-			return -1;
-		}
-		if (util_write_all(dst, buf, (size_t)r) < 0)
-			return -1;
-		off += r;
-		len -= r;
-	}
-	return 0;
+	return pread_copy(src, off, len, dst, NULL);
 }
 
 /* lf_fold - drop each CR that comes right before an LF in buf[0..n),
@@ -270,6 +252,34 @@ static int write_folded(int fd, char *buf, size_t n, int *cr)
 	return util_write_all(fd, buf, n);
 }
 
+/* pread_copy - src[off..off+len) to dst through a buffer; with cr, each
+ * CRLF as LF (*cr: a CR is held back at the end) */
+static int pread_copy(int src, off_t off, off_t len, int dst, int *cr)
+{
+	char buf[65536];
+
+	while (len > 0) {
+		size_t want = len > (off_t)sizeof(buf) ? sizeof(buf)
+						       : (size_t)len;
+		ssize_t r = pread(src, buf, want, off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			errno = EIO; /* the entry shrank: not ours to fix */
+			return -1;
+		}
+		if (cr ? write_folded(dst, buf, (size_t)r, cr) < 0
+		       : util_write_all(dst, buf, (size_t)r) < 0)
+			return -1;
+		off += r;
+		len -= r;
+	}
+	return 0;
+}
+
 int util_write_lf(int fd, const char *p, size_t n)
 {
 	char buf[4096];
@@ -289,26 +299,9 @@ int util_write_lf(int fd, const char *p, size_t n)
 
 int io_copy_lf(int src, off_t off, off_t len, int dst)
 {
-	char buf[65536];
 	int cr = 0;
 
-	while (len > 0) {
-		size_t want = len > (off_t)sizeof(buf) ? sizeof(buf)
-						       : (size_t)len;
-		ssize_t r = pread(src, buf, want, off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0) {
-			errno = EIO; /* the entry shrank */
-			return -1;
-		}
-		if (write_folded(dst, buf, (size_t)r, &cr) < 0)
-			return -1;
-		off += r;
-		len -= r;
-	}
+	if (pread_copy(src, off, len, dst, &cr) < 0)
+		return -1;
 	return cr ? util_write_all(dst, "\r", 1) : 0;
 }

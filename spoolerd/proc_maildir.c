@@ -197,7 +197,8 @@ static enum proc_res deliver_one(struct maildir *md, struct msg *m, size_t i,
 	 * another file system) may have left tmp/NAME */
 	if (!tmpname && m->redelivery)
 		(void)unlinkat(tmpfd, name, 0);
-	if (md->crlf ?
+	/* a BINARYMIME body is octets, not lines: never rewritten */
+	if (md->crlf || (m->env.body && !strcmp(m->env.body, "BINARYMIME")) ?
 		    (util_write_all(fd, head, strlen(head)) < 0 ||
 		     io_copy_range(m->fd, (off_t)m->env.received_off,
 				   m->file_size - (off_t)m->env.received_off,

@@ -19,7 +19,7 @@ FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 AFL_SECONDS ?= 600
 FUZZ_BUILD = build-fuzz
-FUZZ_HARNESSES = session addr data cfg entry hdrparse tls proxy
+FUZZ_HARNESSES = session addr data cfg entry hdrparse tls proxy bdat
 
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS = -g -O1 -std=c11 -Wall -Wextra -fno-omit-frame-pointer \
@@ -31,21 +31,26 @@ FUZZ_COMMON = common/buf.c common/cfg.c common/entry.c common/log.c \
 	common/cidr.c \
 	common/util.c common/publish.c
 FUZZ_SRC_data = smtpd-session/data.c
-FUZZ_SRC_addr = smtpd-session/addr.c common/buf.c common/entry.c \
-	common/util.c
+FUZZ_SRC_addr = smtpd-session/addr.c smtpd-session/utf8.c common/buf.c \
+	common/entry.c common/util.c
 FUZZ_SRC_entry = common/buf.c common/entry.c common/util.c
 FUZZ_SRC_cfg = common/cfg.c common/util.c common/cidr.c
 FUZZ_SRC_proxy = smtpd-session/proxy.c smtpd-session/io.c common/util.c
 FUZZ_SRC_session = smtpd-session/session.c smtpd-session/addr.c \
 	smtpd-session/xclient.c \
+	smtpd-session/bdat.c \
 	smtpd-session/data.c smtpd-session/reply.c smtpd-session/frame.c \
-	$(FUZZ_COMMON)
+	smtpd-session/utf8.c smtpd-session/helo.c $(FUZZ_COMMON)
+# bdat.c's session half needs session.c: the same objects
+FUZZ_SRC_bdat = $(FUZZ_SRC_session)
 FUZZ_SRC_hdrparse = spoolerd/proc_headersparser.c
 FUZZ_SRC_tls = smtpd-session/tls.c smtpd-session/session.c \
+	smtpd-session/bdat.c \
 	smtpd-session/addr.c smtpd-session/data.c smtpd-session/reply.c \
 	smtpd-session/io.c smtpd-session/run.c smtpd-session/spool.c \
 	smtpd-session/slots.c smtpd-session/frame.c smtpd-session/xclient.c \
-	smtpd-session/proxy.c $(FUZZ_COMMON)
+	smtpd-session/proxy.c smtpd-session/utf8.c smtpd-session/helo.c \
+	$(FUZZ_COMMON)
 FUZZ_LIBS_tls = $(shell pkg-config --libs gnutls 2>/dev/null) -ldl
 
 FUZZ_BINS = $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/fuzz_%)

@@ -89,7 +89,7 @@ static void check_state(const struct session *s)
 {
 	CHECK(s->tx.nrcpts <= (size_t)s->srv->max_recipients);
 	CHECK(s->helo[sizeof(s->helo) - 1] == '\0' || strlen(s->helo) < 256);
-	if (s->state == ST_RCPT)
+	if (s->state == ST_RCPT || s->state == ST_BDAT)
 		CHECK(s->tx.nrcpts > 0);
 	if (s->state == ST_CONNECTED || s->state == ST_HELO)
 		CHECK(s->tx.nrcpts == 0);
@@ -190,6 +190,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					break; /* the client left in DATA */
 				pos += used;
 				session_data_end(&s, &d, spooled, "Q1");
+				CHECK(!s.tx.nrcpts &&
+				      (s.state == ST_HELO ||
+				       (s.state == ST_QUIT &&
+					s.end == END_ERRORS)));
+			}
+		} else if (act == ACT_BDAT) {
+			/* as do_bdat() of run.c */
+			struct bdat_tx *bt = &s.bdat;
+
+			if (bt->take && bt->first)
+				bdat_opened(&s, !(flags & 4),
+					    flags & 16 ? R_NO_SPACE
+						       : R_WRITE_FAIL);
+			bdat_chunk(&bt->rd, bt->n, !bt->take);
+			while (bt->rd.left > 0 && pos < n)
+				pos += bdat_feed(&bt->rd, in + pos, n - pos,
+						 sink, NULL);
+			if (bt->rd.left > 0)
+				break; /* the client left inside a chunk */
+			if (bdat_chunk_end(&s, R_OKAY)) {
+				CHECK(s.state == ST_BDAT && bt->last &&
+				      bt->take);
+				check_envelope(&s);
+				bdat_committed(&s, flags & 8 ? R_WRITE_FAIL
+							     : R_OKAY,
+					       "Q1");
 				CHECK(!s.tx.nrcpts &&
 				      (s.state == ST_HELO ||
 				       (s.state == ST_QUIT &&

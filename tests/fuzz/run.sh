@@ -26,7 +26,7 @@ failed=()
 
 dict_of() {
 	case $1 in
-	session | addr | data) echo $here/smtp.dict ;;
+	session | addr | data | bdat) echo $here/smtp.dict ;;
 	cfg | tls) echo $here/cfg.dict ;;
 	entry | hdrparse) echo $here/mail.dict ;;
 	proxy) echo $here/proxy.dict ;;

@@ -2,9 +2,10 @@
 # (included by the top-level Makefile). The generator is built the same
 # way for SAN=0 and SAN=1, into build/load/.
 #
-#   make loadtest [CLIENTS=5000] [DURATION=60]
+#   make loadtest [CLIENTS=5000] [DURATION=60] [LAUNCHER=accept]
 #
-# runs tests/load/loadtest.sh: the real stack (tcpserver, smtpd-session,
+# runs tests/load/loadtest.sh: the real stack (tcpserver, or with
+# LAUNCHER=accept the accept mode, smtpd-session,
 # spoolerd with maildir), the generator, a profile, and a report under
 # build/loadtest/ that ends with "accepted N, lost L, duplicated D,
 # corrupted C".
@@ -13,6 +14,7 @@ LOADGEN = build/load/loadgen
 LOADGEN_SRCS = tests/load/loadgen.c tests/load/check.c tests/load/sampler.c
 CLIENTS ?= 5000
 DURATION ?= 60
+LAUNCHER ?= tcpserver
 
 .PHONY: loadgen loadtest
 
@@ -27,4 +29,4 @@ $(LOADGEN): $(LOADGEN_SRCS) tests/load/loadgen.h tests/load/load.mk
 # the script builds the binaries under test itself (from HEAD)
 loadtest: $(LOADGEN)
 	CLIENTS=$(CLIENTS) DURATION=$(DURATION) LOADGEN=$(LOADGEN) \
-		tests/load/loadtest.sh
+		LAUNCHER=$(LAUNCHER) tests/load/loadtest.sh

@@ -7,11 +7,15 @@
 #   DURATION (60)    seconds of load in the main phase
 #   PROFILE (auto)   perf | callgrind | none (auto: perf if it samples)
 #   LIMITS (1)       run phase 2 (max_clients below CLIENTS)
+#   LAUNCHER (tcpserver)  accept: the accept mode instead (stack.sh)
 #   LIMITS_STRICT (1)  0: a failed limit check (session age, a session
 #                    closing without a reply, max_clients, timeouts) is
 #                    reported but does not fail the run; lost, duplicated
 #                    or corrupted messages and crashes always do
 #   OUT (build/loadtest)  where the work tree, data and report go
+#   LAUNCHER (tcpserver)  accept: smtpd-session's own accept mode
+#                    (--listen) instead of tcpserver (stack.sh); the
+#                    report's "tcpserver" rows are then the parent's
 #
 # Phase 1 (main): tcpserver -c CLIENTS+100, max_clients CLIENTS+100,
 #   timeout 10 s, max_session_time 45 s; the generator with CLIENTS slots
@@ -40,6 +44,15 @@ case $LOADGEN in /*) ;; *) LOADGEN=$top/$LOADGEN ;; esac
 TIMEOUT=10
 SESSION_TIME=45
 
+LAUNCHER=${LAUNCHER:-tcpserver}
+case $LAUNCHER in
+tcpserver | accept) ;;
+*)
+	echo "loadtest: LAUNCHER=$LAUNCHER: tcpserver or accept" >&2
+	exit 2
+	;;
+esac
+export LAUNCHER
 for t in tcpserver openssl python3; do
 	command -v "$t" >/dev/null || {
 		echo "loadtest: $t not found (make deps)" >&2
@@ -113,6 +126,7 @@ stack_init "$OUT/work" || exit 2
 	echo "host: $(nproc) cpus, $(awk '/MemTotal/ {print int($2/1024) " MiB"}' /proc/meminfo), kernel $(uname -r)"
 	echo "cpu: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
 	echo "fs: $(df -T "$WORK" | awk 'NR==2 {print $2}')"
+	echo "launcher: $LAUNCHER"
 	echo "tcpserver: $(dpkg-query -W -f '${Package} ${Version}' ucspi-tcp-ipv6 2>/dev/null)"
 	echo "gnutls: $(pkg-config --modversion gnutls)"
 	echo "binaries: $(cat "$OUT/binaries.txt")"
@@ -213,7 +227,8 @@ if [ "$LIMITS" = 1 ]; then
 	mv "$WORK/mail" "$WORK/mail-main" && mkdir "$WORK/mail"
 	maxc=$((CLIENTS / 5))
 	[ "$maxc" -lt 10 ] && maxc=10
-	stack_config "$maxc" $TIMEOUT 15
+	stack_config "$maxc" $TIMEOUT 15 ||
+		log "the launcher did not take the limits config"
 	netstat_snap "$OUT/netstat-limits-0.json"
 	log "phase 2: $CLIENTS clients holding sessions, max_clients $maxc," \
 		"max_session_time 15 s, 30 s"
@@ -239,9 +254,8 @@ stack_alive || log "a server process exited during the run"
 fsync_probe "$OUT/fsync.json"
 stack_crashes >"$OUT/crashes.txt"
 stack_exits >"$OUT/exits.txt"
-grep -c "^tcpserver: pid " "$WORK/tcpserver.log" >"$OUT/sessions.txt"
-grep -oE "^tcpserver: pid [0-9]+" "$WORK/tcpserver.log" |
-	awk '{print $3}' >"$OUT/session-pids.txt"
+stack_sessions >"$OUT/session-pids.txt"
+wc -l <"$OUT/session-pids.txt" >"$OUT/sessions.txt"
 pids_extra="$TCP_PID $SPOOLERD_PID"
 stack_stop
 

@@ -141,17 +141,30 @@ class Daemon:
 
 
 class Listener:
-    """smtpd-session behind systemd-socket-activate on 127.0.0.1."""
+    """smtpd-session on 127.0.0.1 behind a launcher: kind
+    "socket-activate" (systemd-socket-activate --inetd), "tcpserver", or
+    "accept" (the session's own accept mode, --listen). The sessions are
+    the children of self.p in every kind."""
 
-    def __init__(self, conf, log, wrap=()):
-        """wrap: a command the session runs under (strace ...)"""
+    def __init__(self, conf, log, wrap=(), kind="socket-activate"):
+        """wrap: a command the session runs under (strace ...); with
+        kind "accept" it wraps the parent"""
         self.port = free_port()
         self.logf = open(log, "ab")
-        self.p = subprocess.Popen(
-            ["systemd-socket-activate", "-a", "--inetd", "-l",
-             "127.0.0.1:%d" % self.port, "--"] + list(wrap) +
-            [SESSION, "-c", conf],
-            stdout=self.logf, stderr=self.logf)
+        session = list(wrap) + [SESSION, "-c", conf]
+        if kind == "socket-activate":
+            argv = ["systemd-socket-activate", "-a", "--inetd", "-l",
+                    "127.0.0.1:%d" % self.port, "--"] + session
+        elif kind == "tcpserver":
+            # -l localhost -H -R: no DNS queries
+            argv = ["tcpserver", "-l", "localhost", "-H", "-R", "-b",
+                    "1024", "-c", "200", "127.0.0.1", str(self.port)] + \
+                session
+        elif kind == "accept":
+            argv = session + ["--listen", "127.0.0.1:%d" % self.port]
+        else:
+            raise ValueError(kind)
+        self.p = subprocess.Popen(argv, stdout=self.logf, stderr=self.logf)
         deadline = time.time() + 10
         while time.time() < deadline:
             try:

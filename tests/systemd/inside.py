@@ -5,7 +5,8 @@ are up. Writes TAP to /results/tap, details to /results/log, the measured
 spawn rates to /results/rates.json. Exit status 0 when every check passed
 (the unit's SuccessAction/FailureAction end the container either way).
 
-  inside.py test     the checks (tests/systemd/suite)
+  inside.py test     the checks (tests/systemd/suite), the accept mode
+                     (smtpd.service, Accept=no sockets) last
   inside.py bench    connections/s only (bench/launchers.sh)
   inside.py profiles connections/s for each drop-in in profiles.json
   inside.py units    connections/s (1 client) and time to the banner for
@@ -523,6 +524,109 @@ def t_tcpserver():
     sh("systemctl", "start", "smtpd.socket")
 
 
+def t_accept():
+    """smtpd.service, the accept mode, with smtpd-accept.socket and
+    smtps-accept.socket (Accept=no) instead of smtpd.socket and
+    smtps.socket: mail on 25 (plain, STARTTLS) and 465 accepted and
+    delivered, systemctl reload, the STATUS line, the security score"""
+    sh("systemctl", "stop", "smtpd.socket", "smtps.socket")
+    r = sh("systemctl", "start", "smtpd-accept.socket",
+           "smtps-accept.socket")
+    # the first connection starts it; start it now to look at it first
+    r2 = sh("systemctl", "start", "smtpd.service")
+    up = wait_for(lambda: prop("smtpd.service", "ActiveState") == "active",
+                  15)
+    pid = int(prop("smtpd.service", "MainPID") or 0)
+    st = status_of(pid)
+    user = sh("ps", "-o", "user=,group=", "-p", str(pid)).stdout.split()
+    try:
+        check("smtpd.service starts with smtpd-accept.socket and "
+              "smtps-accept.socket (Accept=no): Type=notify, one parent as "
+              "smtpd:smtpd-spool, no capabilities, seccomp",
+              r.returncode == 0 and r2.returncode == 0 and up and
+              prop("smtpd-accept.socket", "Accept") == "no" and
+              prop("smtps-accept.socket", "Accept") == "no" and
+              prop("smtpd.service", "Type") == "notify" and
+              user == ["smtpd", "smtpd-spool"] and
+              st.get("CapEff") == "0000000000000000" and
+              st.get("Seccomp") == "2",
+              "rc %d/%d active %s user %s caps %s seccomp %s accept %s/%s" % (
+                  r.returncode, r2.returncode, up, user, st.get("CapEff"),
+                  st.get("Seccomp"), prop("smtpd-accept.socket", "Accept"),
+                  prop("smtps-accept.socket", "Accept")))
+        ids = []
+        for mode in ("plain", "starttls", "implicit"):
+            ok, d = send(mode)
+            check("smtpd.service (accept mode): %s accepts a message (%s)" %
+                  ({"plain": "port 25", "starttls": "STARTTLS on 25",
+                    "implicit": "implicit TLS on 465"}[mode], d), ok, d)
+            if ok:
+                ids.append(list(msgs)[-1])
+        missing, dup = all_delivered(ids)
+        check("smtpd.service (accept mode): the messages are delivered "
+              "once each by spoolerd", len(ids) == 3 and not missing and
+              not dup, "missing %s dup %s" % (missing, dup))
+        # a session is a forked child of the parent, in its cgroup, not a
+        # unit of its own
+        s, line = banner()
+        kids = open("/proc/%d/task/%d/children" % (pid, pid)).read().split()
+        units = session_units()
+        s.close()
+        check("smtpd.service: a session is a child of the parent, no "
+              "smtpd-session@ unit", line.startswith(b"220") and
+              len(kids) >= 1 and not units,
+              "banner %r children %s units %s" % (line, kids, units))
+        # the parent sends STATUS= at most once a second
+
+        def counted():
+            t = prop("smtpd.service", "StatusText")
+            m = re.search(r"accepted (\d+)", t)
+            return (t, m) if m and int(m.group(1)) >= 4 else None
+        status, m = wait_for(counted, 5) or (prop("smtpd.service",
+                                                  "StatusText"), None)
+        out = sh("systemctl", "status", "--no-pager", "smtpd.service").stdout
+        check("systemctl status smtpd: the STATUS line counts sessions open, "
+              "accepted, refused", m and int(m.group(1)) >= 4 and
+              "sessions open" in status and "refused" in status and
+              ("Status: \"%s\"" % status) in out, "%r\n%s" % (
+                  status, out[-800:]))
+        # systemctl reload: SIGHUP, the new config at once, same process
+        set_conf(lambda c: c["servers"][0].__setitem__(
+            "host_name", "reloaded.example.com"))
+        r = sh("systemctl", "reload", "smtpd.service")
+        s, line = banner()
+        s.close()
+        j = sh("journalctl", "--no-pager", "-o", "cat", "-u",
+               "smtpd.service").stdout
+        check("systemctl reload smtpd: the changed config applies to the "
+              "next connection, same process", r.returncode == 0 and
+              b"reloaded.example.com" in line and
+              "(SIGHUP)" in j and
+              int(prop("smtpd.service", "MainPID") or 0) == pid and
+              prop("smtpd.service", "ActiveState") == "active",
+              "rc %d banner %r pid %s\n%s" % (
+                  r.returncode, line, prop("smtpd.service", "MainPID"),
+                  j[-600:]))
+        set_conf(lambda c: c["servers"][0].__setitem__(
+            "host_name", "mx.example.com"))
+        sh("systemctl", "reload", "smtpd.service")
+        r = sh("systemd-analyze", "security", "--no-pager",
+               "smtpd.service")
+        m = re.search(r"Overall exposure level for smtpd\.service: "
+                      r"([0-9.]+)", r.stdout)
+        check("systemd-analyze security smtpd.service under the running "
+              "systemd: %s (<= 1.0)" % (m.group(1) if m else "?"),
+              m and float(m.group(1)) <= 1.0, r.stdout[-600:] + r.stderr)
+    finally:
+        sh("systemctl", "stop", "smtpd.service", "smtpd-accept.socket",
+           "smtps-accept.socket")
+        sh("systemctl", "start", "smtpd.socket", "smtps.socket")
+    check("back to smtpd.socket and smtps.socket after the accept mode",
+          wait_for(lambda: _try_connect(25), 10) and
+          prop("smtpd.service", "ActiveState") != "active",
+          prop("smtpd.service", "ActiveState"))
+
+
 def _try_connect(port):
     try:
         socket.create_connection(("127.0.0.1", port), 1).close()
@@ -756,6 +860,7 @@ def main():
           r > 0 and not errs, errs[:3])
     strict(False)
     t_tcpserver()
+    t_accept()
     json.dump(rs, open(os.path.join(RES, "rates.json"), "w"))
     return 1 if failed else 0
 

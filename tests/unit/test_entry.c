@@ -104,6 +104,49 @@ static void test_received_trace(void **state)
 	buf_free(&b);
 }
 
+/* SMTPUTF8: the field only when used, read back; absent reads as 0;
+ * any other value, or twice, is refused */
+static void test_smtputf8_field(void **state)
+{
+	static char *u[] = {"j\xc3\xb6rg@b\xc3\xbc" "cher.example"};
+	struct buf b = {NULL, 0, 0, 1 << 20};
+	struct envelope env, got;
+	const char *err;
+	char *text, *at;
+
+	(void)state;
+	base(&env, u, 1);
+	env.protocol = "UTF8SMTPS";
+	env.smtputf8 = 1;
+	assert_int_equal(entry_format(&b, &env), 0);
+	text = strndup(b.p, b.len);
+	assert_non_null(strstr(text, "X-Spool-Body: 8BITMIME\r\n"
+				     "X-Spool-SMTPUTF8: yes\r\n"
+				     "X-Spool-Size: "));
+	assert_non_null(strstr(text, "\tby mx.test with UTF8SMTPS (TLS1.3"));
+	assert_non_null(strstr(text, "for <j\xc3\xb6rg@b\xc3\xbc" "cher."));
+	assert_int_equal(entry_parse(b.p, b.len, &got, &err), 0);
+	assert_int_equal(got.smtputf8, 1);
+	assert_string_equal(got.protocol, "UTF8SMTPS");
+	assert_string_equal(got.rcpts[0], u[0]);
+	entry_free(&got);
+	at = strstr(text, "SMTPUTF8: yes");
+	memcpy(at + 10, "no!", 3);
+	assert_int_equal(entry_parse(text, b.len, &got, &err), -1);
+	assert_string_equal(err, "bad X-Spool-SMTPUTF8");
+	free(text);
+	buf_free(&b);
+	base(&env, one, 1);
+	assert_int_equal(entry_format(&b, &env), 0);
+	text = strndup(b.p, b.len);
+	assert_null(strstr(text, "SMTPUTF8"));
+	assert_int_equal(entry_parse(b.p, b.len, &got, &err), 0);
+	assert_int_equal(got.smtputf8, 0);
+	entry_free(&got);
+	free(text);
+	buf_free(&b);
+}
+
 static void test_format_refuses_controls(void **state)
 {
 	struct buf b = {NULL, 0, 0, 1 << 20};
@@ -341,6 +384,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_smtputf8_field),
 		cmocka_unit_test(test_received_trace),
 		cmocka_unit_test(test_format_refuses_controls),
 		cmocka_unit_test(test_parse_refuses),

@@ -167,6 +167,44 @@ static void test_fill_timeout(void **state)
 	assert_int_equal(io_fill(&io), IO_ERR);
 }
 
+/* a deadline ends reads however the input trickles in: bytes keep
+ * coming faster than the idle timeout, the deadline still ends it */
+static void test_fill_deadline(void **state)
+{
+	long long t0 = io_now_ms();
+	int n = 0, st;
+
+	(void)state;
+	io.timeout_ms = 5000;
+	io_set_deadline(&io, t0 + 120);
+	for (;;) {
+		assert_int_equal(write(pfd[1], "a", 1), 1);
+		st = io_fill(&io);
+		if (st < 0)
+			break;
+		io.start = io.end;
+		n++;
+		assert_true(n < 1000);
+		usleep(10000);
+	}
+	assert_int_equal(st, IO_TIMEOUT);
+	assert_int_equal(io.deadline_hit, 1);
+	assert_true(io_now_ms() - t0 >= 110);
+	assert_true(io_now_ms() - t0 < 2000);
+	assert_true(n >= 3);
+	/* silence: the poll waits only what is left of the deadline */
+	io_set_deadline(&io, io_now_ms() + 50);
+	io.start = io.end;
+	while (io_fill(&io) > 0)
+		io.start = io.end;
+	assert_int_equal(io.deadline_hit, 1);
+	/* none: reads as before */
+	io_set_deadline(&io, 0);
+	assert_int_equal(write(pfd[1], "b", 1), 1);
+	assert_int_equal(io_fill(&io), 1);
+	assert_int_equal(io.deadline_hit, 0);
+}
+
 static void test_fill_transport(void **state)
 {
 	static const struct {
@@ -244,6 +282,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_fill, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fill_timeout, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_fill_deadline, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_fill_transport, setup,
 					    teardown),

@@ -134,9 +134,10 @@ static void test_mail_params(void **state)
 		{"EHLO client.test", "250 HELP", ACT_NONE, ST_HELO},
 		{"MAIL FROM:<a@b.c> SIZE=1001", "552 5.3.4", ACT_NONE, ST_HELO},
 		{"MAIL FROM:<a@b.c> SIZE=abc", "501 5.5.4", ACT_NONE, ST_HELO},
-		{"MAIL FROM:<a@b.c> BODY=BINARYMIME", "501 5.5.4", ACT_NONE,
+		{"MAIL FROM:<a@b.c> BODY=BINARY", "501 5.5.4", ACT_NONE,
 		 ST_HELO},
-		{"MAIL FROM:<a@b.c> SMTPUTF8", "555 5.5.4", ACT_NONE, ST_HELO},
+		{"MAIL FROM:<a@b.c> SMTPUTF8=yes", "501 5.5.4", ACT_NONE,
+		 ST_HELO},
 		{"MAIL FROM:<a@b.c", "501 5.1.7", ACT_NONE, ST_HELO},
 		{"MAIL FROM:<postmaster>", "501 5.1.7", ACT_NONE, ST_HELO},
 		{"MAIL TO:<a@b.c>", "501 5.5.4", ACT_NONE, ST_HELO},
@@ -230,6 +231,8 @@ static void test_ehlo_advertises(void **state)
 	assert_non_null(strstr(text, "\r\n250-PIPELINING\r\n"));
 	assert_non_null(strstr(text, "\r\n250-8BITMIME\r\n"));
 	assert_non_null(strstr(text, "\r\n250-ENHANCEDSTATUSCODES\r\n"));
+	assert_non_null(strstr(text, "\r\n250-SMTPUTF8\r\n"));
+	assert_non_null(strstr(text, "\r\n250-LIMITS RCPTMAX=3\r\n"));
 	assert_null(strstr(text, "STARTTLS"));
 	assert_non_null(strstr(text, "\r\n250 HELP\r\n"));
 	/* the client's name is never echoed */
@@ -302,6 +305,174 @@ static void test_data_end_and_envelope(void **state)
 	session_free(&s);
 }
 
+#define UE "\xc3\xbc" /* u with diaeresis */
+
+/* SMTPUTF8 (RFC 6531): 8-bit addresses only with the parameter and only
+ * valid UTF-8; U-label domains checked as A-labels; the envelope */
+static void test_smtputf8(void **state)
+{
+	static const struct step steps[] = {
+		{"EHLO c.test", "250 HELP", ACT_NONE, ST_HELO},
+		{"MAIL FROM:<j" UE "rg@b.c>", "553 5.6.7", ACT_NONE, ST_HELO},
+		{"MAIL FROM:<a@b" UE "cher.c>", "553 5.6.7", ACT_NONE,
+		 ST_HELO},
+		{"MAIL FROM:<\"j" UE "rg\"@b.c>", "553 5.6.7", ACT_NONE,
+		 ST_HELO},
+		{"MAIL FROM:<a\xc0\xaf" "b@b.c> SMTPUTF8", "501 5.1.7", ACT_NONE,
+		 ST_HELO},
+		{"MAIL FROM:<a\xed\xa0\x80@b.c> SMTPUTF8", "501 5.1.7",
+		 ACT_NONE, ST_HELO},
+		{"MAIL FROM:<a\xc2\x85@b.c> SMTPUTF8", "501 5.1.7", ACT_NONE,
+		 ST_HELO},
+		{"MAIL FROM:<a@b.c>", "250 2.1.0", ACT_NONE, ST_MAIL},
+		/* without SMTPUTF8 at MAIL a UTF-8 recipient is refused */
+		{"RCPT TO:<j" UE "rg@example.com>", "553 5.6.7", ACT_NONE,
+		 ST_MAIL},
+		{"RSET", "250 2.0.0", ACT_NONE, ST_HELO},
+		{"MAIL FROM:<j" UE "rg@b" UE "cher.c> SMTPUTF8", "250 2.1.0",
+		 ACT_NONE, ST_MAIL},
+		{"RCPT TO:<k" UE "@b" UE "cher.example.org>", "250 2.1.5",
+		 ACT_NONE, ST_RCPT},
+		{"RCPT TO:<x@B" UE "CHER.example.org>", "250 2.1.5", ACT_NONE,
+		 ST_RCPT},
+		{"RCPT TO:<x@b" UE "cher.example.net>", "554 5.7.1", ACT_NONE,
+		 ST_RCPT},
+		{"RCPT TO:<x@b\xff.example.org>", "501 5.1.3", ACT_NONE,
+		 ST_RCPT},
+	};
+	struct session s;
+	struct envelope env;
+
+	(void)state;
+	session_init(&s, cfg, &cfg->servers[0], "192.0.2.1", 1234);
+	PLAY(steps, &s);
+	session_envelope(&s, &env);
+	assert_string_equal(env.protocol, "UTF8SMTP");
+	assert_int_equal(env.smtputf8, 1);
+	assert_int_equal(env.nrcpts, 2);
+	assert_string_equal(env.rcpts[0], "k" UE "@b" UE "cher.example.org");
+	s.tls_on = 1;
+	session_envelope(&s, &env);
+	assert_string_equal(env.protocol, "UTF8SMTPS");
+	session_free(&s);
+}
+
+/* smtputf8 off: not advertised, the parameter unknown, 8-bit still 553;
+ * helo_strict off: any printable name */
+static void test_smtputf8_off(void **state)
+{
+	static const struct step steps[] = {
+		{"EHLO <script>", "250 HELP", ACT_NONE, ST_HELO},
+		{"MAIL FROM:<a@b.c> SMTPUTF8", "555 5.5.4", ACT_NONE, ST_HELO},
+		{"MAIL FROM:<j" UE "rg@b.c>", "553 5.6.7", ACT_NONE, ST_HELO},
+	};
+	struct cfg *c = cfg_load_buf(
+		"{\"allowed_hosts\": [\"example.com\"], \"servers\": "
+		"[{\"host_name\": \"mx.test\", \"smtputf8\": false, "
+		"\"helo_strict\": false}]}",
+		NULL, NULL);
+	struct session s;
+	char *text;
+
+	(void)state;
+	assert_non_null(c);
+	session_init(&s, c, &c->servers[0], "192.0.2.1", 1234);
+	session_feed_line(&s, "EHLO c.test", 11);
+	text = strndup(s.out.p, s.out.len);
+	assert_null(strstr(text, "SMTPUTF8"));
+	assert_non_null(strstr(text, "\r\n250-LIMITS RCPTMAX=100\r\n"));
+	free(text);
+	s.out.len = 0;
+	PLAY(steps, &s);
+	session_free(&s);
+	cfg_free(c);
+}
+
+/* helo_strict (default): a domain, a literal, or a bare address */
+static void test_helo_strict(void **state)
+{
+	static const struct step steps[] = {
+		{"HELO <script>alert(1)</script>", "501 5.5.2", ACT_NONE,
+		 ST_CONNECTED},
+		{"EHLO a;b", "501 5.5.2", ACT_NONE, ST_CONNECTED},
+		{"EHLO -a.test", "501 5.5.2", ACT_NONE, ST_CONNECTED},
+		{"EHLO a-.test", "501 5.5.2", ACT_NONE, ST_CONNECTED},
+		{"EHLO a..test", "501 5.5.2", ACT_NONE, ST_CONNECTED},
+		{"EHLO .a.test", "501 5.5.2", ACT_NONE, ST_CONNECTED},
+		{"EHLO a.test..", "501 5.5.2", ACT_NONE, ST_CONNECTED},
+		{"EHLO [300.1.1.1]", "501 5.5.2", ACT_NONE, ST_CONNECTED},
+		{"EHLO [IPv6:zz]", "501 5.5.2", ACT_NONE, ST_CONNECTED},
+		{"EHLO [tag:x]", "501 5.5.2", ACT_NONE, ST_CONNECTED},
+		{"EHLO b" UE "cher.test", "501 5.5.4", ACT_NONE, ST_CONNECTED},
+		{"EHLO bad name", "501 5.5.4", ACT_NONE, ST_CONNECTED},
+		{"EHLO mx.example.com", "250 HELP", ACT_NONE, ST_HELO},
+		{"EHLO mx.example.com.", "250 HELP", ACT_NONE, ST_HELO},
+		{"EHLO localhost", "250 HELP", ACT_NONE, ST_HELO},
+		{"EHLO WIN_PC-01", "250 HELP", ACT_NONE, ST_HELO},
+		{"EHLO xn--bcher-kva.test", "250 HELP", ACT_NONE, ST_HELO},
+		{"EHLO [192.0.2.1]", "250 HELP", ACT_NONE, ST_HELO},
+		{"EHLO [IPv6:2001:db8::1]", "250 HELP", ACT_NONE, ST_HELO},
+		{"EHLO 192.0.2.1", "250 HELP", ACT_NONE, ST_HELO},
+		{"EHLO ::1", "250 HELP", ACT_NONE, ST_HELO},
+		{"HELO c.test", "250 mx.test", ACT_NONE, ST_HELO},
+	};
+	struct session s;
+
+	(void)state;
+	session_init(&s, cfg, &cfg->servers[0], "192.0.2.1", 1234);
+	PLAY(steps, &s);
+	session_free(&s);
+}
+
+/* AUTH: 503 before EHLO, 502 after, never "unknown" */
+static void test_auth(void **state)
+{
+	static const struct step steps[] = {
+		{"AUTH PLAIN AGFAAGI=", "503 5.5.1 Send EHLO first; no AUTH",
+		 ACT_NONE, ST_CONNECTED},
+		{"EHLO c.test", "250 HELP", ACT_NONE, ST_HELO},
+		{"AUTH LOGIN", "502 5.5.1 AUTH not available", ACT_NONE,
+		 ST_HELO},
+	};
+	struct session s;
+
+	(void)state;
+	session_init(&s, cfg, &cfg->servers[0], "192.0.2.1", 1234);
+	PLAY(steps, &s);
+	assert_int_equal(s.errors, 0);
+	session_free(&s);
+}
+
+/* an HTTP method as the first command closes at once, with no reply;
+ * later it is only an unknown command */
+static void test_http_first(void **state)
+{
+	static const char *const reqs[] = {
+		"GET / HTTP/1.1", "POST /x HTTP/1.0", "CONNECT a:25 HTTP/1.1",
+		"HEAD / HTTP/1.1", "get /", "OPTIONS * HTTP/1.1",
+	};
+	struct session s;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		session_init(&s, cfg, &cfg->servers[0], "192.0.2.1", 1234);
+		assert_int_equal(
+			session_feed_line(&s, reqs[i], strlen(reqs[i])),
+			ACT_CLOSE);
+		assert_int_equal(s.out.len, 0);
+		assert_int_equal(s.end, END_HTTP);
+		session_free(&s);
+	}
+	session_init(&s, cfg, &cfg->servers[0], "192.0.2.1", 1234);
+	assert_int_equal(session_feed_line(&s, "NOOP", 4), ACT_NONE);
+	s.out.len = 0;
+	assert_int_equal(session_feed_line(&s, "GET / HTTP/1.1", 14),
+			 ACT_NONE);
+	assert_int_equal(s.end, END_NONE);
+	session_free(&s);
+}
+
 static void test_tls_reset(void **state)
 {
 	static const struct step after[] = {
@@ -341,6 +512,11 @@ int main(void)
 		cmocka_unit_test(test_ehlo_advertises),
 		cmocka_unit_test(test_data_end_and_envelope),
 		cmocka_unit_test(test_tls_reset),
+		cmocka_unit_test(test_smtputf8),
+		cmocka_unit_test(test_smtputf8_off),
+		cmocka_unit_test(test_helo_strict),
+		cmocka_unit_test(test_auth),
+		cmocka_unit_test(test_http_first),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
