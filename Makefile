@@ -49,7 +49,8 @@ LIBS_TEST = $(shell pkg-config --libs $(PKGS_TEST) 2>/dev/null)
 
 COMMON_OBJS = $(BUILD)/common/buf.o $(BUILD)/common/cfg.o \
 	$(BUILD)/common/entry.o $(BUILD)/common/log.o $(BUILD)/common/util.o \
-	$(BUILD)/common/publish.o $(BUILD)/common/cidr.o
+	$(BUILD)/common/publish.o $(BUILD)/common/cidr.o \
+	$(BUILD)/common/statsmsg.o
 SESSION_OBJS = $(BUILD)/smtpd-session/session.o \
 	$(BUILD)/smtpd-session/addr.o $(BUILD)/smtpd-session/data.o \
 	$(BUILD)/smtpd-session/reply.o $(BUILD)/smtpd-session/spool.o \
@@ -59,7 +60,8 @@ SESSION_OBJS = $(BUILD)/smtpd-session/session.o \
 	$(BUILD)/smtpd-session/serve.o $(BUILD)/smtpd-session/accept.o \
 	$(BUILD)/smtpd-session/listen.o $(BUILD)/smtpd-session/proxy.o \
 	$(BUILD)/smtpd-session/xclient.o $(BUILD)/smtpd-session/utf8.o \
-	$(BUILD)/smtpd-session/helo.o $(BUILD)/smtpd-session/bdat.o
+	$(BUILD)/smtpd-session/helo.o $(BUILD)/smtpd-session/bdat.o \
+	$(BUILD)/smtpd-session/stats.o
 
 UNIT_TESTS = addr data session cfg spool entry tls util frame publish log \
 	cfg_faults session_faults io abuse secrets proxy utf8 bdat
@@ -75,6 +77,8 @@ BINS = $(SESSION)
 # spoolerd's rules (it adds to BINS and UNIT_BINS)
 -include spoolerd/spoolerd.mk
 -include spoolq/spoolq.mk
+# smtpd-dashboard's (the same)
+-include dashboard/dashboard.mk
 # install/uninstall (units/install.mk), fuzzing (tests/fuzz/fuzz.mk),
 # the chaos load test (tests/load/load.mk)
 -include units/install.mk
@@ -213,4 +217,4 @@ coverage: need-deps
 
 clean:
 	rm -rf build build-asan build-cov smtpd-session/smtpd-session \
-		spoolerd/spoolerd spoolq/spoolq
+		spoolerd/spoolerd spoolq/spoolq dashboard/smtpd-dashboard

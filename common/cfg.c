@@ -40,7 +40,10 @@
 #define CFG_MAX_SERVERS 64
 
 /* K_PAIRS: a list of {"public_key_file", "private_key_file"} objects */
-enum ktype { K_BOOL, K_INT, K_STR, K_LIST, K_DUR, K_OBJ, K_PAIRS, K_IGNORE };
+enum ktype {
+	K_BOOL, K_INT, K_STR, K_LIST, K_DUR, K_OBJ, K_PAIRS, K_IGNORE,
+	K_RATIO /* a double in min..max */
+};
 
 #define KF_ALIAS 1 /* another spelling of a key: no default, no dump */
 /* a go-guerrilla key nothing here acts on (K_IGNORE): warn when present,
@@ -48,7 +51,8 @@ enum ktype { K_BOOL, K_INT, K_STR, K_LIST, K_DUR, K_OBJ, K_PAIRS, K_IGNORE };
 #define KF_NOEFFECT 2
 /* a secret: --check-config prints "********" for it */
 #define KF_SECRET 4
-/* spoolerd's alone: a session neither reads nor checks it */
+/* not a session's: a session neither reads nor checks it (spoolerd's
+ * and the dashboard's keys) */
 #define KF_SPOOLERD 8
 
 struct key {
@@ -219,6 +223,50 @@ static const struct key backend_keys[] = {
 	{0, 0, 0, 0, 0, 0, 0, 0, 0},
 };
 
+#define DOFF(f) offsetof(struct cfg_dashboard, f)
+static const struct key dash_tls_keys[] = {
+	{"private_key_file", K_STR, 0, 0, 0, 0, 0, 0, 0},
+	{"public_key_file", K_STR, DOFF(public_key_file) -
+	 DOFF(private_key_file), 0, 0, 0, 0, 0, 0},
+	{0, 0, 0, 0, 0, 0, 0, 0, 0},
+};
+
+/* go-guerrilla's dashboard keys and ours (smtpd-dashboard(8)); a session
+ * reads is_enabled and stats_socket only */
+static const struct key dashboard_keys[] = {
+	{"is_enabled", K_BOOL, DOFF(is_enabled), 0, 0, 0, 1, 0, 0},
+	{"stats_socket", K_STR, DOFF(stats_socket), 0,
+	 "/run/smtpd/stats.sock", 0, 0, 0, 0},
+	{"listen_interface", K_STR, DOFF(listen_interface), 0,
+	 "127.0.0.1:8081", 0, 0, 0, KF_SPOOLERD},
+	{"tick_interval", K_DUR, DOFF(tick_interval), 5000, 0, 100, 3600000,
+	 0, KF_SPOOLERD},
+	{"max_window", K_DUR, DOFF(max_window), 86400000, 0, 60000,
+	 86400000LL * 31, 0, KF_SPOOLERD},
+	{"ranking_aggregation_interval", K_DUR,
+	 DOFF(ranking_aggregation_interval), 21600000, 0, 1000,
+	 86400000LL * 31, 0, KF_SPOOLERD},
+	{"unique_helo_ratio", K_RATIO, DOFF(unique_helo_ratio), 0, "0.8", 0,
+	 1, 0, KF_SPOOLERD},
+	{"tls", K_OBJ, DOFF(private_key_file), 0, 0, 0, 0, dash_tls_keys,
+	 KF_SPOOLERD},
+	{"password_hash", K_STR, DOFF(password_hash), 0, 0, 0, 0, 0,
+	 KF_SECRET | KF_SPOOLERD},
+	{"password_hash_file", K_STR, DOFF(password_hash_file), 0, 0, 0, 0, 0,
+	 KF_SPOOLERD},
+	{"metrics_allow", K_LIST, DOFF(metrics_allow), 0, 0, 0, 0, 0,
+	 KF_SPOOLERD},
+	{"state_file", K_STR, DOFF(state_file), 0,
+	 "/var/lib/smtpd-dashboard/state.json", 0, 0, 0, KF_SPOOLERD},
+	{"memory_cgroup", K_STR, DOFF(memory_cgroup), 0, 0, 0, 0, 0,
+	 KF_SPOOLERD},
+	{"session_lifetime", K_DUR, DOFF(session_lifetime), 43200000, 0,
+	 60000, 86400000LL * 31, 0, KF_SPOOLERD},
+	{"login_max_failures", K_INT, DOFF(login_max_failures), 5, 0, 1, 1000,
+	 0, KF_SPOOLERD},
+	{0, 0, 0, 0, 0, 0, 0, 0, 0},
+};
+
 #define COFF(f) offsetof(struct cfg, f)
 static const struct key top_keys[] = {
 	{"allowed_hosts", K_LIST, COFF(allowed_hosts), 0, 0, 0, 0, 0, 0},
@@ -236,8 +284,8 @@ static const struct key top_keys[] = {
 	 1000, 30LL * 86400000, 0, 0},
 	{"backend_config", K_OBJ, COFF(backend), 0, 0, 0, 0, backend_keys,
 	 KF_SPOOLERD},
-	/* go-guerrilla's web dashboard: not ours, accepted and ignored */
-	{"dashboard", K_IGNORE, 0, 0, 0, 0, 0, 0, 0},
+	/* go-guerrilla's web dashboard: smtpd-dashboard(8) */
+	{"dashboard", K_OBJ, COFF(dashboard), 0, 0, 0, 0, dashboard_keys, 0},
 	{0, 0, 0, 0, 0, 0, 0, 0, 0},
 };
 
@@ -579,6 +627,15 @@ static void load_key(struct loader *l, const struct key *k, void *base,
 	case K_PAIRS:
 		load_pairs(l, (struct cfg_certpairs *)slot, j, path);
 		break;
+	case K_RATIO:
+		if (!cJSON_IsNumber(j) || j->valuedouble != j->valuedouble ||
+		    j->valuedouble < (double)k->min ||
+		    j->valuedouble > (double)k->max)
+			say(l, 1, path, "expected a number from %lld to %lld",
+			    k->min, k->max);
+		else
+			memcpy(slot, &j->valuedouble, sizeof(double));
+		break;
 	case K_IGNORE:
 		break;
 	}
@@ -719,6 +776,13 @@ static int set_defaults(const struct key *tab, void *base)
 			if (set_defaults(k->sub, slot) < 0)
 				return -1;
 			break;
+		case K_RATIO:
+		{
+			double d = strtod(k->sdef, NULL);
+
+			memcpy(slot, &d, sizeof(d));
+			break;
+		}
 		case K_PAIRS:
 		case K_IGNORE:
 			break;
@@ -1301,6 +1365,14 @@ static int dump_tab(const struct key *tab, const void *base, cJSON *obj,
 		case K_PAIRS:
 			v = dump_pairs((const struct cfg_certpairs *)slot);
 			break;
+		case K_RATIO:
+		{
+			double d;
+
+			memcpy(&d, slot, sizeof(d));
+			v = cJSON_CreateNumber(d);
+			break;
+		}
 		case K_IGNORE:
 			break;
 		}

@@ -102,9 +102,31 @@ struct cfg_backend {
 	char *mysql_db;
 };
 
+/* dashboard: the statistics collector smtpd-dashboard; a session reads
+ * only is_enabled and stats_socket */
+struct cfg_dashboard {
+	int is_enabled;
+	char *stats_socket;
+	char *listen_interface;
+	long long tick_interval;                /* ms */
+	long long max_window;                   /* ms */
+	long long ranking_aggregation_interval; /* ms */
+	double unique_helo_ratio;
+	char *private_key_file; /* dashboard.tls.* */
+	char *public_key_file;
+	char *password_hash;
+	char *password_hash_file;
+	struct cfg_strlist metrics_allow;
+	char *state_file;
+	char *memory_cgroup;
+	long long session_lifetime; /* ms, a login */
+	long login_max_failures;    /* per client address and minute */
+};
+
 /* who loads the file: a session skips backend_config altogether (it holds
- * spoolerd's settings and secrets), spoolerd reads everything */
-enum cfg_reader { CFG_SPOOLERD, CFG_SESSION };
+ * spoolerd's settings and secrets), spoolerd reads everything; the
+ * dashboard reads everything but spoolerd's secret files */
+enum cfg_reader { CFG_SPOOLERD, CFG_SESSION, CFG_DASHBOARD };
 
 struct cfg {
 	enum cfg_reader who;
@@ -118,6 +140,7 @@ struct cfg {
 	char *tls_ticket_key_file; /* NULL: spool_dir/tls/ticket.key */
 	long long tls_ticket_rotate; /* ms between two master keys */
 	struct cfg_backend backend;
+	struct cfg_dashboard dashboard;
 	struct cfg_server *servers;
 	size_t nservers;
 };

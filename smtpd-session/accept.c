@@ -45,6 +45,7 @@
 #include "cfg.h"
 #include "listen.h"
 #include "log.h"
+#include "stats.h"
 #include "serve.h"
 #include "spool.h"
 #include "tls.h"
@@ -485,8 +486,10 @@ static int take(int fd)
 			 nip >= (size_t)srv->max_clients_per_ip)
 			rf = RF_PERIP;
 	}
-	if (rf != RF_N)
+	if (rf != RF_N) {
 		refusal(rf, &c);
+		stats_refused(A.cur.cfg, srv, c.pip);
+	}
 	if (spawn(cfd, srv, &c, rf != RF_N,
 		  rf == RF_ENTRY ? R_INTERNAL : R_FULL) < 0) {
 		static const char full[] =

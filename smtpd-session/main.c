@@ -20,6 +20,7 @@
 #include "accept.h"
 #include "serve.h"
 #include "spool.h"
+#include "stats.h"
 #include "tls.h"
 #include "util.h"
 #include "version.h"
@@ -219,6 +220,7 @@ int main(int argc, char **argv)
 		log_info("refused %s port %u: %s reached", pip, pport,
 			 lim == SLOTS_IP_FULL ? "max_clients_per_ip"
 					    : "max_clients");
+		stats_refused(cfg, srv, pip);
 		serve_refuse(R_FULL);
 		cfg_free(cfg);
 		return 0;

@@ -33,6 +33,7 @@
 #include "run.h"
 #include "log.h"
 #include "proxy.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -248,6 +249,7 @@ static int do_data(struct run *r)
 			 r->sp->id, r->s->tx.sender, r->s->tx.nrcpts, d.size,
 			 r->s->peer_ip);
 		note_queued(r);
+		stats_message(d.size, r->s->tx.nrcpts, r->s->tls_on);
 	}
 	if (spooled != R_OKAY &&
 	    (r->sp->err == ENOSPC || r->sp->err == EDQUOT))
@@ -310,6 +312,7 @@ static int do_bdat(struct run *r)
 			 s->peer_ip, bt->rd.chunks,
 			 bt->rd.binary ? "BINARYMIME" : "text");
 		note_queued(r);
+		stats_message(bt->rd.size, s->tx.nrcpts, s->tls_on);
 	}
 	bdat_committed(s, spooled, r->sp->id);
 	return 1;

@@ -26,6 +26,7 @@
 #include "sandbox.h"
 #include "session.h"
 #include "slots.h"
+#include "stats.h"
 #include "tls.h"
 #include "util.h"
 
@@ -208,6 +209,10 @@ static void log_summary(const struct session *s, double secs)
 		 s->proxy[0] ? s->proxy : "", helo[0] ? helo : "-",
 		 tls, s->messages, s->rcpts_total,
 		 s->bytes, s->rejected, end_names[s->end], secs, ids, cmds);
+	if (stats_dropped())
+		log_info("stats: %lu datagrams dropped (collector down or "
+			 "busy)",
+			 stats_dropped());
 }
 
 int serve_session(struct cfg *cfg, const struct cfg_server *srv,
@@ -224,6 +229,7 @@ int serve_session(struct cfg *cfg, const struct cfg_server *srv,
 	if (spool_open_dirs(sp, cfg->spool_dir) < 0)
 		log_error("spool %s: %s (will retry at DATA)", cfg->spool_dir,
 			  strerror(errno));
+	stats_begin(cfg, srv, c->pip);
 	/* the last step before the client's first byte (sandbox.c) */
 	if (sandbox_enter() < 0) {
 		log_error("sandbox: %s", strerror(errno));
@@ -245,6 +251,8 @@ int serve_session(struct cfg *cfg, const struct cfg_server *srv,
 		return 71;
 	}
 	session_init(&s, cfg, srv, cip, cport);
+	stats_peer(cip); /* the client behind a PROXY header */
+	stats_connect("accepted");
 	snprintf(s.proxy, sizeof(s.proxy), "%s", via);
 	s.xclient_ok = srv->xclient_on &&
 		       cidr_match(&srv->xclient_trusted, s.peer_ip);
@@ -267,6 +275,9 @@ int serve_session(struct cfg *cfg, const struct cfg_server *srv,
 		s.end = END_TLS;
 	tls_end(&r);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	stats_end(s.tls_on, end_names[s.end],
+		  (double)(t1.tv_sec - c->t0.tv_sec) +
+			  (double)(t1.tv_nsec - c->t0.tv_nsec) / 1e9);
 	log_summary(&s, (double)(t1.tv_sec - c->t0.tv_sec) +
 				(double)(t1.tv_nsec - c->t0.tv_nsec) / 1e9);
 	session_free(&s);

@@ -26,6 +26,7 @@
  */
 #include "session.h"
 #include "helo.h"
+#include "stats.h"
 #include "log.h"
 #include "utf8.h"
 #include "util.h"
@@ -160,6 +161,7 @@ void session_reply(struct session *s, enum reply_id id)
 	if (reply_add(&s->out, id) < 0)
 		s->end = END_INTERNAL;
 	if (reply_code(id) >= 400) {
+		stats_refusal(reply_code(id));
 		s->rejected++;
 		count_err(s);
 	}
@@ -337,6 +339,7 @@ static enum session_action greet(struct session *s, const char *arg,
 	}
 	memcpy(s->helo, arg, alen);
 	s->helo[alen] = '\0';
+	stats_helo(s->helo);
 	s->esmtp = esmtp;
 	tx_reset(&s->tx);
 	session_enter(s, ST_HELO);

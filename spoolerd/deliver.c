@@ -24,14 +24,18 @@
 #include "log.h"
 #include "publish.h"
 #include "retry.h"
+#include "statsmsg.h"
 #include "util.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -457,6 +461,52 @@ static void finish(struct worker *w, struct msg *m, struct retry_state *rs,
 	release(m);
 }
 
+static int stats_fd = -1;
+static atomic_ulong stats_dropped;
+static pthread_once_t stats_once = PTHREAD_ONCE_INIT;
+
+/* stats_open_once - the statistics socket, shared by every worker */
+static void stats_open_once(void)
+{
+	/* a full collector queue costs a delivery 50 ms at most */
+	struct timeval tv = {0, 50000};
+
+	stats_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (stats_fd >= 0)
+		setsockopt(stats_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* report - one delivery by processor p to smtpd-dashboard, when it is
+ * enabled: a collector that is down costs nothing, a full one at most
+ * SO_SNDTIMEO (statsmsg.c); a datagram it cannot take is dropped */
+static void report(const struct worker *w, const struct proc_ops *p,
+                   enum proc_res res, long long ms)
+{
+	const struct cfg_dashboard *d = &w->gen->cfg->dashboard;
+	static const char *names[] = {"ok", "temp", "perm"};
+	const char *f[3];
+	char secs[32];
+	unsigned long lost = 0;
+
+	if (!d->is_enabled)
+		return;
+	pthread_once(&stats_once, stats_open_once);
+	snprintf(secs, sizeof(secs), "%.3f", (double)ms / 1000.0);
+	f[0] = p->name;
+	f[1] = names[res];
+	f[2] = secs;
+	statsmsg_send(stats_fd, d->stats_socket, SM_DLV, f, 3, 1, &lost);
+	if (lost) {
+		unsigned long n = atomic_fetch_add(&stats_dropped, 1) + 1;
+
+		/* 1, 2, 4, 8, ...: counted without a line per delivery */
+		if (!(n & (n - 1)))
+			log_warnx("stats: %lu delivery datagrams dropped so far "
+				  "(smtpd-dashboard down or busy)",
+				  n);
+	}
+}
+
 void deliver_jobs(struct worker *w, const struct job *j, size_t n)
 {
 	const struct chain *ch = &w->gen->chain;
@@ -484,6 +534,7 @@ void deliver_jobs(struct worker *w, const struct job *j, size_t n)
 	 * every entry still going; the others one by one */
 	for (s = 0; s < ch->n; s++) {
 		const struct proc_ops *p = ch->p[s];
+		long long t0 = util_mono_ms();
 
 		for (i = 0, k = 0; i < nm; i++)
 			if (res[i] == PROC_OK) {
@@ -494,14 +545,19 @@ void deliver_jobs(struct worker *w, const struct job *j, size_t n)
 			break;
 		if (p->deliver_batch && sub) {
 			p->deliver_batch(w->st[s], live, k, sub);
-			for (i = 0; i < k; i++)
+			for (i = 0; i < k; i++) {
 				res[idx[i]] = sub[i];
+				report(w, p, sub[i], util_mono_ms() - t0);
+			}
 			continue;
 		}
-		for (i = 0; i < k; i++)
+		for (i = 0; i < k; i++) {
 			res[idx[i]] = p->deliver(w->st[s], live[i],
 						 live[i]->why,
 						 sizeof(live[i]->why));
+			report(w, p, res[idx[i]], util_mono_ms() - t0);
+			t0 = util_mono_ms();
+		}
 	}
 	for (i = 0; i < nm; i++)
 		finish(w, &ms[i], &rs[i], res[i]);

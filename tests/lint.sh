@@ -11,7 +11,7 @@ fail() {
 	status=1
 }
 
-src="common/*.c smtpd-session/*.c spoolerd/*.c"
+src="common/*.c smtpd-session/*.c spoolerd/*.c dashboard/*.c"
 banned="gets|strcpy|strcat|sprintf|vsprintf|strncpy|strtok|atoi|atol"
 banned="$banned|sscanf|system|popen"
 # shellcheck disable=SC2086 # $src is a list of globs
@@ -35,7 +35,8 @@ done
 cppcheck -q -j2 --std=c11 --enable=warning,portability,performance \
 	--inline-suppr --error-exitcode=1 --template=gcc -D_GNU_SOURCE \
 	-Icommon -Ismtpd-session -Ispoolerd -Itests/spoolerd -Itests/fuzz \
-	-Itests/load common smtpd-session spoolerd tests ||
+	-Itests/load -Idashboard common smtpd-session spoolerd dashboard \
+	tests ||
 	fail "cppcheck found the above"
 
 # shell scripts: by name (*.sh) or by a sh/bash shebang, outside the

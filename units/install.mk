@@ -8,12 +8,14 @@
 # SBINDIR and SYSCONFDIR):
 #
 #   SBINDIR/smtpd-session  SBINDIR/spoolerd  SBINDIR/spoolq
+#   SBINDIR/smtpd-dashboard
 #   UNITDIR/smtpd.socket  UNITDIR/smtps.socket  UNITDIR/smtpd-session@.service
 #   UNITDIR/smtpd@.service -> smtpd-session@.service   (alias, symlink)
 #   UNITDIR/smtps@.service -> smtpd-session@.service   (alias, symlink)
 #   UNITDIR/spoolerd.service  UNITDIR/smtpd-tcpserver.service
 #   UNITDIR/smtpd.service  UNITDIR/smtpd-accept.socket
 #   UNITDIR/smtps-accept.socket                     (the accept mode)
+#   UNITDIR/smtpd-dashboard.service
 #   SYSUSERSDIR/smtpd.conf  TMPFILESDIR/smtpd.conf
 #   SYSCONFDIR/smtpd/smtpd.json        (only when absent: never overwritten;
 #                                       0640, group smtpd-spool)
@@ -26,6 +28,7 @@
 #   DATADIR/smtpd/tcpserver/tcp.smtp
 #   DATADIR/smtpd/certbot-deploy-hook         (README "Certificate rotation")
 #   MANDIR/man8/smtpd-session.8  MANDIR/man8/spoolerd.8  MANDIR/man8/spoolq.8  MANDIR/man5/smtpd.json.5
+#   MANDIR/man8/smtpd-dashboard.8
 #
 # With an empty DESTDIR on a systemd machine it also creates the users and
 # the spool (systemd-sysusers, systemd-tmpfiles) and reloads systemd; it
@@ -46,9 +49,10 @@ INSTALL ?= install
 
 INST_UNITS = smtpd.socket smtps.socket smtpd-session@.service \
 	spoolerd.service smtpd-tcpserver.service smtpd.service \
-	smtpd-accept.socket smtps-accept.socket
+	smtpd-accept.socket smtps-accept.socket smtpd-dashboard.service
 INST_ALIASES = smtpd@.service smtps@.service
-INST_MAN8 = smtpd-session/smtpd-session.8 spoolerd/spoolerd.8 spoolq/spoolq.8
+INST_MAN8 = smtpd-session/smtpd-session.8 spoolerd/spoolerd.8 spoolq/spoolq.8 \
+	dashboard/smtpd-dashboard.8
 INST_MAN5 = conf/smtpd.json.5
 # the units name /usr/sbin, /usr/share/smtpd and /etc/smtpd
 INST_SED = sed -e 's|/usr/sbin/|$(SBINDIR)/|g' \
@@ -61,7 +65,7 @@ INST_SED = sed -e 's|/usr/sbin/|$(SBINDIR)/|g' \
 # binary the default goal
 .DEFAULT_GOAL := all
 
-install: $(SESSION) $(SPOOLERD) $(SPOOLQ)
+install: $(SESSION) $(SPOOLERD) $(SPOOLQ) $(DASHBOARD)
 	$(INSTALL) -d -m 0755 $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
@@ -73,6 +77,7 @@ install: $(SESSION) $(SPOOLERD) $(SPOOLQ)
 	$(INSTALL) -m 0755 $(SESSION) $(DESTDIR)$(SBINDIR)/smtpd-session
 	$(INSTALL) -m 0755 $(SPOOLERD) $(DESTDIR)$(SBINDIR)/spoolerd
 	$(INSTALL) -m 0755 $(SPOOLQ) $(DESTDIR)$(SBINDIR)/spoolq
+	$(INSTALL) -m 0755 $(DASHBOARD) $(DESTDIR)$(SBINDIR)/smtpd-dashboard
 	for u in $(INST_UNITS); do \
 		$(INST_SED) units/$$u > $(DESTDIR)$(UNITDIR)/$$u.tmp && \
 		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.tmp && \
@@ -127,7 +132,7 @@ install: $(SESSION) $(SPOOLERD) $(SPOOLQ)
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/smtpd-session $(DESTDIR)$(SBINDIR)/spoolerd \
-		$(DESTDIR)$(SBINDIR)/spoolq
+		$(DESTDIR)$(SBINDIR)/spoolq $(DESTDIR)$(SBINDIR)/smtpd-dashboard
 	for u in $(INST_UNITS) $(INST_ALIASES); do \
 		rm -f $(DESTDIR)$(UNITDIR)/$$u; \
 	done
@@ -142,6 +147,7 @@ uninstall:
 		$(DESTDIR)$(DATADIR)/smtpd/tcpserver $(DESTDIR)$(DATADIR)/smtpd
 	rm -f $(DESTDIR)$(MANDIR)/man8/smtpd-session.8 \
 		$(DESTDIR)$(MANDIR)/man8/spoolerd.8 $(DESTDIR)$(MANDIR)/man8/spoolq.8 \
+		$(DESTDIR)$(MANDIR)/man8/smtpd-dashboard.8 \
 		$(DESTDIR)$(MANDIR)/man5/smtpd.json.5
 	@echo "uninstall: kept $(DESTDIR)$(SYSCONFDIR)/smtpd and the spool"
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then \
