@@ -179,6 +179,15 @@ static const struct key backend_keys[] = {
 	/* Maildir copies end lines in LF as the maildir convention wants
 	 * (mutt, grep, Dovecot); true keeps the wire's CRLF */
 	{"maildir_crlf", K_BOOL, BOFF(maildir_crlf), 0, 0, 0, 1, 0, 0},
+	/* Pipe: argv (no shell), per message or per recipient, LF unless
+	 * pipe_crlf, killed past pipe_timeout, as pipe_user under root */
+	{"pipe_command", K_LIST, BOFF(pipe_command), 0, 0, 0, 0, 0, 0},
+	{"pipe_per_recipient", K_BOOL, BOFF(pipe_per_recipient), 0, 0, 0, 1,
+	 0, 0},
+	{"pipe_crlf", K_BOOL, BOFF(pipe_crlf), 0, 0, 0, 1, 0, 0},
+	{"pipe_timeout", K_DUR, BOFF(pipe_timeout), 120000, 0, 100, 86400000,
+	 0, 0},
+	{"pipe_user", K_STR, BOFF(pipe_user), 0, 0, 0, 0, 0, 0},
 	{"retry_first", K_DUR, BOFF(retry_first), 300000, 0, 1, 86400000, 0,
 	 0},
 	{"retry_max", K_DUR, BOFF(retry_max), 3600000, 0, 1, 86400000LL * 30,

@@ -73,6 +73,11 @@ struct cfg_backend {
 	char *maildir_path;
 	char *mbox_path;
 	int maildir_crlf;
+	struct cfg_strlist pipe_command; /* Pipe: argv, no shell */
+	int pipe_per_recipient;
+	int pipe_crlf;
+	long long pipe_timeout; /* ms */
+	char *pipe_user;        /* "user" or "user:group", under root */
 	long long retry_first;
 	long long retry_max;
 	long long max_queue_lifetime;

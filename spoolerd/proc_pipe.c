@@ -1,0 +1,818 @@
+/*
+ * proc_pipe.c - Pipe: run a command with the message on its stdin, as
+ * Postfix's pipe(8) and qmail's |command lines do.
+ *
+ * pipe_command is the argv, never given to a shell: {rcpt}, {user},
+ * {domain}, {extension}, {sender} and {queue_id} are replaced inside the
+ * arguments (argv[0] is fixed and absolute), so no byte of an address can
+ * become shell syntax. Per message (the default) or per recipient
+ * (pipe_per_recipient); per message an argument that is exactly "{rcpt}"
+ * becomes one argument per recipient, and {user}/{domain}/{extension}
+ * are refused at config load (they name one recipient).
+ *
+ * stdin is the copy a Maildir gets: Return-Path and Delivered-To (per
+ * message with several recipients only Return-Path), our Received, the
+ * message; LF line ends unless pipe_crlf (or a BINARYMIME body). The
+ * envelope is in a clean environment: SENDER, RECIPIENT (all recipients,
+ * space-separated, per message; RECIPIENTS too), QUEUE_ID, CLIENT_IP,
+ * HELO, and for one recipient LOCAL, USER (LOCAL up to the first '+'),
+ * EXTENSION (after it), DEFAULT (= EXTENSION, when there is one), DOMAIN.
+ *
+ * The child: its own process group, default signals, fds 0-2 only, umask
+ * 077, cwd /, and under root the uid, gid and groups of pipe_user. The
+ * parent writes stdin while it drains stdout and stderr (poll, all three
+ * non-blocking), so a child that does not read, or writes a lot, cannot
+ * block it; past pipe_timeout the group is killed (SIGKILL).
+ *
+ * Outcome: exit 0 delivered; 75 (EX_TEMPFAIL), a signal, a timeout or a
+ * failed exec temporary; any other status permanent, with the first line
+ * of stderr (else of stdout) as the reason. No more than OUT_KEEP bytes
+ * of either are kept; the rest is read and dropped.
+ *
+ * Not idempotent: a redelivery after a crash, or a retry after another
+ * recipient's temporary failure, runs the command again (at-least-once,
+ * as pipe(8)). The command can deduplicate on QUEUE_ID (+ RECIPIENT).
+ */
+#include "processor.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define OUT_KEEP 512
+#define MAX_GROUPS 256
+#define ALL ((size_t)-1) /* run_for: the whole message */
+
+struct pipe {
+	const struct cfg_strlist *cmd;
+	int per_rcpt, crlf;
+	long long timeout_ms;
+	const char *dflt_domain;
+	int setid; /* switch to uid/gid/groups in the child */
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[MAX_GROUPS];
+	int ngroups;
+	char home[256];
+};
+
+/* a placeholder in an argument */
+static const char *const names[] = {"rcpt",   "user",   "domain",
+				    "extension", "sender", "queue_id"};
+enum { PH_RCPT, PH_USER, PH_DOMAIN, PH_EXT, PH_SENDER, PH_QID, PH_N };
+
+/* ph_at - the placeholder at s ("{name}"), its length in *len; -1 when s
+ * holds none, -2 for an unknown {word} */
+static int ph_at(const char *s, size_t *len)
+{
+	size_t k = 1, i;
+
+	if (s[0] != '{')
+		return -1;
+	while (s[k] == '_' || (s[k] >= 'a' && s[k] <= 'z'))
+		k++;
+	if (s[k] != '}' || k == 1)
+		return -1;
+	for (i = 0; i < PH_N; i++)
+		if (strlen(names[i]) == k - 1 && !strncmp(s + 1, names[i], k - 1)) {
+			*len = k + 1;
+			return (int)i;
+		}
+	return -2;
+}
+
+/* check_cmd - the argv template: absolute argv[0] without placeholders,
+ * known placeholders, per-recipient ones only per recipient */
+static int check_cmd(const struct cfg_backend *b, char *err, size_t n)
+{
+	const struct cfg_strlist *c = &b->pipe_command;
+	size_t i;
+
+	if (c->n == 0) {
+		snprintf(err, n, "backend_config.pipe_command: required: the "
+			 "command as a list of arguments");
+		return -1;
+	}
+	if (c->v[0][0] != '/') {
+		snprintf(err, n, "backend_config.pipe_command[0]: \"%.200s\" "
+			 "is not an absolute path", c->v[0]);
+		return -1;
+	}
+	if (access(c->v[0], X_OK) < 0) {
+		snprintf(err, n, "backend_config.pipe_command[0]: %.200s: %s",
+			 c->v[0], strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < c->n; i++) {
+		const char *s;
+		size_t len;
+
+		for (s = c->v[i]; *s; s++) {
+			int ph = ph_at(s, &len);
+
+			if (ph == -2) {
+				snprintf(err, n, "backend_config.pipe_command"
+					 "[%zu]: unknown placeholder in "
+					 "\"%.100s\" (known: {rcpt} {user} "
+					 "{domain} {extension} {sender} "
+					 "{queue_id})", i, c->v[i]);
+				return -1;
+			}
+			if (ph >= 0 && i == 0) {
+				snprintf(err, n, "backend_config.pipe_command"
+					 "[0]: no placeholder in the command");
+				return -1;
+			}
+			if (!b->pipe_per_recipient &&
+			    (ph == PH_USER || ph == PH_DOMAIN || ph == PH_EXT ||
+			     (ph == PH_RCPT && strcmp(c->v[i], "{rcpt}")))) {
+				snprintf(err, n, "backend_config.pipe_command"
+					 "[%zu]: \"%.100s\" names one recipient:"
+					 " needs pipe_per_recipient (per message "
+					 "only a whole \"{rcpt}\" argument, "
+					 "which becomes every recipient)",
+					 i, c->v[i]);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* set_user - pipe_user ("user" or "user:group") into the ids the child
+ * takes; under root it is required, not under root it must be us */
+static int set_user(struct pipe *pp, const char *spec, char *err, size_t n)
+{
+	char name[256], buf[8192];
+	const char *colon;
+	struct passwd pw, *pwp = NULL;
+	struct group gr, *grp = NULL;
+	int ng = MAX_GROUPS;
+
+	if (!spec || !*spec) {
+		if (geteuid() == 0) {
+			snprintf(err, n, "backend_config.pipe_user: required "
+				 "when spoolerd runs as root");
+			return -1;
+		}
+		return 0;
+	}
+	colon = strchr(spec, ':');
+	snprintf(name, sizeof(name), "%.*s",
+		 (int)(colon ? (size_t)(colon - spec) : strlen(spec)), spec);
+	if (getpwnam_r(name, &pw, buf, sizeof(buf), &pwp) != 0 || !pwp) {
+		snprintf(err, n, "backend_config.pipe_user: no user \"%.100s\"",
+			 name);
+		return -1;
+	}
+	pp->uid = pw.pw_uid;
+	pp->gid = pw.pw_gid;
+	snprintf(pp->home, sizeof(pp->home), "%s", pw.pw_dir);
+	if (getgrouplist(name, pp->gid, pp->groups, &ng) < 0)
+		ng = 0; /* more than MAX_GROUPS: only the primary one */
+	pp->ngroups = ng;
+	if (colon) {
+		if (getgrnam_r(colon + 1, &gr, buf, sizeof(buf), &grp) != 0 ||
+		    !grp) {
+			snprintf(err, n, "backend_config.pipe_user: no group "
+				 "\"%.100s\"", colon + 1);
+			return -1;
+		}
+		pp->gid = gr.gr_gid;
+		pp->groups[0] = gr.gr_gid;
+		pp->ngroups = 1;
+	}
+	if (pp->uid == 0) {
+		snprintf(err, n, "backend_config.pipe_user: not root");
+		return -1;
+	}
+	if (geteuid() == 0) {
+		pp->setid = 1;
+	} else if (pp->uid != geteuid()) {
+		snprintf(err, n, "backend_config.pipe_user: spoolerd is not "
+			 "root, cannot run the command as \"%.100s\"", spec);
+		return -1;
+	}
+	return 0;
+}
+
+static int init(const struct cfg *cfg, void **state, char *err, size_t n)
+{
+	const struct cfg_backend *b = &cfg->backend;
+	struct pipe *pp;
+
+	if (check_cmd(b, err, n) < 0)
+		return -1;
+	pp = calloc(1, sizeof(*pp));
+	if (!pp) {
+		snprintf(err, n, "out of memory");
+		return -1;
+	}
+	if (set_user(pp, b->pipe_user, err, n) < 0) {
+		free(pp);
+		return -1;
+	}
+	pp->cmd = &b->pipe_command;
+	pp->per_rcpt = b->pipe_per_recipient;
+	pp->crlf = b->pipe_crlf;
+	pp->timeout_ms = b->pipe_timeout;
+	pp->dflt_domain = b->primary_mail_host;
+	*state = pp;
+	return 0;
+}
+
+static void fini(void *state)
+{
+	free(state);
+}
+
+/* one recipient split up; parts point into buf */
+struct rparts {
+	char buf[600];
+	const char *addr, *local, *user, *ext, *domain;
+};
+
+/* rcpt_split - lower-cased local part, user and extension at the first
+ * '+', domain (primary_mail_host when the address has none) */
+static void rcpt_split(const struct pipe *pp, const char *addr,
+                       struct rparts *r)
+{
+	const char *at = strrchr(addr, '@');
+	size_t ll = at ? (size_t)(at - addr) : strlen(addr), o = 0, i;
+	const char *dom = at ? at + 1 : pp->dflt_domain ? pp->dflt_domain : "";
+	char *plus;
+
+	r->addr = addr;
+	/* local\0user\0ext\0domain\0, each at most 255 + 1 */
+	if (ll > 255)
+		ll = 255;
+	r->local = r->buf;
+	for (i = 0; i < ll; i++)
+		r->buf[o++] = (char)tolower((unsigned char)addr[i]);
+	r->buf[o++] = '\0';
+	r->user = r->buf + o;
+	memcpy(r->buf + o, r->local, ll + 1);
+	plus = strchr(r->buf + o, '+');
+	o += ll + 1;
+	if (plus) {
+		*plus = '\0';
+		r->ext = plus + 1;
+	} else {
+		r->ext = "";
+	}
+	r->domain = r->buf + o;
+	for (i = 0; dom[i] && i < 255; i++)
+		r->buf[o++] = (char)tolower((unsigned char)dom[i]);
+	r->buf[o] = '\0';
+}
+
+/* strv - a NULL-terminated vector of malloc'd strings being built */
+struct strv {
+	char **v;
+	size_t n, cap;
+};
+
+static int strv_add(struct strv *sv, char *s)
+{
+	if (!s)
+		return -1;
+	if (sv->n + 2 > sv->cap) {
+		size_t cap = sv->cap ? sv->cap * 2 : 16;
+		char **v = realloc(sv->v, cap * sizeof(*v));
+
+		if (!v) {
+			free(s);
+			return -1;
+		}
+		sv->v = v;
+		sv->cap = cap;
+	}
+	sv->v[sv->n++] = s;
+	sv->v[sv->n] = NULL;
+	return 0;
+}
+
+static void strv_free(struct strv *sv)
+{
+	size_t i;
+
+	for (i = 0; i < sv->n; i++)
+		free(sv->v[i]);
+	free(sv->v);
+	memset(sv, 0, sizeof(*sv));
+}
+
+/* envf - "NAME=value", malloc'd */
+static char *envf(const char *name, const char *val)
+{
+	size_t n = strlen(name) + strlen(val) + 2;
+	char *s = malloc(n);
+
+	if (s)
+		snprintf(s, n, "%s=%s", name, val);
+	return s;
+}
+
+/* expand - one template argument with r's parts (r NULL: per message) */
+static char *expand(const char *t, const struct msg *m,
+                    const struct rparts *r)
+{
+	struct buf b = {NULL, 0, 0, 1 << 16};
+	const char *s;
+	char nul = '\0';
+
+	for (s = t; *s;) {
+		size_t len = 0;
+		int ph = ph_at(s, &len);
+		const char *v = NULL;
+
+		switch (ph) {
+		case PH_RCPT: v = r ? r->addr : ""; break;
+		case PH_USER: v = r ? r->user : ""; break;
+		case PH_DOMAIN: v = r ? r->domain : ""; break;
+		case PH_EXT: v = r ? r->ext : ""; break;
+		case PH_SENDER: v = m->env.sender; break;
+		case PH_QID: v = m->env.queue_id; break;
+		default: break;
+		}
+		if (v) {
+			if (buf_add(&b, v, strlen(v)) < 0)
+				goto oom;
+			s += len;
+		} else {
+			if (buf_add(&b, s, 1) < 0)
+				goto oom;
+			s++;
+		}
+	}
+	if (buf_add(&b, &nul, 1) < 0)
+		goto oom;
+	return b.p;
+oom:
+	buf_free(&b);
+	return NULL;
+}
+
+/* build_argv - the command for recipient i, or (i == SIZE_MAX) for the
+ * whole message */
+static int build_argv(const struct pipe *pp, const struct msg *m, size_t i,
+                      const struct rparts *r, struct strv *av)
+{
+	size_t k, j;
+
+	for (k = 0; k < pp->cmd->n; k++) {
+		if (i == ALL && !strcmp(pp->cmd->v[k], "{rcpt}")) {
+			for (j = 0; j < m->env.nrcpts; j++)
+				if (strv_add(av, strdup(m->env.rcpts[j])) < 0)
+					return -1;
+			continue;
+		}
+		if (strv_add(av, expand(pp->cmd->v[k], m, r)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* build_env - the clean environment */
+static int build_env(const struct pipe *pp, const struct msg *m, size_t i,
+                     const struct rparts *r, struct strv *ev)
+{
+	if (strv_add(ev, strdup("PATH=/usr/local/bin:/usr/bin:/bin")) < 0 ||
+	    strv_add(ev, envf("SENDER", m->env.sender)) < 0 ||
+	    strv_add(ev, envf("QUEUE_ID", m->env.queue_id)) < 0 ||
+	    strv_add(ev, envf("CLIENT_IP", m->env.client_ip ?
+						   m->env.client_ip : "")) < 0 ||
+	    strv_add(ev, envf("HELO", m->env.helo ? m->env.helo : "")) < 0)
+		return -1;
+	if (pp->home[0] && strv_add(ev, envf("HOME", pp->home)) < 0)
+		return -1;
+	if (i == ALL) {
+		struct buf b = {NULL, 0, 0, 1 << 20};
+		size_t j;
+		char nul = '\0';
+		int bad = 0;
+
+		for (j = 0; j < m->env.nrcpts && !bad; j++)
+			bad = (j && buf_add(&b, " ", 1) < 0) ||
+			      buf_add(&b, m->env.rcpts[j],
+				      strlen(m->env.rcpts[j])) < 0;
+		if (bad || buf_add(&b, &nul, 1) < 0 ||
+		    strv_add(ev, envf("RECIPIENT", b.p)) < 0 ||
+		    strv_add(ev, envf("RECIPIENTS", b.p)) < 0) {
+			buf_free(&b);
+			return -1;
+		}
+		buf_free(&b);
+		if (!r)
+			return 0;
+	} else if (strv_add(ev, envf("RECIPIENT", r->addr)) < 0) {
+		return -1;
+	}
+	if (strv_add(ev, envf("LOCAL", r->local)) < 0 ||
+	    strv_add(ev, envf("USER", r->user)) < 0 ||
+	    strv_add(ev, envf("EXTENSION", r->ext)) < 0 ||
+	    strv_add(ev, envf("DOMAIN", r->domain)) < 0 ||
+	    (r->ext[0] && strv_add(ev, envf("DEFAULT", r->ext)) < 0))
+		return -1;
+	return 0;
+}
+
+/* child - between fork and exec: only async-signal-safe calls; a failure
+ * is reported as an errno on fd 3 (close-on-exec) */
+static void child(const struct pipe *pp, int in, int out, int errfd,
+                  int rep, char **argv, char **envp)
+{
+	struct sigaction sa;
+	sigset_t none;
+	int fi, fo, fe, fx, s, e;
+
+	setsid(); /* its own process group: the timeout kills all of it */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (s = 1; s < NSIG; s++)
+		(void)sigaction(s, &sa, NULL); /* SIGPIPE was ignored */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* above 2 first, so that no dup2 below clobbers another */
+	fi = fcntl(in, F_DUPFD, 4);
+	fo = fcntl(out, F_DUPFD, 4);
+	fe = fcntl(errfd, F_DUPFD, 4);
+	fx = fcntl(rep, F_DUPFD_CLOEXEC, 4);
+	if (fi < 0 || fo < 0 || fe < 0 || fx < 0 || dup2(fi, 0) < 0 ||
+	    dup2(fo, 1) < 0 || dup2(fe, 2) < 0 || dup3(fx, 3, O_CLOEXEC) < 0)
+		goto fail;
+	if (close_range(4, ~0U, 0) < 0)
+		goto fail;
+	if (pp->setid && (setgroups((size_t)pp->ngroups, pp->groups) < 0 ||
+			  setgid(pp->gid) < 0 || setuid(pp->uid) < 0))
+		goto fail;
+	umask(077);
+	if (chdir("/") < 0)
+		goto fail;
+	execve(argv[0], argv, envp);
+fail:
+	e = errno;
+	(void)!write(fx >= 0 ? 3 : rep, &e, sizeof(e));
+	_exit(127);
+}
+
+/* keep - append up to OUT_KEEP bytes of what was read */
+static void keep(char *dst, size_t *len, const char *p, size_t n)
+{
+	size_t room = OUT_KEEP - *len;
+
+	if (n > room)
+		n = room;
+	memcpy(dst + *len, p, n);
+	*len += n;
+}
+
+/* drain - read what fd has now; 0 open, 1 at EOF (or an error) */
+static int drain(int fd, char *dst, size_t *len)
+{
+	char buf[16384];
+	int k;
+
+	for (k = 0; k < 64; k++) { /* bounded: a flood waits its turn */
+		ssize_t r = read(fd, buf, sizeof(buf));
+
+		if (r > 0) {
+			keep(dst, len, buf, (size_t)r);
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN)
+			return 0;
+		return 1;
+	}
+	return 0;
+}
+
+/* first_line - the first non-empty line of p[0..n), printable */
+static void first_line(const char *p, size_t n, char *out, size_t on)
+{
+	size_t s = 0, e;
+
+	while (s < n && (p[s] == '\n' || p[s] == '\r' || p[s] == ' '))
+		s++;
+	for (e = s; e < n && p[e] != '\n' && p[e] != '\r'; e++)
+		;
+	util_printable(out, on, p + s, e - s, 200);
+}
+
+/* run - one command: in[] on its stdin; OK, TEMP or PERM */
+static enum proc_res run(const struct pipe *pp, char **argv, char **envp,
+                         const char *const *in, const size_t *inlen,
+                         size_t nin, char *why, size_t n)
+{
+	int pi[2] = {-1, -1}, po[2] = {-1, -1}, pe[2] = {-1, -1};
+	int px[2] = {-1, -1}, pidfd = -1, status = 0, e = 0;
+	char out[OUT_KEEP], err[OUT_KEEP], line[900];
+	size_t outl = 0, errl = 0, seg = 0, off = 0;
+	long long deadline;
+	int done_out = 0, done_err = 0, exited = 0, timed_out = 0;
+	ssize_t r;
+	pid_t pid;
+
+	if (pipe2(pi, O_CLOEXEC) < 0 || pipe2(po, O_CLOEXEC) < 0 ||
+	    pipe2(pe, O_CLOEXEC) < 0 || pipe2(px, O_CLOEXEC) < 0) {
+		snprintf(why, n, "Pipe: pipe: %s", strerror(errno));
+		goto fail_fds;
+	}
+	pid = fork();
+	if (pid < 0) {
+		snprintf(why, n, "Pipe: fork: %s", strerror(errno));
+		goto fail_fds;
+	}
+	if (pid == 0)
+		child(pp, pi[0], po[1], pe[1], px[1], argv, envp);
+	close(pi[0]);
+	close(po[1]);
+	close(pe[1]);
+	close(px[1]);
+	pi[0] = po[1] = pe[1] = px[1] = -1;
+	/* EOF here: the exec happened (or the child died before it) */
+	do
+		r = read(px[0], &e, sizeof(e));
+	while (r < 0 && errno == EINTR);
+	close(px[0]);
+	px[0] = -1;
+	if (r == (ssize_t)sizeof(e)) {
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		snprintf(why, n, "Pipe: %.200s: cannot execute: %s", argv[0],
+			 strerror(e));
+		close(pi[1]);
+		close(po[0]);
+		close(pe[0]);
+		return PROC_TEMP;
+	}
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	fcntl(pi[1], F_SETFL, O_NONBLOCK);
+	fcntl(po[0], F_SETFL, O_NONBLOCK);
+	fcntl(pe[0], F_SETFL, O_NONBLOCK);
+	while (seg < nin && inlen[seg] == 0)
+		seg++;
+	if (seg == nin) {
+		close(pi[1]);
+		pi[1] = -1;
+	}
+	deadline = util_mono_ms() + pp->timeout_ms;
+	while (!exited) {
+		struct pollfd fds[4];
+		nfds_t nf = 0;
+		int wi = -1, oi = -1, ei = -1, xi = -1, wait_ms;
+		long long left = deadline - util_mono_ms();
+
+		if (left <= 0) {
+			timed_out = 1;
+			break;
+		}
+		if (pi[1] >= 0) {
+			wi = (int)nf;
+			fds[nf].fd = pi[1];
+			fds[nf++].events = POLLOUT;
+		}
+		if (!done_out) {
+			oi = (int)nf;
+			fds[nf].fd = po[0];
+			fds[nf++].events = POLLIN;
+		}
+		if (!done_err) {
+			ei = (int)nf;
+			fds[nf].fd = pe[0];
+			fds[nf++].events = POLLIN;
+		}
+		if (pidfd >= 0) {
+			xi = (int)nf;
+			fds[nf].fd = pidfd;
+			fds[nf++].events = POLLIN;
+		}
+		/* without a pidfd, look for the exit every 20 ms */
+		wait_ms = pidfd >= 0 ? (int)(left > 60000 ? 60000 : left)
+				     : (int)(left > 20 ? 20 : left);
+		if (poll(fds, nf, wait_ms) < 0 && errno != EINTR) {
+			snprintf(why, n, "Pipe: poll: %s", strerror(errno));
+			timed_out = 2;
+			break;
+		}
+		if (wi >= 0 && fds[wi].revents) {
+			r = write(pi[1], in[seg] + off, inlen[seg] - off);
+			if (r > 0) {
+				off += (size_t)r;
+				while (seg < nin && off == inlen[seg]) {
+					seg++;
+					off = 0;
+				}
+			}
+			/* EPIPE: it stopped reading; its status decides */
+			if (seg == nin ||
+			    (r < 0 && errno != EAGAIN && errno != EINTR)) {
+				close(pi[1]);
+				pi[1] = -1;
+			}
+		}
+		if (oi >= 0 && fds[oi].revents)
+			done_out = drain(po[0], out, &outl);
+		if (ei >= 0 && fds[ei].revents)
+			done_err = drain(pe[0], err, &errl);
+		if (xi >= 0 && !fds[xi].revents)
+			continue;
+		r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			exited = 1;
+	}
+	if (!exited) {
+		kill(-pid, SIGKILL);
+		kill(pid, SIGKILL);
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	} else {
+		/* what it wrote just before it exited */
+		if (!done_out)
+			drain(po[0], out, &outl);
+		if (!done_err)
+			drain(pe[0], err, &errl);
+	}
+	if (pi[1] >= 0)
+		close(pi[1]);
+	close(po[0]);
+	close(pe[0]);
+	if (pidfd >= 0)
+		close(pidfd);
+	if (timed_out == 2)
+		return PROC_TEMP;
+	if (timed_out) {
+		char d[32];
+
+		util_format_duration(pp->timeout_ms, d, sizeof(d));
+		snprintf(why, n, "Pipe: %.200s: timed out after %s, killed",
+			 argv[0], d);
+		return PROC_TEMP;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return PROC_OK;
+	first_line(err, errl, line, sizeof(line));
+	if (!line[0])
+		first_line(out, outl, line, sizeof(line));
+	if (WIFSIGNALED(status)) {
+		snprintf(why, n, "Pipe: %.200s: killed by signal %d%s%s",
+			 argv[0], WTERMSIG(status), line[0] ? ": " : "", line);
+		return PROC_TEMP;
+	}
+	snprintf(why, n, "Pipe: %.200s: exit %d: %s", argv[0],
+		 WEXITSTATUS(status), line[0] ? line : "(no message)");
+	return WEXITSTATUS(status) == 75 ? PROC_TEMP : PROC_PERM;
+fail_fds:
+	for (e = 0; e < 2; e++) {
+		if (pi[e] >= 0)
+			close(pi[e]);
+		if (po[e] >= 0)
+			close(po[e]);
+		if (pe[e] >= 0)
+			close(pe[e]);
+		if (px[e] >= 0)
+			close(px[e]);
+	}
+	return PROC_TEMP;
+}
+
+/* to_lf - p[0..n) with each CRLF as LF, malloc'd (a bare CR stays) */
+static char *to_lf(const char *p, size_t n, size_t *len)
+{
+	char *o = malloc(n + 1);
+	size_t i, k = 0;
+
+	if (!o)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (!(p[i] == '\r' && i + 1 < n && p[i + 1] == '\n'))
+			o[k++] = p[i];
+	o[k] = '\0';
+	*len = k;
+	return o;
+}
+
+/* run_for - the command for recipient i (SIZE_MAX: the message) */
+static enum proc_res run_for(struct pipe *pp, struct msg *m, size_t i,
+                             int raw, const char *body, size_t bodylen,
+                             char *why, size_t n)
+{
+	struct strv av = {0}, ev = {0};
+	struct rparts r;
+	const struct rparts *rp = NULL;
+	const char *head, *in[2];
+	char *rp_head = NULL, *conv = NULL;
+	size_t inlen[2];
+	enum proc_res res = PROC_TEMP;
+
+	if (i != ALL || m->env.nrcpts == 1) {
+		rcpt_split(pp, m->env.rcpts[i == ALL ? 0 : i], &r);
+		rp = &r;
+	}
+	if (i != ALL || m->env.nrcpts == 1) {
+		head = msg_head(m, i == ALL ? 0 : i);
+	} else {
+		size_t hl = strlen(m->env.sender) + 20;
+
+		rp_head = malloc(hl);
+		if (rp_head)
+			snprintf(rp_head, hl, "Return-Path: <%s>\r\n",
+				 m->env.sender);
+		head = rp_head;
+	}
+	if (!head || build_argv(pp, m, i, i == ALL ? NULL : rp, &av) <
+			     0 ||
+	    build_env(pp, m, i, rp, &ev) < 0)
+		goto oom;
+	in[0] = head;
+	inlen[0] = strlen(head);
+	if (!raw) {
+		conv = to_lf(head, inlen[0], &inlen[0]);
+		if (!conv)
+			goto oom;
+		in[0] = conv;
+	}
+	in[1] = body;
+	inlen[1] = bodylen;
+	res = run(pp, av.v, ev.v, in, inlen, 2, why, n);
+	if (res == PROC_OK) {
+		if (i == ALL) {
+			size_t j;
+
+			for (j = 0; j < m->env.nrcpts; j++)
+				msg_dest(m, j, "pipe:%s", av.v[0]);
+		} else {
+			msg_dest(m, i, "pipe:%s", av.v[0]);
+		}
+	}
+	goto out;
+oom:
+	snprintf(why, n, "Pipe: out of memory");
+out:
+	free(conv);
+	free(rp_head);
+	strv_free(&av);
+	strv_free(&ev);
+	return res;
+}
+
+static enum proc_res deliver(void *state, struct msg *m, char *why, size_t n)
+{
+	struct pipe *pp = state;
+	enum proc_res worst = PROC_OK;
+	const char *data;
+	char *conv = NULL;
+	size_t len, i;
+	int raw;
+
+	data = msg_data(m, &len);
+	if (!data) {
+		snprintf(why, n, "Pipe: reading the entry: %s",
+			 strerror(errno));
+		return PROC_TEMP;
+	}
+	/* a BINARYMIME body is octets, not lines: never rewritten */
+	raw = pp->crlf || (m->env.body && !strcmp(m->env.body, "BINARYMIME"));
+	if (!raw) {
+		conv = to_lf(data, len, &len);
+		if (!conv) {
+			snprintf(why, n, "Pipe: out of memory");
+			return PROC_TEMP;
+		}
+		data = conv;
+	}
+	if (!pp->per_rcpt) {
+		worst = run_for(pp, m, ALL, raw, data, len, why, n);
+		free(conv);
+		return worst;
+	}
+	/* every recipient is tried; the entry's outcome is the worst one */
+	for (i = 0; i < m->env.nrcpts; i++) {
+		char w[PROC_WHY_MAX];
+		enum proc_res r = run_for(pp, m, i, raw, data, len, w, sizeof(w));
+
+		if (r > worst || (r != PROC_OK && worst == PROC_OK)) {
+			worst = r;
+			snprintf(why, n, "%s", w);
+		}
+	}
+	free(conv);
+	return worst;
+}
+
+const struct proc_ops proc_pipe = {"Pipe", 1, 1, init, deliver, fini, NULL,
+				   NULL};
