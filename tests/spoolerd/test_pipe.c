@@ -16,6 +16,9 @@ static int setup(void **state)
 
 	signal(SIGPIPE, SIG_IGN);
 	f->d = tu_tmpdir();
+	/* as root the command runs as nobody: it must write here */
+	if (geteuid() == 0)
+		assert_int_equal(chmod(f->d, 0777), 0);
 	*state = f;
 	return 0;
 }
@@ -30,14 +33,16 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* cfg_for - a config with pipe_command = argv (JSON list text) */
+/* cfg_for - a config with pipe_command = argv (JSON list text); as
+ * root, pipe_user is nobody (required then) */
 static struct cfg *cfg_for(const char *argv_json, const char *extra)
 {
 	char json[4096];
 
 	snprintf(json, sizeof(json),
-		 "{\"backend_config\":{\"pipe_command\":%s%s%s}}", argv_json,
-		 extra ? "," : "", extra ? extra : "");
+		 "{\"backend_config\":{\"pipe_command\":%s%s%s%s}}",
+		 argv_json, extra ? "," : "", extra ? extra : "",
+		 geteuid() == 0 ? ",\"pipe_user\":\"nobody\"" : "");
 	return tu_cfg(json);
 }
 
@@ -52,7 +57,8 @@ static enum proc_res deliver_with(struct fx *f, struct cfg *c,
 	enum proc_res r;
 
 	snprintf(ep, sizeof(ep), "%s/entry", f->d);
-	assert_int_equal(proc_pipe.init(c, &st, err, sizeof(err)), 0);
+	if (proc_pipe.init(c, &st, err, sizeof(err)) < 0)
+		fail_msg("init: %s", err);
 	tu_entry(ep, "1764078600.M5P6Q7", "s@x.org", rcpts, n, body, &m, c);
 	why[0] = '\0';
 	r = proc_pipe.deliver(st, &m, why, wn);
@@ -70,7 +76,7 @@ static void stdin_and_env(void **state)
 	struct cfg *c;
 
 	snprintf(argv, sizeof(argv),
-		 "[\"/bin/sh\",\"-c\",\"cat > %s/in; env > %s/env; "
+		 "[\"/bin/sh\",\"-c\",\"cat > %s/in; (env; echo UID=$(id -u)) > %s/env; "
 		 "printf '%%s\\\\n' \\\"$@\\\" > %s/args\",\"sh\","
 		 "\"{user}\",\"{domain}\",\"{rcpt}\",\"{sender}\","
 		 "\"x{extension}y\",\"{queue_id}\",\"{bogus\"]",
@@ -86,7 +92,8 @@ static void stdin_and_env(void **state)
 			    "Return-Path: <s@x.org>\nDelivered-To: "
 			    "Bob+Tag@Example.COM\n"
 			    "Received: from client.test (unknown [192.0.2.1])\n"
-			    "\tby mx.test with ESMTP id 1764078600.M5P6Q7; "
+			    "\tby mx.test with ESMTP id 1764078600.M5P6Q7\n"
+			    "\tfor <Bob+Tag@Example.COM>; "
 			    "Tue, 25 Nov 2025 13:50:00 +0000\n"
 			    "Subject: x\n\nbody\nbare\rCR\n");
 	free(got);
@@ -110,6 +117,10 @@ static void stdin_and_env(void **state)
 	/* a clean environment: nothing of ours leaks */
 	assert_null(strstr(got, "RECIPIENTS="));
 	assert_null(strstr(got, "TESTLEAK"));
+	if (geteuid() == 0)
+		assert_non_null(strstr(got, "UID=65534\n"));
+	else
+		assert_null(strstr(got, "UID=0\n"));
 	free(got);
 	cfg_free(c);
 
@@ -167,7 +178,7 @@ static void exit_classes(void **state)
 	assert_string_equal(why, "Pipe: /bin/sh: exit 75: mailbox locked");
 	cfg_free(c);
 	c = cfg_for("[\"/bin/sh\",\"-c\",\"echo chatter; echo; "
-		    "printf '\\\\nno such user\\\\x01\\\\nsecond' >&2; "
+		    "printf '\\\\nno such user\\\\001\\\\nsecond' >&2; "
 		    "exit 1\"]",
 		    NULL);
 	assert_int_equal(deliver_with(f, c, rcpts, 1, "x\r\n", why,
@@ -254,7 +265,7 @@ static void huge_stdin_unread(void **state)
 {
 	struct fx *f = *state;
 	const char *rcpts[] = {"a@x.test"};
-	size_t n = 8u << 20, i;
+	size_t n = 900000, i; /* tu_entry caps at 1 MiB; a pipe holds 64 KiB */
 	char *body = malloc(n + 1), why[600];
 	struct cfg *c;
 
