@@ -273,7 +273,7 @@ static void rcpt_split(const struct pipe *pp, const char *addr,
 		r->ext = "";
 	}
 	r->domain = r->buf + o;
-	for (i = 0; dom[i] && i < 255; i++)
+	for (i = 0; i < 255 && dom[i]; i++)
 		r->buf[o++] = (char)tolower((unsigned char)dom[i]);
 	r->buf[o] = '\0';
 }
