@@ -29,9 +29,15 @@
  * of stderr (else of stdout) as the reason. No more than OUT_KEEP bytes
  * of either are kept; the rest is read and dropped.
  *
- * Not idempotent: a redelivery after a crash, or a retry after another
- * recipient's temporary failure, runs the command again (at-least-once,
- * as pipe(8)). The command can deduplicate on QUEUE_ID (+ RECIPIENT).
+ * At-least-once, as pipe(8): what a command did cannot be looked up, so
+ * each run that exited 0 is noted in state/<name>.pipe ("3" for
+ * recipient 3, "m" for the message), and a redelivery skips what is
+ * noted there: a retry after another recipient's (or a later
+ * processor's) temporary failure runs no command twice. The note is
+ * written after the exit, not fsync'd: a crash between the two (spoolerd
+ * killed while the command runs, or the machine losing its page cache)
+ * runs the command again. The command can deduplicate on QUEUE_ID (+
+ * RECIPIENT). deliver.c removes the note with the entry.
  */
 #include "processor.h"
 #include "util.h"
@@ -706,6 +712,92 @@ static char *to_lf(const char *p, size_t n, size_t *len)
 	return o;
 }
 
+/* journal_key - the note for recipient i (ALL: "m") */
+static void journal_key(size_t i, char *k, size_t n)
+{
+	if (i == ALL)
+		snprintf(k, n, "m");
+	else
+		snprintf(k, n, "%zu", i);
+}
+
+/* journal_read - state/<name>.pipe of an earlier attempt, malloc'd, or
+ * NULL when there is none */
+static char *journal_read(const struct msg *m)
+{
+	char jn[300], *j = NULL;
+	struct stat st;
+	ssize_t r;
+	int fd;
+
+	if (m->statefd < 0 || !m->redelivery)
+		return NULL;
+	snprintf(jn, sizeof(jn), "%s.pipe", m->name);
+	fd = openat(m->statefd, jn, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) == 0 && st.st_size < (1 << 20))
+		j = calloc(1, (size_t)st.st_size + 1);
+	if (j) {
+		r = pread(fd, j, (size_t)st.st_size, 0);
+		if (r < 0) {
+			free(j);
+			j = NULL;
+		}
+	}
+	close(fd);
+	return j;
+}
+
+/* journal_has - is key a whole line of j? */
+static int journal_has(const char *j, const char *key)
+{
+	size_t kl = strlen(key);
+	const char *p = j;
+
+	while (p && *p) {
+		if (!strncmp(p, key, kl) && p[kl] == '\n')
+			return 1;
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return 0;
+}
+
+/* journal_add - note a run that exited 0; a failure only costs a
+ * duplicate on a redelivery */
+static void journal_add(const struct msg *m, const char *key)
+{
+	char jn[300], line[32];
+	int fd, n;
+
+	if (m->statefd < 0)
+		return;
+	snprintf(jn, sizeof(jn), "%s.pipe", m->name);
+	fd = openat(m->statefd, jn,
+		    O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+		    0600);
+	if (fd < 0)
+		return;
+	n = snprintf(line, sizeof(line), "%s\n", key);
+	(void)util_write_all(fd, line, (size_t)n);
+	close(fd);
+}
+
+/* dest_all - the log line's dest= for recipient i, or every one */
+static void dest_all(struct msg *m, size_t i, const char *cmd)
+{
+	size_t j;
+
+	if (i != ALL) {
+		msg_dest(m, i, "pipe:%s", cmd);
+		return;
+	}
+	for (j = 0; j < m->env.nrcpts; j++)
+		msg_dest(m, j, "pipe:%s", cmd);
+}
+
 /* run_for - the command for recipient i (SIZE_MAX: the message) */
 static enum proc_res run_for(struct pipe *pp, struct msg *m, size_t i,
                              int raw, const char *body, size_t bodylen,
@@ -750,14 +842,11 @@ static enum proc_res run_for(struct pipe *pp, struct msg *m, size_t i,
 	inlen[1] = bodylen;
 	res = run(pp, av.v, ev.v, in, inlen, 2, why, n);
 	if (res == PROC_OK) {
-		if (i == ALL) {
-			size_t j;
+		char key[32];
 
-			for (j = 0; j < m->env.nrcpts; j++)
-				msg_dest(m, j, "pipe:%s", av.v[0]);
-		} else {
-			msg_dest(m, i, "pipe:%s", av.v[0]);
-		}
+		journal_key(i, key, sizeof(key));
+		journal_add(m, key);
+		dest_all(m, i, av.v[0]);
 	}
 	goto out;
 oom:
@@ -775,14 +864,21 @@ static enum proc_res deliver(void *state, struct msg *m, char *why, size_t n)
 	struct pipe *pp = state;
 	enum proc_res worst = PROC_OK;
 	const char *data;
-	char *conv = NULL;
+	char *conv = NULL, *journal = journal_read(m), key[32];
 	size_t len, i;
 	int raw;
 
+	journal_key(ALL, key, sizeof(key));
+	if (!pp->per_rcpt && journal_has(journal, key)) {
+		dest_all(m, ALL, pp->cmd->v[0]); /* ran in an earlier attempt */
+		free(journal);
+		return PROC_OK;
+	}
 	data = msg_data(m, &len);
 	if (!data) {
 		snprintf(why, n, "Pipe: reading the entry: %s",
 			 strerror(errno));
+		free(journal);
 		return PROC_TEMP;
 	}
 	/* a BINARYMIME body is octets, not lines: never rewritten */
@@ -791,6 +887,7 @@ static enum proc_res deliver(void *state, struct msg *m, char *why, size_t n)
 		conv = to_lf(data, len, &len);
 		if (!conv) {
 			snprintf(why, n, "Pipe: out of memory");
+			free(journal);
 			return PROC_TEMP;
 		}
 		data = conv;
@@ -798,12 +895,20 @@ static enum proc_res deliver(void *state, struct msg *m, char *why, size_t n)
 	if (!pp->per_rcpt) {
 		worst = run_for(pp, m, ALL, raw, data, len, why, n);
 		free(conv);
+		free(journal);
 		return worst;
 	}
 	/* every recipient is tried; the entry's outcome is the worst one */
 	for (i = 0; i < m->env.nrcpts; i++) {
 		char w[PROC_WHY_MAX];
-		enum proc_res r = run_for(pp, m, i, raw, data, len, w, sizeof(w));
+		enum proc_res r;
+
+		journal_key(i, key, sizeof(key));
+		if (journal_has(journal, key)) {
+			dest_all(m, i, pp->cmd->v[0]);
+			continue;
+		}
+		r = run_for(pp, m, i, raw, data, len, w, sizeof(w));
 
 		if (r > worst || (r != PROC_OK && worst == PROC_OK)) {
 			worst = r;
@@ -811,6 +916,7 @@ static enum proc_res deliver(void *state, struct msg *m, char *why, size_t n)
 		}
 	}
 	free(conv);
+	free(journal);
 	return worst;
 }
 

@@ -1,5 +1,6 @@
 /* test_pipe.c - Pipe: stdin, environment, exit classes, timeout, a child
- * that does not read, no shell, config errors */
+ * that does not read, no shell, closed fds, the journal of runs, config
+ * errors */
 #include "testutil.h"
 
 #include <signal.h>
@@ -46,10 +47,24 @@ static struct cfg *cfg_for(const char *argv_json, const char *extra)
 	return tu_cfg(json);
 }
 
-/* deliver_with - one entry for rcpts through Pipe */
+static enum proc_res deliver_state(struct fx *f, struct cfg *c,
+                                   const char **rcpts, size_t n,
+                                   const char *body, int statefd,
+                                   int redelivery, char *why, size_t wn);
+
+/* deliver_with - one entry for rcpts through Pipe, no state dir */
 static enum proc_res deliver_with(struct fx *f, struct cfg *c,
                                   const char **rcpts, size_t n,
                                   const char *body, char *why, size_t wn)
+{
+	return deliver_state(f, c, rcpts, n, body, -1, 0, why, wn);
+}
+
+/* deliver_state - the same with state/ (statefd) and m->redelivery */
+static enum proc_res deliver_state(struct fx *f, struct cfg *c,
+                                   const char **rcpts, size_t n,
+                                   const char *body, int statefd,
+                                   int redelivery, char *why, size_t wn)
 {
 	char ep[700], err[512];
 	struct msg m;
@@ -60,6 +75,8 @@ static enum proc_res deliver_with(struct fx *f, struct cfg *c,
 	if (proc_pipe.init(c, &st, err, sizeof(err)) < 0)
 		fail_msg("init: %s", err);
 	tu_entry(ep, "1764078600.M5P6Q7", "s@x.org", rcpts, n, body, &m, c);
+	m.statefd = statefd;
+	m.redelivery = redelivery;
 	why[0] = '\0';
 	r = proc_pipe.deliver(st, &m, why, wn);
 	tu_msg_free(&m);
@@ -377,6 +394,76 @@ static void fds_closed(void **state)
 	cfg_free(c);
 }
 
+/* journal - a retry runs only what did not exit 0 before */
+static void journal(void **state)
+{
+	struct fx *f = *state;
+	const char *three[] = {"ok1@x.test", "temp@x.test", "ok2@x.test"};
+	char argv[900], why[600], p[700], sd[700], *got;
+	struct cfg *c;
+	int sfd;
+
+	snprintf(sd, sizeof(sd), "%s/state", f->d);
+	assert_int_equal(mkdir(sd, 0755), 0);
+	sfd = open(sd, O_RDONLY | O_DIRECTORY);
+	assert_true(sfd >= 0);
+	snprintf(p, sizeof(p), "%s/broken", f->d);
+	close(open(p, O_WRONLY | O_CREAT, 0644));
+	snprintf(argv, sizeof(argv),
+		 "[\"/bin/sh\",\"-c\",\"echo $USER >> %s/seen; "
+		 "[ $USER = temp ] && [ -e %s/broken ] && exit 75; "
+		 "exit 0\"]",
+		 f->d, f->d);
+	c = cfg_for(argv, "\"pipe_per_recipient\":true");
+	assert_int_equal(deliver_state(f, c, three, 3, "x\r\n", sfd, 0, why,
+				       sizeof(why)),
+			 PROC_TEMP);
+	assert_int_equal(deliver_state(f, c, three, 3, "x\r\n", sfd, 1, why,
+				       sizeof(why)),
+			 PROC_TEMP);
+	unlink(p);
+	assert_int_equal(deliver_state(f, c, three, 3, "x\r\n", sfd, 1, why,
+				       sizeof(why)),
+			 PROC_OK);
+	snprintf(p, sizeof(p), "%s/seen", f->d);
+	got = tu_read(p, NULL);
+	assert_string_equal(got, "ok1\ntemp\nok2\ntemp\ntemp\n");
+	free(got);
+	snprintf(p, sizeof(p), "%s/1764078600.M5P6Q7.pipe", sd);
+	got = tu_read(p, NULL);
+	assert_string_equal(got, "0\n2\n1\n");
+	free(got);
+	/* a first attempt ignores a stale note */
+	assert_int_equal(deliver_state(f, c, three, 3, "x\r\n", sfd, 0, why,
+				       sizeof(why)),
+			 PROC_OK);
+	snprintf(p, sizeof(p), "%s/seen", f->d);
+	got = tu_read(p, NULL);
+	assert_string_equal(got, "ok1\ntemp\nok2\ntemp\ntemp\n"
+				 "ok1\ntemp\nok2\n");
+	free(got);
+	unlink(p);
+	cfg_free(c);
+	/* per message: "m" */
+	snprintf(p, sizeof(p), "%s/1764078600.M5P6Q7.pipe", sd);
+	unlink(p);
+	snprintf(argv, sizeof(argv),
+		 "[\"/bin/sh\",\"-c\",\"echo run >> %s/seen\"]", f->d);
+	c = cfg_for(argv, NULL);
+	assert_int_equal(deliver_state(f, c, three, 3, "x\r\n", sfd, 0, why,
+				       sizeof(why)),
+			 PROC_OK);
+	assert_int_equal(deliver_state(f, c, three, 3, "x\r\n", sfd, 1, why,
+				       sizeof(why)),
+			 PROC_OK);
+	snprintf(p, sizeof(p), "%s/seen", f->d);
+	got = tu_read(p, NULL);
+	assert_string_equal(got, "run\n");
+	free(got);
+	close(sfd);
+	cfg_free(c);
+}
+
 static void config_errors(void **state)
 {
 	struct {
@@ -437,6 +524,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(no_shell, setup, teardown),
 		cmocka_unit_test_setup_teardown(fds_closed, setup, teardown),
+		cmocka_unit_test_setup_teardown(journal, setup, teardown),
 		cmocka_unit_test(config_errors),
 	};
 
