@@ -18,16 +18,11 @@
  * HELO, and for one recipient LOCAL, USER (LOCAL up to the first '+'),
  * EXTENSION (after it), DEFAULT (= EXTENSION, when there is one), DOMAIN.
  *
- * The child: its own process group, default signals, fds 0-2 only, umask
- * 077, cwd /, and under root the uid, gid and groups of pipe_user. The
- * parent writes stdin while it drains stdout and stderr (poll, all three
- * non-blocking), so a child that does not read, or writes a lot, cannot
- * block it; past pipe_timeout the group is killed (SIGKILL).
- *
- * Outcome: exit 0 delivered; 75 (EX_TEMPFAIL), a signal, a timeout or a
- * failed exec temporary; any other status permanent, with the first line
- * of stderr (else of stdout) as the reason. No more than OUT_KEEP bytes
- * of either are kept; the rest is read and dropped.
+ * The command runs through pipe_run.c (own process group, closed fds,
+ * the ids of pipe_user under root, killed past pipe_timeout): exit 0
+ * delivered; 75 (EX_TEMPFAIL), a signal, a timeout or a failed exec
+ * temporary; any other status permanent, with the first line of stderr
+ * (else of stdout) as the reason.
  *
  * At-least-once, as pipe(8): what a command did cannot be looked up, so
  * each run that exited 0 is noted in state/<name>.pipe ("3" for
@@ -39,6 +34,7 @@
  * runs the command again. The command can deduplicate on QUEUE_ID (+
  * RECIPIENT). deliver.c removes the note with the entry.
  */
+#include "pipe_run.h"
 #include "processor.h"
 #include "util.h"
 
@@ -46,31 +42,20 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <poll.h>
 #include <pwd.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#define OUT_KEEP 512
-#define MAX_GROUPS 256
 #define ALL ((size_t)-1) /* run_for: the whole message */
 
 struct pipe {
 	const struct cfg_strlist *cmd;
 	int per_rcpt, crlf;
-	long long timeout_ms;
 	const char *dflt_domain;
-	int setid; /* switch to uid/gid/groups in the child */
-	uid_t uid;
-	gid_t gid;
-	gid_t groups[MAX_GROUPS];
-	int ngroups;
+	struct pipe_job job; /* the ids and the timeout */
 	char home[256];
 };
 
@@ -92,11 +77,19 @@ static int ph_at(const char *s, size_t *len)
 	if (s[k] != '}' || k == 1)
 		return -1;
 	for (i = 0; i < PH_N; i++)
-		if (strlen(names[i]) == k - 1 && !strncmp(s + 1, names[i], k - 1)) {
+		if (strlen(names[i]) == k - 1 &&
+		    !strncmp(s + 1, names[i], k - 1)) {
 			*len = k + 1;
 			return (int)i;
 		}
 	return -2;
+}
+
+/* one_rcpt - does placeholder ph in argument arg name one recipient? */
+static int one_rcpt(int ph, const char *arg)
+{
+	return ph == PH_USER || ph == PH_DOMAIN || ph == PH_EXT ||
+	       (ph == PH_RCPT && strcmp(arg, "{rcpt}"));
 }
 
 /* check_cmd - the argv template: absolute argv[0] without placeholders,
@@ -141,14 +134,14 @@ static int check_cmd(const struct cfg_backend *b, char *err, size_t n)
 					 "[0]: no placeholder in the command");
 				return -1;
 			}
-			if (!b->pipe_per_recipient &&
-			    (ph == PH_USER || ph == PH_DOMAIN || ph == PH_EXT ||
-			     (ph == PH_RCPT && strcmp(c->v[i], "{rcpt}")))) {
-				snprintf(err, n, "backend_config.pipe_command"
-					 "[%zu]: \"%.100s\" names one recipient:"
-					 " needs pipe_per_recipient (per message "
-					 "only a whole \"{rcpt}\" argument, "
-					 "which becomes every recipient)",
+			if (!b->pipe_per_recipient && one_rcpt(ph, c->v[i])) {
+				snprintf(err, n,
+					 "backend_config.pipe_command[%zu]: "
+					 "\"%.100s\" names one recipient: "
+					 "needs pipe_per_recipient (per "
+					 "message only a whole \"{rcpt}\" "
+					 "argument, which becomes every "
+					 "recipient)",
 					 i, c->v[i]);
 				return -1;
 			}
@@ -165,7 +158,7 @@ static int set_user(struct pipe *pp, const char *spec, char *err, size_t n)
 	const char *colon;
 	struct passwd pw, *pwp = NULL;
 	struct group gr, *grp = NULL;
-	int ng = MAX_GROUPS;
+	int ng = PIPE_MAX_GROUPS;
 
 	if (!spec || !*spec) {
 		if (geteuid() == 0) {
@@ -179,16 +172,16 @@ static int set_user(struct pipe *pp, const char *spec, char *err, size_t n)
 	snprintf(name, sizeof(name), "%.*s",
 		 (int)(colon ? (size_t)(colon - spec) : strlen(spec)), spec);
 	if (getpwnam_r(name, &pw, buf, sizeof(buf), &pwp) != 0 || !pwp) {
-		snprintf(err, n, "backend_config.pipe_user: no user \"%.100s\"",
-			 name);
+		snprintf(err, n,
+			 "backend_config.pipe_user: no user \"%.100s\"", name);
 		return -1;
 	}
-	pp->uid = pw.pw_uid;
-	pp->gid = pw.pw_gid;
+	pp->job.uid = pw.pw_uid;
+	pp->job.gid = pw.pw_gid;
 	snprintf(pp->home, sizeof(pp->home), "%s", pw.pw_dir);
-	if (getgrouplist(name, pp->gid, pp->groups, &ng) < 0)
+	if (getgrouplist(name, pp->job.gid, pp->job.groups, &ng) < 0)
 		ng = 0; /* more than MAX_GROUPS: only the primary one */
-	pp->ngroups = ng;
+	pp->job.ngroups = ng;
 	if (colon) {
 		if (getgrnam_r(colon + 1, &gr, buf, sizeof(buf), &grp) != 0 ||
 		    !grp) {
@@ -196,17 +189,17 @@ static int set_user(struct pipe *pp, const char *spec, char *err, size_t n)
 				 "\"%.100s\"", colon + 1);
 			return -1;
 		}
-		pp->gid = gr.gr_gid;
-		pp->groups[0] = gr.gr_gid;
-		pp->ngroups = 1;
+		pp->job.gid = gr.gr_gid;
+		pp->job.groups[0] = gr.gr_gid;
+		pp->job.ngroups = 1;
 	}
-	if (pp->uid == 0) {
+	if (pp->job.uid == 0) {
 		snprintf(err, n, "backend_config.pipe_user: not root");
 		return -1;
 	}
 	if (geteuid() == 0) {
-		pp->setid = 1;
-	} else if (pp->uid != geteuid()) {
+		pp->job.setid = 1;
+	} else if (pp->job.uid != geteuid()) {
 		snprintf(err, n, "backend_config.pipe_user: spoolerd is not "
 			 "root, cannot run the command as \"%.100s\"", spec);
 		return -1;
@@ -233,7 +226,7 @@ static int init(const struct cfg *cfg, void **state, char *err, size_t n)
 	pp->cmd = &b->pipe_command;
 	pp->per_rcpt = b->pipe_per_recipient;
 	pp->crlf = b->pipe_crlf;
-	pp->timeout_ms = b->pipe_timeout;
+	pp->job.timeout_ms = b->pipe_timeout;
 	pp->dflt_domain = b->primary_mail_host;
 	*state = pp;
 	return 0;
@@ -395,12 +388,14 @@ static int build_argv(const struct pipe *pp, const struct msg *m, size_t i,
 static int build_env(const struct pipe *pp, const struct msg *m, size_t i,
                      const struct rparts *r, struct strv *ev)
 {
+	const char *ip = m->env.client_ip ? m->env.client_ip : "";
+	const char *helo = m->env.helo ? m->env.helo : "";
+
 	if (strv_add(ev, strdup("PATH=/usr/local/bin:/usr/bin:/bin")) < 0 ||
 	    strv_add(ev, envf("SENDER", m->env.sender)) < 0 ||
 	    strv_add(ev, envf("QUEUE_ID", m->env.queue_id)) < 0 ||
-	    strv_add(ev, envf("CLIENT_IP", m->env.client_ip ?
-						   m->env.client_ip : "")) < 0 ||
-	    strv_add(ev, envf("HELO", m->env.helo ? m->env.helo : "")) < 0)
+	    strv_add(ev, envf("CLIENT_IP", ip)) < 0 ||
+	    strv_add(ev, envf("HELO", helo)) < 0)
 		return -1;
 	if (pp->home[0] && strv_add(ev, envf("HOME", pp->home)) < 0)
 		return -1;
@@ -433,267 +428,6 @@ static int build_env(const struct pipe *pp, const struct msg *m, size_t i,
 	    (r->ext[0] && strv_add(ev, envf("DEFAULT", r->ext)) < 0))
 		return -1;
 	return 0;
-}
-
-/* child - between fork and exec: only async-signal-safe calls; a failure
- * is reported as an errno on fd 3 (close-on-exec) */
-static void child(const struct pipe *pp, int in, int out, int errfd,
-                  int rep, char **argv, char **envp)
-{
-	struct sigaction sa;
-	sigset_t none;
-	int fi, fo, fe, fx, s, e;
-
-	setsid(); /* its own process group: the timeout kills all of it */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (s = 1; s < NSIG; s++)
-		(void)sigaction(s, &sa, NULL); /* SIGPIPE was ignored */
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	/* above 2 first, so that no dup2 below clobbers another */
-	fi = fcntl(in, F_DUPFD, 4);
-	fo = fcntl(out, F_DUPFD, 4);
-	fe = fcntl(errfd, F_DUPFD, 4);
-	fx = fcntl(rep, F_DUPFD_CLOEXEC, 4);
-	if (fi < 0 || fo < 0 || fe < 0 || fx < 0 || dup2(fi, 0) < 0 ||
-	    dup2(fo, 1) < 0 || dup2(fe, 2) < 0 || dup3(fx, 3, O_CLOEXEC) < 0)
-		goto fail;
-	if (close_range(4, ~0U, 0) < 0)
-		goto fail;
-	if (pp->setid && (setgroups((size_t)pp->ngroups, pp->groups) < 0 ||
-			  setgid(pp->gid) < 0 || setuid(pp->uid) < 0))
-		goto fail;
-	umask(077);
-	if (chdir("/") < 0)
-		goto fail;
-	execve(argv[0], argv, envp);
-fail:
-	e = errno;
-	(void)!write(fx >= 0 ? 3 : rep, &e, sizeof(e));
-	_exit(127);
-}
-
-/* keep - append up to OUT_KEEP bytes of what was read */
-static void keep(char *dst, size_t *len, const char *p, size_t n)
-{
-	size_t room = OUT_KEEP - *len;
-
-	if (n > room)
-		n = room;
-	memcpy(dst + *len, p, n);
-	*len += n;
-}
-
-/* drain - read what fd has now; 0 open, 1 at EOF (or an error) */
-static int drain(int fd, char *dst, size_t *len)
-{
-	char buf[16384];
-	int k;
-
-	for (k = 0; k < 64; k++) { /* bounded: a flood waits its turn */
-		ssize_t r = read(fd, buf, sizeof(buf));
-
-		if (r > 0) {
-			keep(dst, len, buf, (size_t)r);
-			continue;
-		}
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 && errno == EAGAIN)
-			return 0;
-		return 1;
-	}
-	return 0;
-}
-
-/* first_line - the first non-empty line of p[0..n), printable */
-static void first_line(const char *p, size_t n, char *out, size_t on)
-{
-	size_t s = 0, e;
-
-	while (s < n && (p[s] == '\n' || p[s] == '\r' || p[s] == ' '))
-		s++;
-	for (e = s; e < n && p[e] != '\n' && p[e] != '\r'; e++)
-		;
-	util_printable(out, on, p + s, e - s, 200);
-}
-
-/* run - one command: in[] on its stdin; OK, TEMP or PERM */
-static enum proc_res run(const struct pipe *pp, char **argv, char **envp,
-                         const char *const *in, const size_t *inlen,
-                         size_t nin, char *why, size_t n)
-{
-	int pi[2] = {-1, -1}, po[2] = {-1, -1}, pe[2] = {-1, -1};
-	int px[2] = {-1, -1}, pidfd = -1, status = 0, e = 0;
-	char out[OUT_KEEP], err[OUT_KEEP], line[900];
-	size_t outl = 0, errl = 0, seg = 0, off = 0;
-	long long deadline;
-	int done_out = 0, done_err = 0, exited = 0, timed_out = 0;
-	ssize_t r;
-	pid_t pid;
-
-	if (pipe2(pi, O_CLOEXEC) < 0 || pipe2(po, O_CLOEXEC) < 0 ||
-	    pipe2(pe, O_CLOEXEC) < 0 || pipe2(px, O_CLOEXEC) < 0) {
-		snprintf(why, n, "Pipe: pipe: %s", strerror(errno));
-		goto fail_fds;
-	}
-	pid = fork();
-	if (pid < 0) {
-		snprintf(why, n, "Pipe: fork: %s", strerror(errno));
-		goto fail_fds;
-	}
-	if (pid == 0)
-		child(pp, pi[0], po[1], pe[1], px[1], argv, envp);
-	close(pi[0]);
-	close(po[1]);
-	close(pe[1]);
-	close(px[1]);
-	pi[0] = po[1] = pe[1] = px[1] = -1;
-	/* EOF here: the exec happened (or the child died before it) */
-	do
-		r = read(px[0], &e, sizeof(e));
-	while (r < 0 && errno == EINTR);
-	close(px[0]);
-	px[0] = -1;
-	if (r == (ssize_t)sizeof(e)) {
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-		snprintf(why, n, "Pipe: %.200s: cannot execute: %s", argv[0],
-			 strerror(e));
-		close(pi[1]);
-		close(po[0]);
-		close(pe[0]);
-		return PROC_TEMP;
-	}
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	fcntl(pi[1], F_SETFL, O_NONBLOCK);
-	fcntl(po[0], F_SETFL, O_NONBLOCK);
-	fcntl(pe[0], F_SETFL, O_NONBLOCK);
-	while (seg < nin && inlen[seg] == 0)
-		seg++;
-	if (seg == nin) {
-		close(pi[1]);
-		pi[1] = -1;
-	}
-	deadline = util_mono_ms() + pp->timeout_ms;
-	while (!exited) {
-		struct pollfd fds[4];
-		nfds_t nf = 0;
-		int wi = -1, oi = -1, ei = -1, xi = -1, wait_ms;
-		long long left = deadline - util_mono_ms();
-
-		if (left <= 0) {
-			timed_out = 1;
-			break;
-		}
-		if (pi[1] >= 0) {
-			wi = (int)nf;
-			fds[nf].fd = pi[1];
-			fds[nf++].events = POLLOUT;
-		}
-		if (!done_out) {
-			oi = (int)nf;
-			fds[nf].fd = po[0];
-			fds[nf++].events = POLLIN;
-		}
-		if (!done_err) {
-			ei = (int)nf;
-			fds[nf].fd = pe[0];
-			fds[nf++].events = POLLIN;
-		}
-		if (pidfd >= 0) {
-			xi = (int)nf;
-			fds[nf].fd = pidfd;
-			fds[nf++].events = POLLIN;
-		}
-		/* without a pidfd, look for the exit every 20 ms */
-		wait_ms = pidfd >= 0 ? (int)(left > 60000 ? 60000 : left)
-				     : (int)(left > 20 ? 20 : left);
-		if (poll(fds, nf, wait_ms) < 0 && errno != EINTR) {
-			snprintf(why, n, "Pipe: poll: %s", strerror(errno));
-			timed_out = 2;
-			break;
-		}
-		if (wi >= 0 && fds[wi].revents) {
-			r = write(pi[1], in[seg] + off, inlen[seg] - off);
-			if (r > 0) {
-				off += (size_t)r;
-				while (seg < nin && off == inlen[seg]) {
-					seg++;
-					off = 0;
-				}
-			}
-			/* EPIPE: it stopped reading; its status decides */
-			if (seg == nin ||
-			    (r < 0 && errno != EAGAIN && errno != EINTR)) {
-				close(pi[1]);
-				pi[1] = -1;
-			}
-		}
-		if (oi >= 0 && fds[oi].revents)
-			done_out = drain(po[0], out, &outl);
-		if (ei >= 0 && fds[ei].revents)
-			done_err = drain(pe[0], err, &errl);
-		if (xi >= 0 && !fds[xi].revents)
-			continue;
-		r = waitpid(pid, &status, WNOHANG);
-		if (r == pid)
-			exited = 1;
-	}
-	if (!exited) {
-		kill(-pid, SIGKILL);
-		kill(pid, SIGKILL);
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-	} else {
-		/* what it wrote just before it exited */
-		if (!done_out)
-			drain(po[0], out, &outl);
-		if (!done_err)
-			drain(pe[0], err, &errl);
-	}
-	if (pi[1] >= 0)
-		close(pi[1]);
-	close(po[0]);
-	close(pe[0]);
-	if (pidfd >= 0)
-		close(pidfd);
-	if (timed_out == 2)
-		return PROC_TEMP;
-	if (timed_out) {
-		char d[32];
-
-		util_format_duration(pp->timeout_ms, d, sizeof(d));
-		snprintf(why, n, "Pipe: %.200s: timed out after %s, killed",
-			 argv[0], d);
-		return PROC_TEMP;
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return PROC_OK;
-	first_line(err, errl, line, sizeof(line));
-	if (!line[0])
-		first_line(out, outl, line, sizeof(line));
-	if (WIFSIGNALED(status)) {
-		snprintf(why, n, "Pipe: %.200s: killed by signal %d%s%s",
-			 argv[0], WTERMSIG(status), line[0] ? ": " : "", line);
-		return PROC_TEMP;
-	}
-	snprintf(why, n, "Pipe: %.200s: exit %d: %s", argv[0],
-		 WEXITSTATUS(status), line[0] ? line : "(no message)");
-	return WEXITSTATUS(status) == 75 ? PROC_TEMP : PROC_PERM;
-fail_fds:
-	for (e = 0; e < 2; e++) {
-		if (pi[e] >= 0)
-			close(pi[e]);
-		if (po[e] >= 0)
-			close(po[e]);
-		if (pe[e] >= 0)
-			close(pe[e]);
-		if (px[e] >= 0)
-			close(px[e]);
-	}
-	return PROC_TEMP;
 }
 
 /* to_lf - p[0..n) with each CRLF as LF, malloc'd (a bare CR stays) */
@@ -840,7 +574,7 @@ static enum proc_res run_for(struct pipe *pp, struct msg *m, size_t i,
 	}
 	in[1] = body;
 	inlen[1] = bodylen;
-	res = run(pp, av.v, ev.v, in, inlen, 2, why, n);
+	res = pipe_run(&pp->job, av.v, ev.v, in, inlen, 2, why, n);
 	if (res == PROC_OK) {
 		char key[32];
 
@@ -870,7 +604,8 @@ static enum proc_res deliver(void *state, struct msg *m, char *why, size_t n)
 
 	journal_key(ALL, key, sizeof(key));
 	if (!pp->per_rcpt && journal_has(journal, key)) {
-		dest_all(m, ALL, pp->cmd->v[0]); /* ran in an earlier attempt */
+		/* it ran in an earlier attempt */
+		dest_all(m, ALL, pp->cmd->v[0]);
 		free(journal);
 		return PROC_OK;
 	}

@@ -93,7 +93,8 @@ static void stdin_and_env(void **state)
 	struct cfg *c;
 
 	snprintf(argv, sizeof(argv),
-		 "[\"/bin/sh\",\"-c\",\"cat > %s/in; (env; echo UID=$(id -u)) > %s/env; "
+		 "[\"/bin/sh\",\"-c\",\"cat > %s/in; "
+		 "(env; echo UID=$(id -u)) > %s/env; "
 		 "printf '%%s\\\\n' \\\"$@\\\" > %s/args\",\"sh\","
 		 "\"{user}\",\"{domain}\",\"{rcpt}\",\"{sender}\","
 		 "\"x{extension}y\",\"{queue_id}\",\"{bogus\"]",
@@ -108,7 +109,8 @@ static void stdin_and_env(void **state)
 	assert_string_equal(got,
 			    "Return-Path: <s@x.org>\nDelivered-To: "
 			    "Bob+Tag@Example.COM\n"
-			    "Received: from client.test (unknown [192.0.2.1])\n"
+			    "Received: from client.test "
+			    "(unknown [192.0.2.1])\n"
 			    "\tby mx.test with ESMTP id 1764078600.M5P6Q7\n"
 			    "\tfor <Bob+Tag@Example.COM>; "
 			    "Tue, 25 Nov 2025 13:50:00 +0000\n"
@@ -117,7 +119,8 @@ static void stdin_and_env(void **state)
 	snprintf(p, sizeof(p), "%s/args", f->d);
 	got = tu_read(p, NULL);
 	assert_string_equal(got, "bob\nexample.com\nBob+Tag@Example.COM\n"
-				 "s@x.org\nxtagy\n1764078600.M5P6Q7\n{bogus\n");
+				 "s@x.org\nxtagy\n1764078600.M5P6Q7\n"
+				 "{bogus\n");
 	free(got);
 	snprintf(p, sizeof(p), "%s/env", f->d);
 	got = tu_read(p, NULL);
@@ -166,7 +169,8 @@ static void stdin_and_env(void **state)
 		free(got);
 		snprintf(p, sizeof(p), "%s/in", f->d);
 		got = tu_read(p, NULL);
-		assert_true(!strncmp(got, "Return-Path: <s@x.org>\r\nReceived: ",
+		assert_true(!strncmp(got,
+				     "Return-Path: <s@x.org>\r\nReceived: ",
 				     34));
 		assert_non_null(strstr(got, "\r\n\r\nbody\r\nbare\rCR\r\n"));
 		free(got);
@@ -347,7 +351,8 @@ static void no_shell(void **state)
 			 PROC_OK);
 	snprintf(p, sizeof(p), "%s/args", f->d);
 	got = tu_read(p, NULL);
-	assert_string_equal(got, "a;touch pwned|$(touch pwned2)|`touch pwned3`|"
+	assert_string_equal(got, "a;touch pwned|$(touch pwned2)|"
+				 "`touch pwned3`|"
 				 "x;touch${IFS}pwned@x.test|"
 				 "x;touch${ifs}pwned;$(id)|");
 	free(got);
@@ -474,7 +479,8 @@ static void config_errors(void **state)
 		{"{\"backend_config\":{\"pipe_command\":[\"sh\",\"-c\"]}}",
 		 "backend_config.pipe_command[0]: \"sh\" is not an absolute "
 		 "path"},
-		{"{\"backend_config\":{\"pipe_command\":[\"/nonexistent/x\"]}}",
+		{"{\"backend_config\":{\"pipe_command\":"
+		 "[\"/nonexistent/x\"]}}",
 		 "backend_config.pipe_command[0]: /nonexistent/x: No such"},
 		{"{\"backend_config\":{\"pipe_command\":[\"/bin/sh\","
 		 "\"{usr}\"]}}",
@@ -516,7 +522,8 @@ static void config_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(stdin_and_env, setup, teardown),
+		cmocka_unit_test_setup_teardown(stdin_and_env, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(exit_classes, setup, teardown),
 		cmocka_unit_test_setup_teardown(timeout_kills_group, setup,
 						teardown),
