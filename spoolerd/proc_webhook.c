@@ -35,7 +35,9 @@
  *
  * One curl handle per worker (the state), so its connection is kept
  * alive from one message to the next; curl itself reconnects when the
- * endpoint closed it.
+ * endpoint closed it. After a failed connect the endpoint is "down" for
+ * DOWN_MS in that worker: its next entries fail at once with the same
+ * reason, as Redis does.
  */
 #include "log.h"
 #include "processor.h"
@@ -69,7 +71,11 @@ struct webhook {
 	char where[300];
 	char errbuf[CURL_ERROR_SIZE];
 	struct resp r;
+	long long down_until; /* no connection until then: fail fast */
+	char down_why[PROC_WHY_MAX];
 };
+
+#define DOWN_MS 1000
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_FAILED_INIT;
@@ -497,9 +503,14 @@ static enum proc_res deliver(void *state, struct msg *m, char *why,
 	enum proc_res res;
 	size_t len, i;
 	long code = 0;
+	curl_off_t conn_us = 0;
 	CURLcode rc;
 	char *body;
 
+	if (util_mono_ms() < w->down_until) {
+		snprintf(why, n, "%s", w->down_why);
+		return PROC_TEMP;
+	}
 	errno = 0;
 	body = webhook_body(m, w->json, &len);
 	if (!body) {
@@ -526,6 +537,16 @@ static enum proc_res deliver(void *state, struct msg *m, char *why,
 	free(body);
 	if (rc != CURLE_OK) {
 		failed(w, rc, why, n);
+		/* no connection made (refused, no route, connect timeout):
+		 * the next entries of this worker fail at once for a while
+		 * instead of waiting out a connect timeout each */
+		curl_easy_getinfo(w->h, CURLINFO_CONNECT_TIME_T, &conn_us);
+		if (rc == CURLE_COULDNT_CONNECT ||
+		    rc == CURLE_COULDNT_RESOLVE_HOST ||
+		    (rc == CURLE_OPERATION_TIMEDOUT && conn_us == 0)) {
+			w->down_until = util_mono_ms() + DOWN_MS;
+			snprintf(w->down_why, sizeof(w->down_why), "%s", why);
+		}
 		return PROC_TEMP;
 	}
 	res = webhook_classify(code, w->r.status, w->r.retry_after,
