@@ -26,8 +26,9 @@
 #include <unistd.h>
 
 static const char *type_names[SM_NTYPES] = {"conn", "helo", "msg",
-					    "rej",  "end",  "dlv"};
-static const size_t type_nf[SM_NTYPES] = {4, 3, 5, 3, 5, 3};
+					    "rej",  "end",  "dlv",
+					    "queue"};
+static const size_t type_nf[SM_NTYPES] = {4, 3, 5, 3, 5, 3, 6};
 
 #define MAGIC "smtpd1 "
 

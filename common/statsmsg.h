@@ -16,6 +16,8 @@ enum statsmsg_type {
 	SM_REJ,  /* server ip code */
 	SM_END,  /* server ip tls result seconds */
 	SM_DLV,  /* processor result seconds */
+	SM_QUEUE, /* new cur defer failed tmp oldest: spoolerd's own counts
+		   * (the collector may not read cur/, defer/, failed/) */
 	SM_NTYPES
 };
 

@@ -195,8 +195,29 @@ void collect_apply(struct collect *c, const struct statsmsg *m,
 		c->hist_count++;
 		c->hist_sum += w;
 		break;
+	case SM_QUEUE:
+		for (i = 0; i < COLLECT_QDIRS + 1; i++)
+			if (num(m->f[i]) < 0)
+				break;
+		if (i < COLLECT_QDIRS + 1) {
+			c->bad++;
+			break;
+		}
+		for (i = 0; i < COLLECT_QDIRS; i++)
+			c->sp_queue[i] = (long long)num(m->f[i]);
+		c->sp_oldest = num(m->f[COLLECT_QDIRS]);
+		c->sp_at = now_ms;
+		break;
 	case SM_NTYPES:
 		break;
+	}
+}
+
+void collect_queue(struct collect *c, long long now_ms)
+{
+	if (c->sp_at && now_ms - c->sp_at < 30000) {
+		memcpy(c->queue, c->sp_queue, sizeof(c->queue));
+		c->oldest = c->sp_oldest;
 	}
 }
 

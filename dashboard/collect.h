@@ -49,7 +49,16 @@ struct collect {
 	const char *mem_source;
 	long long queue[COLLECT_QDIRS];
 	double oldest;
+	/* spoolerd's last SM_QUEUE report (it can read every directory)
+	 * and when it came, ms; 0: none yet */
+	long long sp_queue[COLLECT_QDIRS];
+	double sp_oldest;
+	long long sp_at;
 };
+
+/* collect_queue - the queue figures to show: spoolerd's report while it
+ * is fresh (30 s), else what the collector could count itself */
+void collect_queue(struct collect *c, long long now_ms);
 
 extern const char *const collect_qdirs[COLLECT_QDIRS];
 extern const double collect_buckets[COLLECT_NBUCKETS];

@@ -214,6 +214,7 @@ static void tick(const struct cfg *cfg, struct collect *c)
 	c->mem_source = src;
 	memcpy(c->queue, q, sizeof(q));
 	c->oldest = oldest;
+	collect_queue(c, now_ms());
 	collect_tick(c, now_ms());
 	j = collect_json(c, now_ms());
 	pthread_mutex_unlock(&c->lock);

@@ -35,7 +35,6 @@
 #include "session.h"
 #include "util.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -220,26 +219,6 @@ void bdat_opened(struct session *s, int ok, enum reply_id err)
 	}
 }
 
-/* replyf - a 250 with a number in it (chunk and queue replies) */
-static void replyf(struct session *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void replyf(struct session *s, const char *fmt, ...)
-{
-	char line[200];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(line) - 2)
-		n = (int)strlen(line);
-	memcpy(line + n, "\r\n", 2);
-	if (buf_add(&s->out, line, (size_t)n + 2) < 0)
-		s->end = END_INTERNAL;
-}
-
 /* bdat_chunk_end - the verdict on a chunk that is read */
 int bdat_chunk_end(struct session *s, enum reply_id spool_err)
 {
@@ -272,7 +251,7 @@ int bdat_chunk_end(struct session *s, enum reply_id spool_err)
 	if (bt->err == R_OKAY) {
 		if (bt->last)
 			return 1;
-		replyf(s, "250 2.0.0 OK: %llu octets received", bt->n);
+		session_replyf(s, "250 2.0.0 OK: %llu octets received", bt->n);
 		return 0;
 	}
 	if (!bt->told) {
@@ -293,7 +272,7 @@ void bdat_committed(struct session *s, enum reply_id spooled,
                     const char *qid)
 {
 	if (spooled == R_OKAY) {
-		replyf(s, "250 2.0.0 OK: queued as %s", qid);
+		session_replyf(s, "250 2.0.0 OK: queued as %s", qid);
 		s->err_count = 0;
 		s->messages++;
 		s->rcpts_total += s->tx.nrcpts;

@@ -195,10 +195,7 @@ static void junk(struct session *s)
 		count_err(s);
 }
 
-/* replyf - a reply with variable text (banner, EHLO, queue id) */
-static void replyf(struct session *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void replyf(struct session *s, const char *fmt, ...)
+void session_replyf(struct session *s, const char *fmt, ...)
 {
 	char line[600];
 	va_list ap;
@@ -216,7 +213,7 @@ static void replyf(struct session *s, const char *fmt, ...)
 
 void session_greeting(struct session *s)
 {
-	replyf(s, "220 %s ESMTP ready", s->srv->host_name);
+	session_replyf(s, "220 %s ESMTP ready", s->srv->host_name);
 }
 
 /* count_error - an unrecognised command; too many: 421 and close */
@@ -344,25 +341,25 @@ static enum session_action greet(struct session *s, const char *arg,
 	tx_reset(&s->tx);
 	session_enter(s, ST_HELO);
 	if (!esmtp) {
-		replyf(s, "250 %s Hello", s->srv->host_name);
+		session_replyf(s, "250 %s Hello", s->srv->host_name);
 		return ACT_NONE;
 	}
-	replyf(s, "250-%s Hello", s->srv->host_name);
-	replyf(s, "250-SIZE %ld", s->srv->max_size);
-	replyf(s, "250-PIPELINING");
-	replyf(s, "250-CHUNKING");
-	replyf(s, "250-BINARYMIME");
-	replyf(s, "250-8BITMIME");
-	replyf(s, "250-ENHANCEDSTATUSCODES");
+	session_replyf(s, "250-%s Hello", s->srv->host_name);
+	session_replyf(s, "250-SIZE %ld", s->srv->max_size);
+	session_replyf(s, "250-PIPELINING");
+	session_replyf(s, "250-CHUNKING");
+	session_replyf(s, "250-BINARYMIME");
+	session_replyf(s, "250-8BITMIME");
+	session_replyf(s, "250-ENHANCEDSTATUSCODES");
 	if (s->srv->smtputf8)
-		replyf(s, "250-SMTPUTF8");
+		session_replyf(s, "250-SMTPUTF8");
 	/* RFC 9422 */
-	replyf(s, "250-LIMITS RCPTMAX=%ld", s->srv->max_recipients);
+	session_replyf(s, "250-LIMITS RCPTMAX=%ld", s->srv->max_recipients);
 	if (s->tls_offer && !s->tls_on)
-		replyf(s, "250-STARTTLS");
+		session_replyf(s, "250-STARTTLS");
 	if (s->xclient_ok)
-		replyf(s, "250-XCLIENT " XCLIENT_ATTRS);
-	replyf(s, "250 HELP");
+		session_replyf(s, "250-XCLIENT " XCLIENT_ATTRS);
+	session_replyf(s, "250 HELP");
 	return ACT_NONE;
 }
 
@@ -667,7 +664,7 @@ void session_data_end(struct session *s, const struct data_rd *d,
 	else if (spooled != R_OKAY)
 		session_reply(s, spooled);
 	else {
-		replyf(s, "250 2.0.0 OK: queued as %s", qid);
+		session_replyf(s, "250 2.0.0 OK: queued as %s", qid);
 		s->err_count = 0;
 		s->messages++;
 		s->rcpts_total += s->tx.nrcpts;

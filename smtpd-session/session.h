@@ -117,6 +117,11 @@ enum session_action session_line_too_long(struct session *s);
 /* session_reply - queue a fixed reply */
 void session_reply(struct session *s, enum reply_id id);
 
+/* session_replyf - queue a reply with variable text (banner, EHLO, a
+ * queue id, a chunk's octet count); CRLF added, cut at 598 bytes */
+void session_replyf(struct session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* session_envelope - fill env from the transaction (pointers into s) */
 void session_envelope(struct session *s, struct envelope *env);
 

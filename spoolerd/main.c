@@ -22,10 +22,12 @@
 #include "log.h"
 #include "notify.h"
 #include "retry.h"
+#include "statsmsg.h"
 #include "ticket.h"
 #include "util.h"
 #include "version.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -152,6 +154,75 @@ static void watch_config(void)
 	c = cfg_load_file_as(cfg_path, CFG_SESSION, diag_session, seen);
 	cfg_free(c);
 	free(seen);
+}
+
+/* count_dir - regular files in dirfd (not ".reason" ones); *oldest
+ * lowered to the oldest mtime when track */
+static long long count_dir(int dirfd, int track, time_t *oldest)
+{
+	int fd = dirfd >= 0 ? dup(dirfd) : -1;
+	long long n = 0;
+	struct dirent *e;
+	DIR *d;
+
+	if (fd < 0)
+		return 0;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return 0;
+	}
+	rewinddir(d);
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+		size_t l = strlen(e->d_name);
+
+		if (e->d_name[0] == '.' ||
+		    (l > 7 && !strcmp(e->d_name + l - 7, ".reason")) ||
+		    fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		n++;
+		if (track && (!*oldest || st.st_mtime < *oldest))
+			*oldest = st.st_mtime;
+	}
+	closedir(d);
+	return n;
+}
+
+/* queue_report - every 5 s, with the dashboard on: the entries in each
+ * spool directory and the age of the oldest waiting one, to the
+ * collector (which runs as its own user and cannot read cur/, defer/
+ * and failed/); never blocks */
+static void queue_report(void)
+{
+	static int fd = -1;
+	static long long next;
+	const struct cfg_dashboard *d = &ctx.gen->cfg->dashboard;
+	int dirs[5] = {ctx.sp.new, ctx.sp.cur, ctx.sp.defer, ctx.sp.failed,
+		       ctx.sp.tmp};
+	char num[6][32];
+	const char *f[6];
+	unsigned long lost = 0;
+	time_t oldest = 0;
+	int i;
+
+	if (!d->is_enabled || !d->stats_socket || util_mono_ms() < next)
+		return;
+	next = util_mono_ms() + 5000;
+	if (fd < 0)
+		fd = statsmsg_open(d->stats_socket);
+	if (fd < 0)
+		return;
+	for (i = 0; i < 5; i++) {
+		snprintf(num[i], sizeof(num[i]), "%lld",
+			 count_dir(dirs[i], i < 3, &oldest));
+		f[i] = num[i];
+	}
+	snprintf(num[5], sizeof(num[5]), "%lld",
+		 oldest ? (long long)(time(NULL) - oldest) : 0LL);
+	f[5] = num[5];
+	statsmsg_send(fd, d->stats_socket, SM_QUEUE, f, 6, 0, &lost);
 }
 
 /* pid_write - pid_file, or nothing when unset */
@@ -597,6 +668,7 @@ int main(int argc, char **argv)
 			timeout = last_wd + wd_ms - now;
 		status();
 		watch_config();
+		queue_report();
 		pfd[0].fd = sfd;
 		pfd[0].events = POLLIN;
 		if (ifd >= 0) {

@@ -77,6 +77,37 @@ static void counts_and_metrics(void **st)
 	collect_free(&c);
 }
 
+/* spoolerd_queue - spoolerd's counts replace what the collector could
+ * see (it cannot read cur/, defer/, failed/) while fresh, 30 s */
+static void spoolerd_queue(void **st)
+{
+	struct cfg_dashboard d = {0};
+	struct collect c;
+	const char *q[] = {"3", "1", "7", "2", "0", "42"};
+	const char *bad[] = {"3", "1", "x", "2", "0", "42"};
+
+	(void)st;
+	d.max_window = 86400000;
+	d.ranking_aggregation_interval = 3600000;
+	d.unique_helo_ratio = 0.8;
+	assert_int_equal(collect_init(&c, &d), 0);
+	c.queue[2] = -1; /* defer/: the collector may not read it */
+	collect_queue(&c, 1700000000000LL);
+	assert_int_equal(c.queue[2], -1); /* no report yet */
+	feed(&c, SM_QUEUE, q, 6);
+	collect_queue(&c, 1700000000000LL + 5000);
+	assert_int_equal(c.queue[0], 3);
+	assert_int_equal(c.queue[2], 7);
+	assert_int_equal(c.queue[3], 2);
+	assert_true(c.oldest == 42.0);
+	c.queue[2] = -1;
+	collect_queue(&c, 1700000000000LL + 31000); /* stale */
+	assert_int_equal(c.queue[2], -1);
+	feed(&c, SM_QUEUE, bad, 6);
+	assert_int_equal((int)c.bad, 1);
+	collect_free(&c);
+}
+
 static void datagrams_refused(void **st)
 {
 	static const char *bad[] = {
@@ -116,6 +147,7 @@ int main(void)
 	const struct CMUnitTest t[] = {
 		cmocka_unit_test(counts_and_metrics),
 		cmocka_unit_test(datagrams_refused),
+		cmocka_unit_test(spoolerd_queue),
 	};
 	return cmocka_run_group_tests(t, NULL, NULL);
 }

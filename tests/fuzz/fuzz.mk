@@ -40,7 +40,8 @@ FUZZ_SRC_session = smtpd-session/session.c smtpd-session/addr.c \
 	smtpd-session/xclient.c \
 	smtpd-session/bdat.c \
 	smtpd-session/data.c smtpd-session/reply.c smtpd-session/frame.c \
-	smtpd-session/utf8.c smtpd-session/helo.c $(FUZZ_COMMON)
+	smtpd-session/utf8.c smtpd-session/helo.c smtpd-session/stats.c \
+	common/statsmsg.c $(FUZZ_COMMON)
 # bdat.c's session half needs session.c: the same objects
 FUZZ_SRC_bdat = $(FUZZ_SRC_session)
 FUZZ_SRC_hdrparse = spoolerd/proc_headersparser.c
@@ -50,7 +51,7 @@ FUZZ_SRC_tls = smtpd-session/tls.c smtpd-session/session.c \
 	smtpd-session/io.c smtpd-session/run.c smtpd-session/spool.c \
 	smtpd-session/slots.c smtpd-session/frame.c smtpd-session/xclient.c \
 	smtpd-session/proxy.c smtpd-session/utf8.c smtpd-session/helo.c \
-	$(FUZZ_COMMON)
+	smtpd-session/stats.c common/statsmsg.c $(FUZZ_COMMON)
 FUZZ_LIBS_tls = $(shell pkg-config --libs gnutls 2>/dev/null) -ldl
 
 FUZZ_BINS = $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/fuzz_%)
