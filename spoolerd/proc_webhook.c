@@ -275,7 +275,7 @@ static int add_message(cJSON *o, const char *p, size_t len)
 	return ok ? 0 : -1;
 }
 
-/* json - the envelope and the message as one JSON object */
+/* json_body - the envelope and the message as one JSON object */
 static char *json_body(struct msg *m, size_t *len)
 {
 	const struct envelope *e = &m->env;
@@ -457,6 +457,7 @@ static CURL *setup(const struct cfg *cfg, struct webhook *w, char *err,
 	return h;
 }
 
+/* init - the worker's handle; the config checked */
 static int init(const struct cfg *cfg, void **state, char *err, size_t n)
 {
 	struct webhook *w = malloc(sizeof(*w));
@@ -474,6 +475,7 @@ static int init(const struct cfg *cfg, void **state, char *err, size_t n)
 	return 0;
 }
 
+/* fini - the handle and its connection go */
 static void fini(void *state)
 {
 	struct webhook *w = state;
@@ -495,6 +497,7 @@ static void failed(struct webhook *w, CURLcode rc, char *why, size_t n)
 		 curl_easy_strerror(rc), detail[0] ? ": " : "", detail);
 }
 
+/* deliver - one POST of m, the answer judged by webhook_classify */
 static enum proc_res deliver(void *state, struct msg *m, char *why,
 			     size_t n)
 {
