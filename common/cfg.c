@@ -229,6 +229,16 @@ static const struct key backend_keys[] = {
 	{"mysql_pass", K_STR, BOFF(mysql_pass), 0, 0, 0, 0, 0, KF_SECRET},
 	{"mysql_pass_file", K_STR, BOFF(mysql_pass_file), 0, 0, 0, 0, 0, 0},
 	{"mysql_db", K_STR, BOFF(mysql_db), 0, 0, 0, 0, 0, 0},
+	/* Webhook (spoolerd/proc_webhook.c) */
+	{"webhook_url", K_STR, BOFF(webhook_url), 0, 0, 0, 0, 0, 0},
+	{"webhook_format", K_STR, BOFF(webhook_format), 0, "raw", 0, 0, 0, 0},
+	{"webhook_timeout", K_DUR, BOFF(webhook_timeout), 30000, 0, 1,
+	 3600000, 0, 0},
+	{"webhook_ca_file", K_STR, BOFF(webhook_ca_file), 0, 0, 0, 0, 0, 0},
+	{"webhook_auth_header", K_STR, BOFF(webhook_auth_header), 0, 0, 0, 0,
+	 0, KF_SECRET},
+	{"webhook_auth_header_file", K_STR, BOFF(webhook_auth_header_file), 0,
+	 0, 0, 0, 0, 0},
 	{0, 0, 0, 0, 0, 0, 0, 0, 0},
 };
 
@@ -1098,6 +1108,10 @@ static void read_secrets(struct loader *l, struct cfg_backend *b)
 	if (b->mysql_pass_file)
 		read_secret(l, "backend_config.mysql_pass_file",
 			    b->mysql_pass_file, &b->mysql_pass, "mysql_pass");
+	if (b->webhook_auth_header_file)
+		read_secret(l, "backend_config.webhook_auth_header_file",
+			    b->webhook_auth_header_file, &b->webhook_auth_header,
+			    "webhook_auth_header");
 }
 
 struct cfg *cfg_load_buf(const char *buf, cfg_diag_fn diag, void *arg)

@@ -105,6 +105,12 @@ struct cfg_backend {
 	char *mysql_pass;
 	char *mysql_pass_file;
 	char *mysql_db;
+	char *webhook_url;
+	char *webhook_format;  /* "raw" or "json" */
+	long long webhook_timeout; /* ms */
+	char *webhook_ca_file;
+	char *webhook_auth_header;      /* an Authorization value, or ... */
+	char *webhook_auth_header_file; /* ... its file (spoolerd only) */
 };
 
 /* dashboard: the statistics collector smtpd-dashboard; a session reads
