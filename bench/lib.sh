@@ -192,10 +192,18 @@ EOF
 	else
 		echo "mydestination = example.com" >>"$pf/conf/main.cf"
 	fi
-	# PF_MAIN_EXTRA: more main.cf lines, after ours (a later line wins),
-	# e.g. to relay instead of discarding (tests/chunking/suite)
+	# PF_MAIN_EXTRA: more main.cf settings, one "name = value" a line,
+	# e.g. to relay instead of discarding (tests/chunking/suite). Set with
+	# postconf -e, which replaces a name in place: a name given twice
+	# would make every Postfix process log "overriding earlier entry",
+	# and with net.unix.max_dgram_qlen at 10 those warnings can fill
+	# postlogd's socket before it reads it; smtpd then blocks in its
+	# first log write and never greets.
 	if [ -n "${PF_MAIN_EXTRA:-}" ]; then
-		printf '%s\n' "$PF_MAIN_EXTRA" >>"$pf/conf/main.cf"
+		while IFS= read -r line; do
+			[ -n "$line" ] || continue
+			postconf -c "$pf/conf" -e "$line" || return 1
+		done <<<"$PF_MAIN_EXTRA"
 	fi
 	sed -e "s/^smtp      inet.*/127.0.0.1:$port inet n - n - - smtpd/" \
 		-e '/^postlog/d' /etc/postfix/master.cf >"$pf/conf/master.cf"
