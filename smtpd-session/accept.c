@@ -8,7 +8,10 @@
  * reads a byte from a client and never blocks on one: the accepted
  * socket goes to a fresh child, which makes it fd 0/1, enters the
  * sandbox and runs exactly the inetd mode's session (serve.c). A child
- * is never reused, so nothing of one client reaches the next.
+ * is never reused, so nothing of one client reaches the next. The
+ * sandbox's seccomp filter is installed on the parent itself before the
+ * first accept (sandbox_prepare), so a child inherits it instead of
+ * attaching it anew; the parent needs none of the calls it denies.
  *
  * Limits: max_clients and max_clients_per_ip of the connection's
  * servers[] entry are counted here, over the running children (the
@@ -45,6 +48,7 @@
 #include "cfg.h"
 #include "listen.h"
 #include "log.h"
+#include "sandbox.h"
 #include "stats.h"
 #include "serve.h"
 #include "spool.h"
@@ -623,6 +627,10 @@ int accept_main(const char *path, const char **listen, int nlisten,
 		log_error("pipe: %s", strerror(errno));
 		return 71;
 	}
+	/* the session's filter, once, for every child to inherit */
+	if (sandbox_prepare() < 0)
+		log_error("sandbox: %s (each session tries again)",
+			  strerror(errno));
 	signals_parent();
 	clock_gettime(CLOCK_MONOTONIC, &last_check);
 	listen_notify("READY=1");
