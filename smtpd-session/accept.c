@@ -471,7 +471,8 @@ static void refusal(enum refusal rf, const struct serve_conn *c)
 	time_t now = time(NULL);
 
 	B->refused++;
-	if (B->refusal_last[rf] && now - B->refusal_last[rf] < REFUSE_LOG_EVERY) {
+	if (B->refusal_last[rf] &&
+	    now - B->refusal_last[rf] < REFUSE_LOG_EVERY) {
 		B->refusal_quiet[rf]++;
 		return;
 	}
@@ -479,7 +480,8 @@ static void refusal(enum refusal rf, const struct serve_conn *c)
 		log_info("refused %s port %u to %s port %u: %s (and %lu "
 			 "more in the last %ld s)",
 			 c->pip, c->pport, c->lip, c->lport, refusal_names[rf],
-			 B->refusal_quiet[rf], (long)(now - B->refusal_last[rf]));
+			 B->refusal_quiet[rf],
+			 (long)(now - B->refusal_last[rf]));
 	else
 		log_info("refused %s port %u to %s port %u: %s", c->pip,
 			 c->pport, c->lip, c->lport, refusal_names[rf]);
