@@ -179,6 +179,15 @@ static const struct key backend_keys[] = {
 	/* Maildir copies end lines in LF as the maildir convention wants
 	 * (mutt, grep, Dovecot); true keeps the wire's CRLF */
 	{"maildir_crlf", K_BOOL, BOFF(maildir_crlf), 0, 0, 0, 1, 0, 0},
+	/* Pipe: argv (no shell), per message or per recipient, LF unless
+	 * pipe_crlf, killed past pipe_timeout, as pipe_user under root */
+	{"pipe_command", K_LIST, BOFF(pipe_command), 0, 0, 0, 0, 0, 0},
+	{"pipe_per_recipient", K_BOOL, BOFF(pipe_per_recipient), 0, 0, 0, 1,
+	 0, 0},
+	{"pipe_crlf", K_BOOL, BOFF(pipe_crlf), 0, 0, 0, 1, 0, 0},
+	{"pipe_timeout", K_DUR, BOFF(pipe_timeout), 120000, 0, 100, 86400000,
+	 0, 0},
+	{"pipe_user", K_STR, BOFF(pipe_user), 0, 0, 0, 0, 0, 0},
 	{"retry_first", K_DUR, BOFF(retry_first), 300000, 0, 1, 86400000, 0,
 	 0},
 	{"retry_max", K_DUR, BOFF(retry_max), 3600000, 0, 1, 86400000LL * 30,
@@ -220,6 +229,16 @@ static const struct key backend_keys[] = {
 	{"mysql_pass", K_STR, BOFF(mysql_pass), 0, 0, 0, 0, 0, KF_SECRET},
 	{"mysql_pass_file", K_STR, BOFF(mysql_pass_file), 0, 0, 0, 0, 0, 0},
 	{"mysql_db", K_STR, BOFF(mysql_db), 0, 0, 0, 0, 0, 0},
+	/* Webhook (spoolerd/proc_webhook.c) */
+	{"webhook_url", K_STR, BOFF(webhook_url), 0, 0, 0, 0, 0, 0},
+	{"webhook_format", K_STR, BOFF(webhook_format), 0, "raw", 0, 0, 0, 0},
+	{"webhook_timeout", K_DUR, BOFF(webhook_timeout), 30000, 0, 1,
+	 3600000, 0, 0},
+	{"webhook_ca_file", K_STR, BOFF(webhook_ca_file), 0, 0, 0, 0, 0, 0},
+	{"webhook_auth_header", K_STR, BOFF(webhook_auth_header), 0, 0, 0, 0,
+	 0, KF_SECRET},
+	{"webhook_auth_header_file", K_STR, BOFF(webhook_auth_header_file), 0,
+	 0, 0, 0, 0, 0},
 	{0, 0, 0, 0, 0, 0, 0, 0, 0},
 };
 
@@ -1089,6 +1108,10 @@ static void read_secrets(struct loader *l, struct cfg_backend *b)
 	if (b->mysql_pass_file)
 		read_secret(l, "backend_config.mysql_pass_file",
 			    b->mysql_pass_file, &b->mysql_pass, "mysql_pass");
+	if (b->webhook_auth_header_file)
+		read_secret(l, "backend_config.webhook_auth_header_file",
+			    b->webhook_auth_header_file, &b->webhook_auth_header,
+			    "webhook_auth_header");
 }
 
 struct cfg *cfg_load_buf(const char *buf, cfg_diag_fn diag, void *arg)

@@ -73,6 +73,11 @@ struct cfg_backend {
 	char *maildir_path;
 	char *mbox_path;
 	int maildir_crlf;
+	struct cfg_strlist pipe_command; /* Pipe: argv, no shell */
+	int pipe_per_recipient;
+	int pipe_crlf;
+	long long pipe_timeout; /* ms */
+	char *pipe_user;        /* "user" or "user:group", under root */
 	long long retry_first;
 	long long retry_max;
 	long long max_queue_lifetime;
@@ -100,6 +105,12 @@ struct cfg_backend {
 	char *mysql_pass;
 	char *mysql_pass_file;
 	char *mysql_db;
+	char *webhook_url;
+	char *webhook_format;  /* "raw" or "json" */
+	long long webhook_timeout; /* ms */
+	char *webhook_ca_file;
+	char *webhook_auth_header;      /* an Authorization value, or ... */
+	char *webhook_auth_header_file; /* ... its file (spoolerd only) */
 };
 
 /* dashboard: the statistics collector smtpd-dashboard; a session reads

@@ -20,6 +20,8 @@ static const struct proc_ops *registry[] = {
 	&proc_headersparser, &proc_header, &proc_hasher, &proc_debugger,
 	&proc_maildir,       &proc_mbox,   &proc_compressor, &proc_redis,
 	&proc_mysql,         &proc_sql,
+	&proc_webhook,
+	&proc_pipe,
 };
 
 /* go-guerrilla's monolithic processor, as the chain doing its work */

@@ -195,6 +195,8 @@ static void settle_ok(struct worker *w, struct msg *m)
 	unlinkat(c->sp.state, m->name, 0);
 	snprintf(jn, sizeof(jn), "%s.mbox", m->name);
 	unlinkat(c->sp.state, jn, 0);
+	snprintf(jn, sizeof(jn), "%s.pipe", m->name);
+	unlinkat(c->sp.state, jn, 0);
 	atomic_fetch_add(&c->delivered, 1);
 }
 
@@ -261,7 +263,7 @@ static void settle_perm(struct worker *w, struct msg *m, const char *why,
 		return;
 	}
 	fsync(c->sp.failed);
-	/* state/ID and state/ID.mbox stay: a re-queued entry (mv back to
+	/* state/ID, ID.mbox and ID.pipe stay: a re-queued entry (mv back to
 	 * new/) is then known as a redelivery and makes no duplicate */
 	atomic_fetch_add(&c->failed, 1);
 	log_warnx("%s failed attempts=%u reason=\"%s\"", m->name, attempts,

@@ -83,6 +83,8 @@ struct proc_ops {
 extern const struct proc_ops proc_headersparser, proc_header, proc_hasher,
 	proc_debugger, proc_maildir, proc_mbox, proc_compressor, proc_redis,
 	proc_mysql, proc_sql;
+extern const struct proc_ops proc_webhook;
+extern const struct proc_ops proc_pipe;
 
 /* msg_head - the delivery headers for recipient i: Header's text, or the
  * same text built on the spot when the chain has no Header */

@@ -10,7 +10,8 @@
  *            crash, delivered again at start
  *   defer/   waiting for a retry; the schedule is in state/ID
  *   failed/  permanent failure or expiry: ID plus ID.reason
- *   state/   ID (retry state), ID.mbox (mbox journal)
+ *   state/   ID (retry state), ID.mbox (mbox journal), ID.pipe (runs
+ *            of Pipe that exited 0)
  *   done/    delivered entries, only with keep_done
  *
  * Claiming: renameat(new/ID, cur/ID) is atomic, so of two spoolerds only
@@ -278,7 +279,8 @@ static void orphan_one(void *arg, const char *name)
 	if (n >= sizeof(id))
 		return;
 	memcpy(id, name, n + 1);
-	if (n > 5 && !strcmp(id + n - 5, ".mbox"))
+	if (n > 5 && (!strcmp(id + n - 5, ".mbox") ||
+		      !strcmp(id + n - 5, ".pipe")))
 		id[n - 5] = '\0';
 	dirs[0] = o->sp->new;
 	dirs[1] = o->sp->cur;

@@ -1,8 +1,9 @@
 # spoolerd/spoolerd.mk - spoolerd and its unit tests; included by the
 # top-level Makefile before `all`. Objects go to $(BUILD)/sd/.
 
-# the database clients and zlib link here only, never into smtpd-session
-PKGS_SPOOLERD = libcjson libsystemd gnutls hiredis zlib
+# the database clients, zlib and libcurl link here only, never into
+# smtpd-session
+PKGS_SPOOLERD = libcjson libsystemd gnutls hiredis zlib libcurl
 MYSQL_CFLAGS = $(shell pkg-config --cflags mysqlclient 2>/dev/null || \
 	mysql_config --cflags)
 MYSQL_LIBS = $(shell pkg-config --libs mysqlclient 2>/dev/null || \
@@ -13,11 +14,12 @@ SPOOLERD_HEADERS = $(wildcard spoolerd/*.h)
 
 SPOOLERD_MODS = chain msg path retry scan queue deliver notify \
 	proc_headersparser proc_header proc_hasher proc_debugger \
-	proc_maildir proc_mbox proc_compressor proc_redis proc_sql sql_conn ticket
+	proc_maildir proc_mbox proc_compressor proc_redis proc_sql sql_conn ticket \
+	proc_webhook proc_pipe pipe_run
 SPOOLERD_OBJS = $(SPOOLERD_MODS:%=$(BUILD)/sd/%.o)
 
 SPOOLERD_UNIT = chain retry path mbox hasher headers maildir queue procs \
-	sql msg scan
+	sql msg scan webhook pipe
 SPOOLERD_UNIT_BINS = $(SPOOLERD_UNIT:%=$(BUILD)/tests/test_spoolerd_%)
 
 BINS += $(SPOOLERD)
@@ -26,7 +28,8 @@ UNIT_BINS += $(SPOOLERD_UNIT_BINS)
 $(BUILD)/sd/%.o: spoolerd/%.c $(HEADERS) $(SPOOLERD_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) -Icommon -Ispoolerd \
-		$(shell pkg-config --cflags libsystemd gnutls hiredis 2>/dev/null) \
+		$(shell pkg-config --cflags libsystemd gnutls hiredis libcurl \
+		2>/dev/null) \
 		$(MYSQL_CFLAGS) $(CPPFLAGS) $(CFLAGS_ALL) -c -o $@ $<
 
 $(SPOOLERD): $(BUILD)/sd/main.o $(SPOOLERD_OBJS) $(COMMON_OBJS)

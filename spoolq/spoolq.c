@@ -478,6 +478,8 @@ static void unlink_aux(const struct q *q, const char *id, int state_too)
 		unlinkat(q->state, id, 0);
 		snprintf(n, sizeof(n), "%s.mbox", id);
 		unlinkat(q->state, n, 0);
+		snprintf(n, sizeof(n), "%s.pipe", id);
+		unlinkat(q->state, n, 0);
 	}
 }
 
