@@ -24,6 +24,14 @@
  * the numbers checked here. The filter is inherited by anything the
  * session could exec.
  *
+ * The accept mode's parent installs the filter on itself, once, before
+ * its first fork (sandbox_prepare): each attach costs the kernel a
+ * conversion and JIT compilation of the program (~0.1 ms, measured),
+ * whereas a forked child inherits the parent's filter for a reference
+ * count. The child then only gives up being dumpable. The parent needs
+ * none of the denied calls (it stats, opens, accepts, forks, reaps); it
+ * stays dumpable, so that its own /proc entries stay its user's.
+ *
  * Sanitizer builds skip the filter: LeakSanitizer lists /proc/self/task
  * and ptraces the process at exit.
  */
@@ -78,6 +86,9 @@ static const int denied[] = {
 
 #define NDENIED (sizeof(denied) / sizeof(denied[0]))
 
+/* set by sandbox_prepare; a forked child inherits it with the filter */
+static int inherited;
+
 #define LD_ARCH BPF_STMT(BPF_LD | BPF_W | BPF_ABS, \
 			 offsetof(struct seccomp_data, arch))
 #define LD_NR BPF_STMT(BPF_LD | BPF_W | BPF_ABS, \
@@ -91,6 +102,9 @@ static int install(void)
 	struct sock_filter prog[7 + 2 * NDENIED];
 	struct sock_fprog fp;
 	size_t i, n = 0;
+
+	if (inherited)
+		return 0;
 
 	prog[n++] = (struct sock_filter)LD_ARCH;
 	prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
@@ -115,6 +129,21 @@ static int install(void)
 	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fp, 0, 0);
 }
 #endif
+
+int sandbox_prepare(void)
+{
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -1;
+#if defined(SB_ARCH) && !defined(SB_SANITIZED)
+	if (install() < 0)
+		return -1;
+	inherited = 1;
+	return 0;
+#else
+	errno = ENOSYS;
+	return 1;
+#endif
+}
 
 int sandbox_enter(void)
 {

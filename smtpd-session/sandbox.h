@@ -7,4 +7,11 @@
  * an architecture without one: errno ENOSYS), -1 on failure (errno) */
 int sandbox_enter(void);
 
+/* sandbox_prepare - the accept mode's parent, before its first fork: no
+ * new privileges and the filter, installed on the parent itself so that
+ * every child inherits it and sandbox_enter there does not attach it
+ * again; the parent stays dumpable. Returns as sandbox_enter; on -1
+ * nothing is marked inherited and each child installs its own */
+int sandbox_prepare(void);
+
 #endif

@@ -4,7 +4,11 @@
  * prints "STEP ARG: ok" or "STEP ARG: ERRNO-NAME". The suite decides
  * what must fail.
  *
- *   trust-attack [--sandbox] STEP ARG [ARG2] ...   (triples or pairs)
+ *   trust-attack [--sandbox|--inherited] STEP ARG [ARG2] ...
+ *
+ * --inherited takes the accept mode's way into the sandbox: the filter
+ * installed on a parent (sandbox_prepare), the steps run in a forked
+ * child after its sandbox_enter.
  *
  * steps: list DIR | read FILE | write FILE | rename FROM TO |
  *        unlink FILE | watch DIR | chmod FILE
@@ -18,6 +22,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void say(const char *step, const char *arg, int r)
@@ -92,17 +97,10 @@ static int do_watch(const char *dir)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* run_steps - each step of argv from i on, in order; 0, or 64 on a bad
+ * step */
+static int run_steps(int i, int argc, char **argv)
 {
-	int i = 1;
-
-	if (i < argc && !strcmp(argv[i], "--sandbox")) {
-		if (sandbox_enter() != 0) {
-			printf("sandbox: %s\n", strerrorname_np(errno));
-			return 2;
-		}
-		i++;
-	}
 	while (i + 1 < argc) {
 		const char *step = argv[i], *a = argv[i + 1];
 
@@ -129,4 +127,47 @@ int main(int argc, char **argv)
 	}
 	fflush(stdout);
 	return 0;
+}
+
+/* inherited - the filter on this process, the steps in a child */
+static int inherited(int i, int argc, char **argv)
+{
+	int st;
+	pid_t pid;
+
+	if (sandbox_prepare() != 0) {
+		printf("sandbox: %s\n", strerrorname_np(errno));
+		return 2;
+	}
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return 2;
+	if (pid == 0) {
+		if (sandbox_enter() != 0) {
+			printf("sandbox: %s\n", strerrorname_np(errno));
+			fflush(stdout);
+			_exit(2);
+		}
+		_exit(run_steps(i, argc, argv));
+	}
+	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st))
+		return 2;
+	return WEXITSTATUS(st);
+}
+
+int main(int argc, char **argv)
+{
+	int i = 1;
+
+	if (i < argc && !strcmp(argv[i], "--inherited"))
+		return inherited(i + 1, argc, argv);
+	if (i < argc && !strcmp(argv[i], "--sandbox")) {
+		if (sandbox_enter() != 0) {
+			printf("sandbox: %s\n", strerrorname_np(errno));
+			return 2;
+		}
+		i++;
+	}
+	return run_steps(i, argc, argv);
 }
