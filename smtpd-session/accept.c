@@ -281,22 +281,46 @@ static void heap_settle(void)
 	free(p);
 }
 
+/* watch_baseline - g's files as they were in snap (looked at before a
+ * load), for each path snap has: a file replaced while the load read
+ * it (a certificate renamed in between its key and itself) then still
+ * differs at the next look, and is loaded again */
+static void watch_baseline(struct gen *g, const struct watch *snap, int ns)
+{
+	int i, j;
+
+	for (i = 0; i < g->nw; i++)
+		for (j = 0; j < ns; j++)
+			if (!strcmp(g->w[i].path, snap[j].path)) {
+				g->w[i] = snap[j];
+				break;
+			}
+}
+
 /* reload - load the files anew; keep the old set if the new is bad */
 static void reload(const char *why)
 {
+	static struct watch snap[MAX_WATCH];
+	int ns = A.cur.nw, i;
 	struct gen n;
 
 	listen_notify("RELOADING=1");
+	for (i = 0; i < ns; i++) {
+		snap[i] = A.cur.w[i];
+		watch_stat(&snap[i]);
+	}
 	if (gen_load(&n, 1) < 0) {
 		log_error("reload (%s): %s is not usable, keeping the last "
 			  "good config",
 			  why, A.path);
-		/* the failed files' state is the new baseline: a broken
-		 * file is reported once, not every second */
-		watch_changed(&A.cur);
+		/* the failed files' state (before the load) is the new
+		 * baseline: a broken file is reported once, not every
+		 * second, and one that changed meanwhile is tried again */
+		watch_baseline(&A.cur, snap, ns);
 		listen_notify("READY=1");
 		return;
 	}
+	watch_baseline(&n, snap, ns);
 	gen_free(&A.cur);
 	A.cur = n;
 	log_setup();

@@ -27,7 +27,7 @@ NS_TIMEOUT=${NS_TIMEOUT:-300}
 # session, linked by spoolerd, with hiredis, MariaDB Connector/C and zlib),
 # python3 for the clients inside, procps for
 # ExecReload's kill, ucspi-tcp-ipv6 for smtpd-tcpserver.service
-NS_INCLUDE=systemd,systemd-sysv,dbus,procps,libcjson1,libgnutls30,libsystemd0,libhiredis0.14,libmariadb3,zlib1g,python3,ucspi-tcp-ipv6
+NS_INCLUDE=systemd,systemd-sysv,dbus,procps,libcjson1,libgnutls30,libsystemd0,libhiredis0.14,libmariadb3,zlib1g,libcurl3-gnutls,python3,ucspi-tcp-ipv6
 ns_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 ns_mirror() {
