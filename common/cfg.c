@@ -239,6 +239,22 @@ static const struct key backend_keys[] = {
 	 0, KF_SECRET},
 	{"webhook_auth_header_file", K_STR, BOFF(webhook_auth_header_file), 0,
 	 0, 0, 0, 0, 0},
+	/* NATS JetStream (spoolerd/proc_nats.c); the password only from a
+	 * file */
+	{"nats_url", K_LIST, BOFF(nats_url), 0, "nats://127.0.0.1:4222", 0, 0,
+	 0, 0},
+	{"nats_stream", K_STR, BOFF(nats_stream), 0, 0, 0, 0, 0, 0},
+	{"nats_subject", K_STR, BOFF(nats_subject), 0, "mail.{domain}", 0, 0,
+	 0, 0},
+	{"nats_per_recipient", K_BOOL, BOFF(nats_per_recipient), 0, 0, 0, 1,
+	 0, 0},
+	{"nats_creds_file", K_STR, BOFF(nats_creds_file), 0, 0, 0, 0, 0, 0},
+	{"nats_user", K_STR, BOFF(nats_user), 0, 0, 0, 0, 0, 0},
+	{"nats_password_file", K_STR, BOFF(nats_password_file), 0, 0, 0, 0, 0,
+	 0},
+	{"nats_tls_ca_file", K_STR, BOFF(nats_tls_ca_file), 0, 0, 0, 0, 0, 0},
+	{"nats_timeout", K_DUR, BOFF(nats_timeout), 5000, 0, 10, 600000, 0,
+	 0},
 	{0, 0, 0, 0, 0, 0, 0, 0, 0},
 };
 
@@ -1112,6 +1128,10 @@ static void read_secrets(struct loader *l, struct cfg_backend *b)
 		read_secret(l, "backend_config.webhook_auth_header_file",
 			    b->webhook_auth_header_file, &b->webhook_auth_header,
 			    "webhook_auth_header");
+	if (b->nats_password_file)
+		read_secret(l, "backend_config.nats_password_file",
+			    b->nats_password_file, &b->nats_password,
+			    "nats_password");
 }
 
 struct cfg *cfg_load_buf(const char *buf, cfg_diag_fn diag, void *arg)
@@ -1282,6 +1302,7 @@ void cfg_free(struct cfg *c)
 	free(c->servers);
 	free_tab(top_keys, c);
 	free(c->primary_mail_host);
+	free(c->backend.nats_password); /* no key of its own: files only */
 	free(c);
 }
 

@@ -111,6 +111,16 @@ struct cfg_backend {
 	char *webhook_ca_file;
 	char *webhook_auth_header;      /* an Authorization value, or ... */
 	char *webhook_auth_header_file; /* ... its file (spoolerd only) */
+	struct cfg_strlist nats_url; /* NATS: nats:// or tls:// URLs */
+	char *nats_stream;
+	char *nats_subject;          /* template: {domain} {user} ... */
+	int nats_per_recipient;
+	char *nats_creds_file;
+	char *nats_user;
+	char *nats_password;         /* read from nats_password_file */
+	char *nats_password_file;
+	char *nats_tls_ca_file;
+	long long nats_timeout;      /* ms, for the connect and the ack */
 };
 
 /* dashboard: the statistics collector smtpd-dashboard; a session reads
