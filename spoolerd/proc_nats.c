@@ -34,9 +34,10 @@
 #include "util.h"
 #include "version.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <nats/nats.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,23 @@ struct nats_st {
 	long long down_until;
 	char down_why[PROC_WHY_MAX];
 };
+
+static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
+static natsStatus lib_rc = NATS_NOT_INITIALIZED;
+
+/* lib_open - nats_Open, once, with every signal blocked: the library's
+ * own threads (timers, callbacks) inherit that mask, so SIGHUP and
+ * SIGTERM still reach only spoolerd's signalfd, whichever thread first
+ * loaded a NATS config (the main one, before it blocks them) */
+static void lib_open(void)
+{
+	sigset_t all, old;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	lib_rc = nats_Open(-1);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
 
 /* token_char - may a literal byte of a template stand in a subject? */
 static int token_char(unsigned char c)
@@ -240,9 +258,13 @@ int jetstream_subject_match(const char *pattern, const char *subject)
 /* last_error - libnats's text for the last failure of this thread */
 static const char *last_error(natsStatus s)
 {
-	const char *t = nats_GetLastError(NULL);
+	const char *t = nats_GetLastError(NULL), *e;
 
-	return t && t[0] ? t : natsStatus_GetText(s);
+	if (!t || !t[0])
+		return natsStatus_GetText(s);
+	/* without libnats's "(js.c:535): " source position */
+	e = t[0] == '(' ? strstr(t, "): ") : NULL;
+	return e ? e + 3 : t;
 }
 
 /* cred_keys - which keys to fix when the server refuses us */
@@ -385,6 +407,11 @@ static int setup(const struct cfg *cfg, struct nats_st *st, char *err,
 		if (w < 0 || (size_t)w >= sizeof(st->where) - o)
 			break;
 		o += (size_t)w;
+	}
+	pthread_once(&lib_once, lib_open);
+	if (lib_rc != NATS_OK) {
+		snprintf(err, n, "libnats: %s", natsStatus_GetText(lib_rc));
+		return -1;
 	}
 	st->timeout = b->nats_timeout;
 	if (b->gw_save_timeout > 0 && st->timeout > b->gw_save_timeout)
@@ -656,9 +683,13 @@ static enum proc_res publish(struct nats_st *st, struct msg *m, long rcpt,
 			 st->where, st->b->nats_stream, last_error(s));
 		return PROC_PERM;
 	case JSStreamNotMatchErr:
+		/* another stream took it: is ours missing? */
+		res = stream_probe(st, subj, why, n);
+		if (res == PROC_PERM && strstr(why, "does not exist"))
+			return res;
 		snprintf(why, n, "NATS %s: subject \"%s\" is bound to another "
-			 "stream than \"%s\": %s", st->where, subj,
-			 st->b->nats_stream, last_error(s));
+			 "stream than \"%s\" (backend_config.nats_subject)",
+			 st->where, subj, st->b->nats_stream);
 		return PROC_PERM;
 	case JSStreamMessageExceedsMaximumErr:
 	case JSStreamSealedErr:
