@@ -346,8 +346,7 @@ static int ready(struct nats_st *st, char *why, size_t n)
 	while (natsConnection_Status(st->nc) != NATS_CONN_STATUS_CONNECTED) {
 		if (util_mono_ms() >= end) {
 			snprintf(why, n, "NATS %s: not connected "
-				 "(reconnecting): %s", st->where,
-				 last_error(NATS_CONNECTION_DISCONNECTED));
+				 "(reconnecting)", st->where);
 			return -1;
 		}
 		usleep(20000);
