@@ -30,7 +30,8 @@ started, or whose processor is not in this spoolerd (--check-config names
 it unknown), is a row "not available" with the reason.
 
 Environment: DRAIN_N (default 3000), DRAIN_WORKERS, DRAIN_ONLY (names,
-comma-separated, case-insensitive), DRAIN_INTAKE=0 (no intake run),
+comma-separated, case-insensitive), DRAIN_PLUGINS (plugin directories,
+':'-separated, default bench/drain), DRAIN_INTAKE=0 (no intake run),
 DRAIN_TIMEOUT (s per run, default 300), SPOOLERD, SESSION, BENCH_DIR
 (work dir, kept), DRAIN_RESULTS (default bench/results: drain.txt and
 drain.env). Output: progress on stderr, the table on stdout.
@@ -51,6 +52,8 @@ import traceback
 sys.dont_write_bytecode = True
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 PLUGINS = os.path.join(TOP, "bench", "drain")
+# DRAIN_PLUGINS: directories of plugins, ':'-separated (tests add theirs)
+DIRS = (os.environ.get("DRAIN_PLUGINS") or PLUGINS).split(":")
 sys.path[:0] = [PLUGINS, os.path.join(TOP, "tests", "spoolerd"),
                 os.path.join(TOP, "tests", "db")]
 import lib  # noqa: E402  (tests/spoolerd/lib.py)
@@ -58,8 +61,8 @@ import lib  # noqa: E402  (tests/spoolerd/lib.py)
 SPOOLERD = os.environ.get("SPOOLERD", os.path.join(TOP, "spoolerd/spoolerd"))
 SESSION = os.environ.get("SESSION",
                          os.path.join(TOP, "smtpd-session/smtpd-session"))
-N = int(os.environ.get("DRAIN_N", "3000"))
-WORKERS = [int(w) for w in os.environ.get("DRAIN_WORKERS", "1 4").split()]
+N = int(os.environ.get("DRAIN_N") or "3000")
+WORKERS = [int(w) for w in (os.environ.get("DRAIN_WORKERS") or "1 4").split()]
 ONLY = [x.strip().lower() for x in os.environ.get("DRAIN_ONLY", "").split(",")
         if x.strip()]
 TIMEOUT = float(os.environ.get("DRAIN_TIMEOUT", "300"))
@@ -80,7 +83,7 @@ def loadavg():
 
 
 def message():
-    """about 5 KB, CRLF, as bench/spoolerd-drain.sh wrote them"""
+    """about 5 KB, CRLF: 80 numbered lines under three headers"""
     body = b"".join(b"%04d the quick brown fox jumps over the lazy dog "
                     b"0123456789\r\n" % i for i in range(80))
     return (b"From: a@example.org\r\nTo: b@example.com\r\nSubject: bench\r\n"
@@ -90,7 +93,8 @@ def message():
 def plugins():
     """[(stem, module or None, error)] in ORDER"""
     out = []
-    for path in sorted(glob.glob(os.path.join(PLUGINS, "*.py"))):
+    for path in sorted(p for d in DIRS for p in
+                       glob.glob(os.path.join(d, "*.py"))):
         stem = os.path.basename(path)[:-3]
         if stem.startswith("_"):
             continue
@@ -292,7 +296,7 @@ def drain_plugin(stem, mod, base, msg):
             log("%s: stop: %s" % (name, traceback.format_exc()))
 
 
-def machine():
+def machine(base):
     cpu = "?"
     try:
         with open("/proc/cpuinfo") as f:
@@ -302,7 +306,7 @@ def machine():
                     break
     except OSError:
         pass
-    fs = subprocess.run(["stat", "-f", "-c", "%T", TOP],
+    fs = subprocess.run(["findmnt", "-no", "FSTYPE", "-T", base],
                         stdout=subprocess.PIPE).stdout.decode().strip()
     return "%d CPU (%s), %s, %s" % (os.cpu_count(), cpu, fs or "?",
                                     platform.release())
@@ -346,7 +350,8 @@ def main():
             shutil.rmtree(base, ignore_errors=True)
     if ONLY and not rows:
         sys.exit("drain: no plugin named %s" % ",".join(ONLY))
-    text = table(rows, ins, load0, loadavg(), time.time() - t_start)
+    text = table(rows, ins, load0, loadavg(), time.time() - t_start,
+                 machine(os.path.dirname(base)))
     print(text, end="")
     os.makedirs(RESULTS, exist_ok=True)
     with open(os.path.join(RESULTS, "drain.txt"), "w") as f:
@@ -363,7 +368,7 @@ def main():
     return 1 if bad else 0
 
 
-def table(rows, ins, load0, load1, secs):
+def table(rows, ins, load0, load1, secs, mach):
     head = ["processor"] + ["%d worker%s (msg/s)" % (w, "s" * (w > 1))
                             for w in WORKERS] + ["≥ intake?"]
     top = max(ins.values()) if ins else None
@@ -383,7 +388,7 @@ def table(rows, ins, load0, load1, secs):
     w = [max(len(r[i]) for r in out + [head]) for i in range(len(head))]
     lines = ["spoolerd drain (bench/drain.py): %d entries of 5 KB per run, "
              "%s; load average %s at the start, %s at the end; %.0f s"
-             % (N, machine(), load0, load1, secs)]
+             % (N, mach, load0, load1, secs)]
     if ins:
         lines.append("intake, accept mode, 50 smtp-source clients: " +
                      ", ".join("%s %.0f msg/s" % (c, r)

@@ -15,6 +15,9 @@ lock = threading.Lock()
 
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # the status line and headers, then the body, are two writes: with
+    # Nagle the second waits for the client's delayed ACK (40 ms)
+    disable_nagle_algorithm = True
 
     def log_message(self, *a):
         pass
