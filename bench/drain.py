@@ -41,6 +41,7 @@ import importlib.util
 import json
 import os
 import platform
+import re
 import shutil
 import socket
 import subprocess
@@ -215,9 +216,9 @@ def drain_once(mod, d, chain, backend, workers, msg):
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if r.returncode:
         text = r.stdout.decode(errors="replace").strip()
-        if "unknown processor" in text:
-            raise NotAvailable("processor not in this spoolerd: " +
-                               text.splitlines()[-1][:200])
+        m = re.search(r'unknown processor "[^"]*"', text)
+        if m:
+            raise NotAvailable(m.group(0) + " (not in this spoolerd)")
         raise RuntimeError("--check-config: " + text[-400:])
     for i in range(N):
         lib.inject(spool, "a@example.org", ["u%d@example.com" % (i % 100)],
@@ -369,32 +370,34 @@ def main():
 
 
 def table(rows, ins, load0, load1, secs, mach):
+    """the Markdown table: per processor the rate per worker count, then
+    the faster of them over each intake case (≥ 1×: drains at least as
+    fast as the session takes mail in)"""
     head = ["processor"] + ["%d worker%s (msg/s)" % (w, "s" * (w > 1))
-                            for w in WORKERS] + ["≥ intake?"]
-    top = max(ins.values()) if ins else None
+                            for w in WORKERS]
+    head += ["drain / intake %s" % c for c in ins] or ["drain / intake"]
     out = []
     for name, rates, note in rows:
         cells = [name] + ["%.0f" % rates[w] if w in rates else "-"
                           for w in WORKERS]
         if note:
-            cells.append(note)
-        elif top is None:
+            cells += [note] + [""] * (max(len(ins), 1) - 1)
+        elif not ins:
             cells.append("intake not measured")
         else:
             best = max(rates.values())
-            cells.append("yes (%.1f×)" % (best / top) if best >= top
-                         else "NO (%.2f×)" % (best / top))
+            cells += ["%.2f× %s" % (best / r, "yes" if best >= r else "NO")
+                      for r in ins.values()]
         out.append(cells)
     w = [max(len(r[i]) for r in out + [head]) for i in range(len(head))]
     lines = ["spoolerd drain (bench/drain.py): %d entries of 5 KB per run, "
              "%s; load average %s at the start, %s at the end; %.0f s"
              % (N, mach, load0, load1, secs)]
     if ins:
-        lines.append("intake, accept mode, 50 smtp-source clients: " +
-                     ", ".join("%s %.0f msg/s" % (c, r)
-                               for c, r in ins.items()) +
-                     "; ≥ intake? compares the faster worker count with "
-                     "the faster intake")
+        lines.append("intake: the accept mode, no spoolerd, 50 smtp-source "
+                     "clients: " + ", ".join("%s %.0f msg/s" % (c, r)
+                                             for c, r in ins.items()) +
+                     "; drain / intake = the faster worker count over it")
     lines.append("| " + " | ".join(h.ljust(w[i]) for i, h in
                                    enumerate(head)) + " |")
     lines.append("|" + "|".join("-" * (x + 2) for x in w) + "|")
