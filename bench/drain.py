@@ -273,8 +273,8 @@ def drain_plugin(stem, mod, base, msg):
         chain, backend = mod.start(os.path.join(d, "target"))
     except Exception as e:
         log("%s: start failed:\n%s" % (name, traceback.format_exc()))
-        return name, {}, "not available: %s" % (str(e).splitlines() or
-                                                [type(e).__name__])[0]
+        why = (str(e).splitlines() or [type(e).__name__])[0]
+        return name, {}, "not available: start: %s" % why[:120]
     rates = {}
     try:
         for w in WORKERS:
@@ -289,7 +289,7 @@ def drain_plugin(stem, mod, base, msg):
         return name, {}, "not available: %s" % e
     except Exception as e:
         log("%s: FAILED: %s" % (name, e))
-        return name, rates, "FAILED: %s" % str(e)[:300]
+        return name, rates, "FAILED: %s" % str(e).replace("\n", " ")[:200]
     finally:
         try:
             mod.stop()
@@ -307,8 +307,11 @@ def machine(base):
                     break
     except OSError:
         pass
-    fs = subprocess.run(["findmnt", "-no", "FSTYPE", "-T", base],
-                        stdout=subprocess.PIPE).stdout.decode().strip()
+    try:
+        fs = subprocess.run(["findmnt", "-no", "FSTYPE", "-T", base],
+                            stdout=subprocess.PIPE).stdout.decode().strip()
+    except OSError:
+        fs = ""
     return "%d CPU (%s), %s, %s" % (os.cpu_count(), cpu, fs or "?",
                                     platform.release())
 
@@ -402,7 +405,7 @@ def table(rows, ins, load0, load1, secs, mach):
                                    enumerate(head)) + " |")
     lines.append("|" + "|".join("-" * (x + 2) for x in w) + "|")
     for r in out:
-        lines.append("| " + " | ".join(c.ljust(w[i]) for i, c in
+        lines.append("| " + " | ".join(c.replace("|", "/").ljust(w[i]) for i, c in
                                        enumerate(r)) + " |")
     return "\n".join(lines) + "\n"
 

@@ -15,7 +15,19 @@ _srv = None
 
 def start(workdir):
     global _srv
-    _srv = dbs.Maria(workdir, fast=False).start()
+    # MariaDB's temporary tables go to $TMPDIR (else /tmp, where another
+    # instance's names can collide with ours): a private one
+    tmp = os.path.join(workdir, "tmp")
+    os.makedirs(tmp, exist_ok=True)
+    old = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = tmp
+    try:
+        _srv = dbs.Maria(workdir, fast=False).start()
+    finally:
+        if old is None:
+            del os.environ["TMPDIR"]
+        else:
+            os.environ["TMPDIR"] = old
     _srv.sql("CREATE DATABASE gmail; CREATE USER 'gg'@'127.0.0.1' "
              "IDENTIFIED BY 'pw'; GRANT ALL ON gmail.* TO 'gg'@'127.0.0.1'")
     subprocess.run([os.path.join(TOP, "conf/sql/create-table.sh"), "-t",
