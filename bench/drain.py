@@ -391,7 +391,7 @@ def table(rows, ins, load0, load1, secs, mach):
             best = max(rates.values())
             cells += ["%.2f× %s" % (best / r, "yes" if best >= r else "NO")
                       for r in ins.values()]
-        out.append(cells)
+        out.append([c.replace("|", "/") for c in cells])
     w = [max(len(r[i]) for r in out + [head]) for i in range(len(head))]
     lines = ["spoolerd drain (bench/drain.py): %d entries of 5 KB per run, "
              "%s; load average %s at the start, %s at the end; %.0f s"
