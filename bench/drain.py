@@ -4,10 +4,11 @@ real server, beside how fast a session takes mail in (make bench-drain;
 also the last part of make bench).
 
 Intake: smtpd-session in the accept mode (--listen) on 127.0.0.1 with no
-spoolerd running, Postfix's smtp-source sending DRAIN_N messages of 5 KB
-from 50 clients, once with one message per connection and once with many
-(-d); the rate is messages / wall time, checked against the entries in
-new/.
+spoolerd running, Postfix's smtp-source sending DRAIN_INTAKE_N messages
+(default DRAIN_N, at most 2000) of 5 KB from 50 clients, once with one
+message per connection and once with many (-d); the rate is messages /
+wall time, checked against the entries in new/. It is measured again just
+before each processor's drain, so that each pair saw the same load.
 
 Drain: for each processor plugin (every bench/drain/*.py not starting
 with "_") and each worker count (save_workers_size, DRAIN_WORKERS, default
@@ -63,6 +64,7 @@ SPOOLERD = os.environ.get("SPOOLERD", os.path.join(TOP, "spoolerd/spoolerd"))
 SESSION = os.environ.get("SESSION",
                          os.path.join(TOP, "smtpd-session/smtpd-session"))
 N = int(os.environ.get("DRAIN_N") or "3000")
+INTAKE_N = int(os.environ.get("DRAIN_INTAKE_N") or min(N, 2000))
 WORKERS = [int(w) for w in (os.environ.get("DRAIN_WORKERS") or "1 4").split()]
 ONLY = [x.strip().lower() for x in os.environ.get("DRAIN_ONLY", "").split(",")
         if x.strip()]
@@ -122,61 +124,77 @@ def free_port():
 
 # ------------------------------------------------------------------ intake
 
-def intake(base):
-    """{case: msg/s} of the accept mode taking N messages from 50
-    smtp-source clients, one and many messages per connection"""
-    d = os.path.join(base, "intake")
-    os.makedirs(d)
-    msg = os.path.join(d, "msg")
-    with open(msg, "wb") as f:  # smtp-source sends each line with CRLF
-        f.write(message().replace(b"\r\n", b"\n"))
-    port = free_port()
-    spool = os.path.join(d, "spool")
-    lib.make_spool(spool)
-    conf = os.path.join(d, "smtpd.json")
-    with open(conf, "w") as f:
-        json.dump({
-            "allowed_hosts": ["example.com"], "spool_dir": spool,
-            "log_file": os.path.join(d, "smtpd.log"), "log_level": "warn",
-            "servers": [{"host_name": "mx.bench", "timeout": 30,
-                         "max_size": 10485760, "max_clients": 2000,
-                         "spool_min_free": 0,
-                         "listen_interface": "127.0.0.1:%d" % port}]}, f)
-    errf = open(os.path.join(d, "accept.err"), "wb")
-    p = subprocess.Popen([SESSION, "-c", conf, "--listen",
-                          "127.0.0.1:%d" % port], stdout=errf, stderr=errf)
-    out = {}
-    try:
-        if not lib.wait_for(lambda: _connects(port), 10):
+CASES = (("1/conn", []), ("many/conn", ["-d"]))
+
+
+class Intake:
+    """smtpd-session in the accept mode on 127.0.0.1, no spoolerd;
+    measure() is {case: msg/s} of INTAKE_N messages from 50 smtp-source
+    clients, one and many messages per connection, each checked against
+    the entries in new/"""
+
+    def __init__(self, base):
+        d = self.d = os.path.join(base, "intake")
+        os.makedirs(d)
+        self.msg = os.path.join(d, "msg")
+        with open(self.msg, "wb") as f:  # smtp-source ends lines in CRLF
+            f.write(message().replace(b"\r\n", b"\n"))
+        self.port = free_port()
+        self.spool = os.path.join(d, "spool")
+        lib.make_spool(self.spool)
+        conf = os.path.join(d, "smtpd.json")
+        with open(conf, "w") as f:
+            json.dump({
+                "allowed_hosts": ["example.com"], "spool_dir": self.spool,
+                "log_file": os.path.join(d, "smtpd.log"),
+                "log_level": "warn",
+                "servers": [{"host_name": "mx.bench", "timeout": 30,
+                             "max_size": 10485760, "max_clients": 2000,
+                             "spool_min_free": 0, "listen_interface":
+                             "127.0.0.1:%d" % self.port}]}, f)
+        self.errf = open(os.path.join(d, "accept.err"), "wb")
+        self.p = subprocess.Popen([SESSION, "-c", conf, "--listen",
+                                   "127.0.0.1:%d" % self.port],
+                                  stdout=self.errf, stderr=self.errf)
+        if not lib.wait_for(lambda: _connects(self.port), 10):
+            self.stop()
             raise RuntimeError("accept mode did not start: %s" %
-                               _tail(errf.name))
-        newdir = os.path.join(spool, "new")
-        for case, flag in (("1/conn", []), ("many/conn", ["-d"])):
+                               _tail(self.errf.name))
+
+    def measure(self):
+        out = {}
+        newdir = os.path.join(self.spool, "new")
+        for case, flag in CASES:
             for name in os.listdir(newdir):
                 os.unlink(os.path.join(newdir, name))
             t0 = time.time()
             r = subprocess.run(["smtp-source"] + flag +
-                               ["-s", "50", "-m", str(N), "-F", msg,
-                                "-M", "bench.test", "-f", "bench@client.test",
+                               ["-s", "50", "-m", str(INTAKE_N), "-F",
+                                self.msg, "-M", "bench.test",
+                                "-f", "bench@client.test",
                                 "-t", "to@example.com",
-                                "127.0.0.1:%d" % port],
+                                "127.0.0.1:%d" % self.port],
                                stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT)
             t = time.time() - t0
             got = len(os.listdir(newdir))
-            if r.returncode or got != N:
+            if r.returncode or got != INTAKE_N:
                 raise RuntimeError("intake %s: smtp-source exit %d, %d of %d"
                                    " entries: %s" % (case, r.returncode, got,
-                                                     N, r.stdout[-300:]))
-            out[case] = N / t
+                                                     INTAKE_N,
+                                                     r.stdout[-300:]))
+            out[case] = INTAKE_N / t
             log("intake %s: %d messages in %.2f s = %.0f msg/s (load %s)"
-                % (case, N, t, N / t, loadavg()))
-    finally:
-        p.terminate()
-        p.wait()
-        errf.close()
-        shutil.rmtree(spool, ignore_errors=True)
-    return out
+                % (case, INTAKE_N, t, INTAKE_N / t, loadavg()))
+        for name in os.listdir(newdir):
+            os.unlink(os.path.join(newdir, name))
+        return out
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            self.p.wait()
+        self.errf.close()
 
 
 def _connects(port):
@@ -330,10 +348,10 @@ def main():
     t_start = time.time()
     rows, bad = [], 0
     try:
-        ins = {}
+        ink = None
         if os.environ.get("DRAIN_INTAKE", "1") != "0":
             if shutil.which("smtp-source"):
-                ins = intake(base)
+                ink = Intake(base)
             else:
                 log("intake not measured: smtp-source (postfix) missing")
         for stem, mod, err in plugins():
@@ -342,70 +360,80 @@ def main():
                     not in ONLY):
                 continue
             if mod is None:
-                rows.append((stem, {}, "not available: " + err))
+                rows.append((stem, {}, "not available: " + err, {}))
                 continue
-            log("%s: start" % getattr(mod, "NAME", stem))
-            row = drain_plugin(stem, mod, base, msg)
+            name = getattr(mod, "NAME", stem)
+            # the intake beside each drain: the load of a shared machine
+            # changes within minutes
+            ins = ink.measure() if ink else {}
+            log("%s: start" % name)
+            row = drain_plugin(stem, mod, base, msg) + (ins,)
             rows.append(row)
             if row[2] and row[2].startswith("FAILED"):
                 bad += 1
+        if ink:
+            ink.stop()
     finally:
         if not keep:
             shutil.rmtree(base, ignore_errors=True)
     if ONLY and not rows:
         sys.exit("drain: no plugin named %s" % ",".join(ONLY))
-    text = table(rows, ins, load0, loadavg(), time.time() - t_start,
+    text = table(rows, load0, loadavg(), time.time() - t_start,
                  machine(os.path.dirname(base)))
     print(text, end="")
     os.makedirs(RESULTS, exist_ok=True)
     with open(os.path.join(RESULTS, "drain.txt"), "w") as f:
         f.write(text)
     with open(os.path.join(RESULTS, "drain.env"), "w") as f:
-        f.write("n=%d\n" % N)
-        for case, r in ins.items():
-            f.write("intake_%s=%.1f\n" % (case.replace("/", "_"), r))
-        for name, rates, note in rows:
+        f.write("n=%d\nintake_n=%d\n" % (N, INTAKE_N))
+        for name, rates, note, ins in rows:
+            key = name.lower()
             for w, r in rates.items():
-                f.write("drain_%s_w%d=%.1f\n" % (name.lower(), w, r))
+                f.write("drain_%s_w%d=%.1f\n" % (key, w, r))
+            for case, r in ins.items():
+                f.write("intake_%s_%s=%.1f\n" % (key, case.replace(
+                    "/", "_"), r))
             if note:
-                f.write("drain_%s_note=%s\n" % (name.lower(), note))
+                f.write("drain_%s_note=%s\n" % (key, note))
     return 1 if bad else 0
 
 
-def table(rows, ins, load0, load1, secs, mach):
-    """the Markdown table: per processor the rate per worker count, then
-    the faster of them over each intake case (≥ 1×: drains at least as
-    fast as the session takes mail in)"""
-    head = ["processor"] + ["%d worker%s (msg/s)" % (w, "s" * (w > 1))
+def table(rows, load0, load1, secs, mach):
+    """the Markdown table: per processor the rate per worker count, the
+    intake measured just before, and the faster worker count over each
+    intake case (≥ 1×: drains at least as fast as sessions take mail
+    in)"""
+    cases = [c for c, _ in CASES]
+    head = ["processor"] + ["%d worker%s" % (w, "s" * (w > 1))
                             for w in WORKERS]
-    head += ["drain / intake %s" % c for c in ins] or ["drain / intake"]
+    head += ["intake %s" % c for c in cases]
+    head += ["drain / intake %s" % c for c in cases]
     out = []
-    for name, rates, note in rows:
+    for name, rates, note, ins in rows:
         cells = [name] + ["%.0f" % rates[w] if w in rates else "-"
                           for w in WORKERS]
+        cells += ["%.0f" % ins[c] if c in ins else "-" for c in cases]
         if note:
-            cells += [note] + [""] * (max(len(ins), 1) - 1)
+            cells += [note] + [""] * (len(cases) - 1)
         elif not ins:
-            cells.append("intake not measured")
+            cells += ["intake not measured"] + [""] * (len(cases) - 1)
         else:
             best = max(rates.values())
-            cells += ["%.2f× %s" % (best / r, "yes" if best >= r else "NO")
-                      for r in ins.values()]
+            cells += ["%.2f× %s" % (best / ins[c], "yes" if best >= ins[c]
+                                    else "NO") for c in cases]
         out.append([c.replace("|", "/") for c in cells])
     w = [max(len(r[i]) for r in out + [head]) for i in range(len(head))]
     lines = ["spoolerd drain (bench/drain.py): %d entries of 5 KB per run, "
              "%s; load average %s at the start, %s at the end; %.0f s"
-             % (N, mach, load0, load1, secs)]
-    if ins:
-        lines.append("intake: the accept mode, no spoolerd, 50 smtp-source "
-                     "clients: " + ", ".join("%s %.0f msg/s" % (c, r)
-                                             for c, r in ins.items()) +
-                     "; drain / intake = the faster worker count over it")
+             % (N, mach, load0, load1, secs),
+             "msg/s; intake: the accept mode, no spoolerd, %d messages from "
+             "50 smtp-source clients, measured just before each processor; "
+             "drain / intake: the faster worker count over it" % INTAKE_N]
     lines.append("| " + " | ".join(h.ljust(w[i]) for i, h in
                                    enumerate(head)) + " |")
     lines.append("|" + "|".join("-" * (x + 2) for x in w) + "|")
     for r in out:
-        lines.append("| " + " | ".join(c.replace("|", "/").ljust(w[i]) for i, c in
+        lines.append("| " + " | ".join(c.ljust(w[i]) for i, c in
                                        enumerate(r)) + " |")
     return "\n".join(lines) + "\n"
 
