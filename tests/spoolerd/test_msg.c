@@ -9,6 +9,17 @@
 #include <zlib.h>
 
 static int fail_malloc, pread_eintr, pread_zero, fail_cfr, fail_deflate;
+static struct msg_zbody zb;
+
+/* set_compress - msg_payload compresses at level from now on, as after
+ * Compressor; level < -1: it does not */
+static void set_compress(struct msg *mp, int level)
+{
+	free(zb.z);
+	memset(&zb, 0, sizeof(zb));
+	zb.level = level;
+	msg_provide(mp, PROV_COMPRESSED, level < -1 ? NULL : &zb);
+}
 
 void *__real_malloc(size_t n);
 void *__wrap_malloc(size_t n)
@@ -66,7 +77,7 @@ ssize_t __wrap_copy_file_range(int a, off_t *ao, int b, off_t *bo, size_t n,
 int __real_deflate(z_streamp z, int flush);
 int __wrap_deflate(z_streamp z, int flush)
 {
-	if (fail_deflate && flush == Z_FINISH)
+	if (fail_deflate && flush != Z_NO_FLUSH)
 		return Z_BUF_ERROR;
 	return __real_deflate(z, flush);
 }
@@ -201,7 +212,7 @@ static void test_payload(void **state)
 	free(p);
 
 	/* Compressor at level 9: a zlib stream of the same bytes */
-	m.compress = 10;
+	set_compress(&m, 9);
 	p = msg_payload(&m, 0, &len);
 	assert_non_null(p);
 	assert_int_equal(uncompress((Bytef *)out, &olen, (Bytef *)p, len),
@@ -210,24 +221,24 @@ static void test_payload(void **state)
 	assert_memory_equal(out + strlen(head), want, want_len);
 	free(p);
 	/* zlib refusing the level, or the stream not finishing: ENOMEM */
-	m.compress = 12;
+	set_compress(&m, 11);
 	errno = 0;
 	assert_null(msg_payload(&m, 0, &len));
 	assert_int_equal(errno, ENOMEM);
-	m.compress = 1;
+	set_compress(&m, 0);
 	fail_deflate = 1;
 	errno = 0;
 	assert_null(msg_payload(&m, 0, &len));
 	fail_deflate = 0;
 	assert_int_equal(errno, ENOMEM);
-	m.compress = 0;
+	set_compress(&m, -2);
 
 	/* no memory for the copy, the head or the data: NULL */
 	fail_malloc = 1;
 	assert_null(msg_payload(&m, 0, &len));
-	m.compress = 10;
+	set_compress(&m, 9);
 	assert_null(msg_payload(&m, 0, &len));
-	m.compress = 0;
+	set_compress(&m, -2);
 	assert_null(msg_payload(&m, 1, &len)); /* head not made yet */
 	fail_malloc = 0;
 	free(m.data);
