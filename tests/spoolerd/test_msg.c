@@ -9,6 +9,7 @@
 #include <zlib.h>
 
 static int fail_malloc, pread_eintr, pread_zero, fail_cfr, fail_deflate;
+static int n_deflate;
 static struct msg_zbody zb;
 
 /* set_compress - msg_payload compresses at level from now on, as after
@@ -79,6 +80,7 @@ int __wrap_deflate(z_streamp z, int flush)
 {
 	if (fail_deflate && flush != Z_NO_FLUSH)
 		return Z_BUF_ERROR;
+	n_deflate++;
 	return __real_deflate(z, flush);
 }
 
@@ -276,6 +278,169 @@ static int copy_check(int dst_flags)
 	return 0;
 }
 
+/* unzip - p[0..len) as one zlib stream, into out (cap bytes); its length */
+static size_t unzip(const char *p, size_t len, char *out, size_t cap)
+{
+	uLongf olen = cap;
+
+	assert_int_equal(uncompress((Bytef *)out, &olen, (const Bytef *)p,
+				    len),
+			 Z_OK);
+	return olen;
+}
+
+/* the data is compressed once per message; each recipient's payload is
+ * one zlib stream of its own head and that data, with zlib's header for
+ * the level */
+static void test_payload_once(void **state)
+{
+	static const struct {
+		int level;
+		unsigned char flg;
+	} lv[] = {{0, 0x01}, {1, 0x01}, {5, 0x5e}, {6, 0x9c}, {-1, 0x9c},
+		  {9, 0xda}};
+	size_t len, want_len, k, i, ol;
+	char *want = stored(&want_len), *p, out[4096], why[64];
+	struct msg_zbody *z;
+	(void)state;
+
+	for (k = 0; k < sizeof(lv) / sizeof(lv[0]); k++) {
+		set_compress(&m, lv[k].level);
+		n_deflate = 0;
+		for (i = 0; i < 2; i++) {
+			const char *head = msg_head(&m, i);
+
+			p = msg_payload(&m, i, &len);
+			assert_non_null(p);
+			assert_int_equal((unsigned char)p[0], 0x78);
+			assert_int_equal((unsigned char)p[1], lv[k].flg);
+			ol = unzip(p, len, out, sizeof(out));
+			assert_int_equal(ol, strlen(head) + want_len);
+			assert_memory_equal(out, head, strlen(head));
+			assert_memory_equal(out + strlen(head), want, want_len);
+			free(p);
+		}
+		assert_int_equal(n_deflate, 1);
+	}
+	set_compress(&m, -2);
+	/* Compressor itself: its state is the product, freed with m */
+	assert_false(msg_compressed(&m));
+	assert_int_equal(proc_compressor.deliver(NULL, &m, why, sizeof(why)),
+			 PROC_OK);
+	assert_true(msg_compressed(&m));
+	z = msg_product(&m, PROV_COMPRESSED);
+	assert_ptr_equal(z, msg_state(&m, &proc_compressor));
+	assert_int_equal(z->level, (int)cfg->backend.compress_level);
+	p = msg_payload(&m, 1, &len);
+	assert_non_null(p);
+	assert_true(z->built);
+	ol = unzip(p, len, out, sizeof(out));
+	assert_memory_equal(out + ol - want_len, want, want_len);
+	free(p);
+	free(want);
+}
+
+/* a message too big for one deflate block, and incompressible */
+static void test_payload_big(void **state)
+{
+	const char *rc[] = {"a@example.com", "b@example.com", "c@example.com"};
+	size_t n = 300000, i, len, ol, hl;
+	char *big = malloc(n + 3), *out = malloc(n + 4096), *p, ep[400];
+	unsigned x = 1;
+	struct msg m2;
+	(void)state;
+
+	assert_non_null(big);
+	assert_non_null(out);
+	memcpy(big, "X: y\r\n\r\n", 8);
+	for (i = 8; i < n; i++) {
+		x = x * 1103515245u + 12345u;
+		big[i] = (char)('!' + (x >> 16) % 90);
+	}
+	memcpy(big + n, "\r\n", 3);
+	snprintf(ep, sizeof(ep), "%s/big", dir);
+	tu_entry(ep, "2.M2P2Q2", "s@example.org", rc, 3, big, &m2, cfg);
+	set_compress(&m2, 9);
+	n_deflate = 0;
+	for (i = 0; i < 3; i++) {
+		const char *head = msg_head(&m2, i);
+
+		hl = strlen(head);
+		p = msg_payload(&m2, i, &len);
+		assert_non_null(p);
+		ol = unzip(p, len, out, n + 4096);
+		assert_memory_equal(out, head, hl);
+		assert_memory_equal(out + ol - (n + 2), big, n + 2);
+		free(p);
+	}
+	assert_int_equal(n_deflate, 1);
+	set_compress(&m2, -2);
+	tu_msg_free(&m2);
+	free(big);
+	free(out);
+}
+
+/* per-message states: made once, found again, freed last first */
+static int t_made, t_freed[4], t_nfreed;
+
+static void *t_new(struct msg *mp)
+{
+	int *v = malloc(sizeof(*v));
+
+	(void)mp;
+	assert_non_null(v);
+	*v = ++t_made;
+	return v;
+}
+
+static void t_free(void *p)
+{
+	t_freed[t_nfreed++] = *(int *)p;
+	free(p);
+}
+
+static void *t_null(struct msg *mp)
+{
+	(void)mp;
+	return NULL;
+}
+
+static void test_state(void **state)
+{
+	static const struct proc_ops a = {.name = "A", .mstate_new = t_new,
+					  .mstate_free = t_free};
+	static const struct proc_ops b = {.name = "B", .mstate_new = t_new,
+					  .mstate_free = t_free};
+	static const struct proc_ops none = {.name = "None"};
+	static const struct proc_ops oom = {.name = "Oom",
+					    .mstate_new = t_null,
+					    .mstate_free = t_free};
+	int *sa, *sb;
+	(void)state;
+
+	sa = msg_state(&m, &a);
+	assert_non_null(sa);
+	sb = msg_state(&m, &b);
+	assert_int_equal(*sb, 2);
+	assert_ptr_equal(msg_state(&m, &a), sa);
+	assert_int_equal(t_made, 2);
+	assert_null(msg_state(&m, &none));
+	msg_provide(&m, PROV_HASH, sb);
+	assert_ptr_equal(msg_product(&m, PROV_HASH), sb);
+	assert_null(msg_product(&m, PROV_HASH | PROV_HEAD));
+	/* no memory: NULL, and nothing kept */
+	assert_null(msg_state(&m, &oom));
+	assert_int_equal(m.nslot, 2);
+	msg_free_parts(&m);
+	assert_int_equal(t_nfreed, 2);
+	assert_int_equal(t_freed[0], 2);
+	assert_int_equal(t_freed[1], 1);
+	assert_null(msg_product(&m, PROV_HASH));
+	assert_string_equal(msg_hash(&m, 0), "");
+	assert_null(msg_headers(&m)->subject);
+	m.rcpt = calloc(m.env.nrcpts, sizeof(*m.rcpt));
+}
+
 static void test_copy_range(void **state)
 {
 	int wo;
@@ -313,6 +478,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_head, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_data, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_payload, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_payload_once, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_payload_big, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_state, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_copy_range, setup, teardown),
 	};
 
