@@ -144,8 +144,8 @@ int chain_parse_with(const char *spec, const struct proc_ops *const *reg,
 		    ((len == 16 && !strncasecmp(s, "guerrilladbredis", 16)) ||
 		     (len == 16 && !strncasecmp(s, "guerrillaredisdb", 16)))) {
 			for (i = 0; i < 6; i++)
-				if (chain_add(ch, gdbredis[i], reg, nreg, 0, err,
-					      n) < 0)
+				if (chain_add(ch, gdbredis[i], reg, nreg, 0,
+					      err, n) < 0)
 					return -1;
 			if (!bar)
 				break;

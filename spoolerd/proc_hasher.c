@@ -68,7 +68,8 @@ static enum proc_res deliver(void *st, struct msg *m, char *why, size_t n)
 	}
 	for (i = 0; i < m->env.nrcpts; i++)
 		if (hasher_md5_hex(m->env.sender, subj ? subj : "",
-				   m->env.queue_id, m->env.rcpts[i], h[i]) < 0) {
+				   m->env.queue_id, m->env.rcpts[i],
+				   h[i]) < 0) {
 			snprintf(why, n, "Hasher: MD5 failed");
 			return PROC_TEMP;
 		}

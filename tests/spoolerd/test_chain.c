@@ -91,16 +91,19 @@ static void inserted_is_noted(void **state)
 	assert_string_equal(ch.inserted,
 			    "Hasher inserted before MySQL (it needs a hash)");
 	/* named before: nothing inserted, nothing said */
-	assert_int_equal(chain_parse("Hasher|Redis", &ch, err, sizeof(err)), 0);
+	assert_int_equal(chain_parse("Hasher|Redis", &ch, err, sizeof(err)),
+			 0);
 	assert_int_equal(ch.n, 2);
 	assert_string_equal(ch.inserted, "");
 	/* named after is too late: inserted before, as go-guerrilla
 	 * configs expect, and the named one still runs */
-	assert_int_equal(chain_parse("Redis|Hasher", &ch, err, sizeof(err)), 0);
+	assert_int_equal(chain_parse("Redis|Hasher", &ch, err, sizeof(err)),
+			 0);
 	assert_int_equal(ch.n, 3);
 	assert_ptr_equal(ch.p[0], &proc_hasher);
 	assert_ptr_equal(ch.p[2], &proc_hasher);
-	assert_int_equal(chain_parse("GuerrillaDbRedis", &ch, err, sizeof(err)),
+	assert_int_equal(chain_parse("GuerrillaDbRedis", &ch, err,
+				     sizeof(err)),
 			 0);
 	assert_string_equal(ch.inserted, "");
 }

@@ -34,7 +34,8 @@ static void processor_deterministic(void **state)
 		assert_int_equal(proc_headersparser.deliver(NULL, &m, why,
 							    sizeof(why)),
 				 PROC_OK);
-		assert_string_equal(msg_headers(&m)->subject, "\xc3\xa9t\xc3\xa9");
+		assert_string_equal(msg_headers(&m)->subject,
+				    "\xc3\xa9t\xc3\xa9");
 		assert_int_equal(proc_hasher.deliver(NULL, &m, why,
 						     sizeof(why)),
 				 PROC_OK);

@@ -317,7 +317,8 @@ static void test_payload_once(void **state)
 			ol = unzip(p, len, out, sizeof(out));
 			assert_int_equal(ol, strlen(head) + want_len);
 			assert_memory_equal(out, head, strlen(head));
-			assert_memory_equal(out + strlen(head), want, want_len);
+			assert_memory_equal(out + strlen(head), want,
+					    want_len);
 			free(p);
 		}
 		assert_int_equal(n_deflate, 1);
