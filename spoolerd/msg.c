@@ -107,6 +107,11 @@ void msg_provide(struct msg *m, unsigned what, void *product)
 
 	if (i < PROV_N)
 		m->prod[i] = product;
+	if (what == PROV_COMPRESSED) {
+		const struct msg_zbody *zb = product;
+
+		m->compress = zb ? (zb->level < 0 ? 6 : zb->level) + 1 : 0;
+	}
 }
 
 void *msg_product(const struct msg *m, unsigned what)
@@ -160,6 +165,7 @@ void msg_free_parts(struct msg *m)
 		m->slot[m->nslot].st = NULL;
 	}
 	memset(m->prod, 0, sizeof(m->prod));
+	m->compress = 0;
 	if (m->rcpt)
 		for (i = 0; i < m->env.nrcpts; i++)
 			free(m->rcpt[i].head);

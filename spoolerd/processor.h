@@ -80,6 +80,9 @@ struct msg {
 	const char *name;  /* the file name in the spool */
 	struct msg_rcpt *rcpt; /* env.nrcpts of them */
 	unsigned attempts; /* earlier attempts of this entry */
+	int compress;      /* for processors written before msg_compressed:
+			    * Compressor's zlib level + 1, else 0; set by
+			    * msg_provide, never by a processor */
 	char *data;        /* the stored message (Received + data), read
 			    * on demand by msg_data; NULL before */
 	size_t data_len;

@@ -326,9 +326,12 @@ static void test_payload_once(void **state)
 	set_compress(&m, -2);
 	/* Compressor itself: its state is the product, freed with m */
 	assert_false(msg_compressed(&m));
+	assert_int_equal(m.compress, 0);
 	assert_int_equal(proc_compressor.deliver(NULL, &m, why, sizeof(why)),
 			 PROC_OK);
 	assert_true(msg_compressed(&m));
+	/* the old flag, for processors that read it */
+	assert_int_equal(m.compress, (int)cfg->backend.compress_level + 1);
 	z = msg_product(&m, PROV_COMPRESSED);
 	assert_ptr_equal(z, msg_state(&m, &proc_compressor));
 	assert_int_equal(z->level, (int)cfg->backend.compress_level);
