@@ -410,7 +410,7 @@ static natsStatus headers(natsMsg *msg, const struct msg *m, long rcpt)
 	size_t i;
 
 	s = natsMsgHeader_Set(msg, "Content-Type", "message/rfc822");
-	if (s == NATS_OK && rcpt >= 0 && m->compress > 0)
+	if (s == NATS_OK && rcpt >= 0 && msg_compressed(m))
 		s = natsMsgHeader_Set(msg, "Content-Encoding", "deflate");
 	if (s == NATS_OK)
 		s = natsMsgHeader_Set(msg, "X-Queue-Id", qid ? qid : "");
