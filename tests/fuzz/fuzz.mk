@@ -28,13 +28,13 @@ FUZZ_LIBS = $(shell pkg-config --libs libcjson 2>/dev/null)
 
 # sources of each harness (besides tests/fuzz/fuzz_<name>.c)
 FUZZ_COMMON = common/buf.c common/cfg.c common/entry.c common/log.c \
-	common/cidr.c \
+	common/cidr.c common/lookupproto.c \
 	common/util.c common/publish.c
 FUZZ_SRC_data = smtpd-session/data.c
 FUZZ_SRC_addr = smtpd-session/addr.c smtpd-session/utf8.c common/buf.c \
 	common/entry.c common/util.c
 FUZZ_SRC_entry = common/buf.c common/entry.c common/util.c
-FUZZ_SRC_cfg = common/cfg.c common/util.c common/cidr.c
+FUZZ_SRC_cfg = common/cfg.c common/util.c common/cidr.c common/lookupproto.c
 FUZZ_SRC_proxy = smtpd-session/proxy.c smtpd-session/io.c common/util.c
 FUZZ_SRC_session = smtpd-session/session.c smtpd-session/addr.c \
 	smtpd-session/xclient.c \
