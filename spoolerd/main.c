@@ -20,6 +20,7 @@
 #include "cfg.h"
 #include "deliver.h"
 #include "log.h"
+#include "lookup.h"
 #include "notify.h"
 #include "retry.h"
 #include "statsmsg.h"
@@ -367,6 +368,7 @@ static void reload(void)
 	ctx.gen = g;
 	pthread_mutex_unlock(&ctx.gmu);
 	gen_put(&ctx, prev);
+	lookup_reload(nc);
 	log_info("reload: done, chain %s", g->chain.spec);
 	stores_check();
 	notify_ready();
@@ -596,6 +598,8 @@ int main(int argc, char **argv)
 	log_info("started: spool %s, %lld workers, chain %s", cfg->spool_dir,
 		 nworkers, ctx.gen->chain.spec);
 	stores_check();
+	/* rcpt_check's lookup socket, when a servers[] entry has one */
+	lookup_start(cfg);
 	wd_ms = notify_watchdog_ms();
 	last_wd = util_mono_ms();
 	next_sweep = util_mono_ms() + SWEEP_EVERY_MS;
@@ -694,6 +698,7 @@ int main(int argc, char **argv)
 		}
 	}
 	notify_stopping();
+	lookup_stop();
 	log_info("stopping: finishing deliveries in progress");
 	{
 		long long wait = ctx.gen->cfg->backend.gw_save_timeout;

@@ -15,7 +15,7 @@ SPOOLERD_HEADERS = $(wildcard spoolerd/*.h)
 SPOOLERD_MODS = chain msg path retry scan queue deliver notify \
 	proc_headersparser proc_header proc_hasher proc_debugger \
 	proc_maildir proc_mbox proc_compressor proc_redis proc_sql sql_conn ticket \
-	proc_webhook proc_pipe pipe_run
+	proc_webhook proc_pipe pipe_run lookup lookup_file lookup_db
 SPOOLERD_OBJS = $(SPOOLERD_MODS:%=$(BUILD)/sd/%.o)
 
 SPOOLERD_UNIT = chain retry path mbox hasher headers maildir queue procs \
