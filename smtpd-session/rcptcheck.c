@@ -242,12 +242,15 @@ int rcptcheck_lookup(void *arg, const char *addr, size_t len, char *why,
 	}
 	memcpy(key, addr, lp + 1);
 	if (utf8_has_8bit(at + 1, len - lp - 1)) {
-		n = utf8_domain_to_ascii(at + 1, len - lp - 1, key + lp + 1,
-					 sizeof(key) - lp - 1);
-		if (n < 0) {
+		char ace[256];
+
+		n = utf8_domain_to_ascii(at + 1, len - lp - 1, ace,
+					 sizeof(ace));
+		if (n < 0 || lp + 1 + (size_t)n >= sizeof(key)) {
 			snprintf(why, wsize, "domain has no A-label form");
 			return RC_ERROR;
 		}
+		memcpy(key + lp + 1, ace, (size_t)n);
 		n += (int)lp + 1;
 	} else {
 		if (len >= sizeof(key)) {
