@@ -63,7 +63,7 @@ SESSION_OBJS = $(BUILD)/smtpd-session/session.o \
 	$(BUILD)/smtpd-session/helo.o $(BUILD)/smtpd-session/bdat.o \
 	$(BUILD)/smtpd-session/stats.o $(BUILD)/smtpd-session/rcptcheck.o
 
-UNIT_TESTS = addr data session cfg spool entry tls util frame publish log \
+UNIT_TESTS = addr data session cfg spool entry tls util frame publish log lookupproto \
 	cfg_faults session_faults io abuse secrets proxy utf8 bdat
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 

@@ -19,7 +19,7 @@ SPOOLERD_MODS = chain msg path retry scan queue deliver notify \
 SPOOLERD_OBJS = $(SPOOLERD_MODS:%=$(BUILD)/sd/%.o)
 
 SPOOLERD_UNIT = chain retry path mbox hasher headers maildir queue procs \
-	sql msg scan webhook pipe
+	sql msg scan webhook pipe lookup
 SPOOLERD_UNIT_BINS = $(SPOOLERD_UNIT:%=$(BUILD)/tests/test_spoolerd_%)
 
 BINS += $(SPOOLERD)
