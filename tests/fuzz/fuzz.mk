@@ -19,7 +19,8 @@ FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 AFL_SECONDS ?= 600
 FUZZ_BUILD = build-fuzz
-FUZZ_HARNESSES = session addr data cfg entry hdrparse tls proxy bdat
+FUZZ_HARNESSES = session addr data cfg entry hdrparse tls proxy bdat \
+	lookupproto
 
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS = -g -O1 -std=c11 -Wall -Wextra -fno-omit-frame-pointer \
@@ -45,6 +46,7 @@ FUZZ_SRC_session = smtpd-session/session.c smtpd-session/addr.c \
 # bdat.c's session half needs session.c: the same objects
 FUZZ_SRC_bdat = $(FUZZ_SRC_session)
 FUZZ_SRC_hdrparse = spoolerd/proc_headersparser.c
+FUZZ_SRC_lookupproto = common/lookupproto.c common/util.c
 FUZZ_SRC_tls = smtpd-session/tls.c smtpd-session/session.c \
 	smtpd-session/bdat.c \
 	smtpd-session/addr.c smtpd-session/data.c smtpd-session/reply.c \
