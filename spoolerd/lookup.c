@@ -207,6 +207,7 @@ static size_t ckey_hash(const char *t, const char *a)
 	return (size_t)(h % CACHE_BUCKETS);
 }
 
+/* cache_clear - forget every cached answer */
 static void cache_clear(void)
 {
 	size_t i;
@@ -241,6 +242,7 @@ static int cache_get(const char *t, const char *a, long long now)
 	return -1;
 }
 
+/* cache_put - keep a found / not found answer for ttl ms */
 static void cache_put(const char *t, const char *a, enum lookup_status st,
                       long long ttl, long long now)
 {
@@ -289,8 +291,8 @@ static void *pool_main(void *arg)
 		t = &j->conf->t[j->table];
 		j->why[0] = '\0';
 		if (t->type == LK_REDIS)
-			j->st = lkdb_redis(&db, &j->conf->src, t->name, j->addr,
-					   t->timeout, j->why,
+			j->st = lkdb_redis(&db, &j->conf->src, t->name,
+					   j->addr, t->timeout, j->why,
 					   sizeof(j->why));
 		else
 			j->st = lkdb_sql(&db, &j->conf->src, t->name, j->addr,
@@ -320,6 +322,7 @@ static void reply(int ci, unsigned long id, enum lookup_status st,
 		c->outlen += (size_t)n;
 }
 
+/* client_close - drop client ci; late answers to it are dropped */
 static void client_close(int ci)
 {
 	struct client *c = &L.cl[ci];
@@ -621,7 +624,8 @@ static int make_socket(const struct cfg *cfg)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    chmod(sa.sun_path, 0660) < 0 || listen(fd, 128) < 0) {
-		log_warnx("lookup: socket %s: %s", sa.sun_path, strerror(errno));
+		log_warnx("lookup: socket %s: %s", sa.sun_path,
+			  strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;

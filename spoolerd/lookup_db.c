@@ -84,6 +84,7 @@ static void same_gen(struct lkdb *d, const struct lksrc *s)
 	}
 }
 
+/* tv_ms - milliseconds as a struct timeval */
 static struct timeval tv_ms(long long ms)
 {
 	struct timeval tv;

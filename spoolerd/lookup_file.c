@@ -189,8 +189,8 @@ static int reload(struct lkfile *f, const struct stat *st, char *why,
 	}
 	free(buf);
 	if (bad)
-		log_warnx("rcpt_check %s: %zu lines are neither an address nor "
-			  "@domain (first: line %zu), skipped",
+		log_warnx("rcpt_check %s: %zu lines are neither an address "
+			  "nor @domain (first: line %zu), skipped",
 			  f->path, bad, first);
 	log_info("rcpt_check %s: %zu entries loaded", f->path, nt.n);
 	lktab_free(&f->t);

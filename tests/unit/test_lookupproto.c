@@ -36,7 +36,8 @@ static void test_request_roundtrip(void **st)
 		assert_int_equal(lookup_request_parse(line, (size_t)n - 1, &r),
 				 0);
 		assert_int_equal(r.id, 42 + i);
-		assert_string_equal(r.table, "sql:SELECT 1 FROM t WHERE a = ?");
+		assert_string_equal(r.table,
+				    "sql:SELECT 1 FROM t WHERE a = ?");
 		assert_string_equal(r.addr, addrs[i]);
 	}
 }
