@@ -13,7 +13,9 @@
  * is at most LOOKUP_LINE_MAX; more is a protocol error and closes the
  * client), at most MAX_CLIENTS at once (more are closed at accept: their
  * session answers 451), at most MAX_INFLIGHT unanswered questions each
- * (the rest wait in its buffer), and a client idle IDLE_MS is closed.
+ * (the rest wait in its buffer), and a client that neither sent nor
+ * took anything for IDLE_MS (idle, or not reading its answers) is
+ * closed.
  *
  * Answers: file: tables are looked up in this thread (a hash, stat'ed
  * each time: lookup_file.c); redis: and sql: go to NPOOL pool threads
@@ -523,6 +525,7 @@ static void io_client(int ci, short rev, long long now)
 		if (k > 0) {
 			memmove(c->out, c->out + k, c->outlen - (size_t)k);
 			c->outlen -= (size_t)k;
+			c->last = now;
 		}
 	}
 }
@@ -559,8 +562,9 @@ static void *loop_main(void *arg)
 
 			if (c->fd < 0)
 				continue;
-			if (!c->inflight && !c->outlen &&
-			    now - c->last > IDLE_MS) {
+			/* no progress either way for IDLE_MS: idle, or
+			 * not reading its answers */
+			if (now - c->last > IDLE_MS) {
 				client_close(i);
 				continue;
 			}
