@@ -60,6 +60,11 @@ struct cfg_server {
 	long long proxy_timeout; /* ms, for the whole header */
 	int xclient_on;        /* XCLIENT from xclient_trusted peers */
 	struct cfg_strlist xclient_trusted;
+	/* recipient checks at RCPT through spoolerd (lookupproto.h) */
+	char *rcpt_check;          /* "file:/path", "redis:KEY", "sql:..." */
+	long long rcpt_check_cache;   /* ms spoolerd keeps an answer */
+	long long rcpt_check_timeout; /* ms a session waits for one */
+	char *rcpt_check_on_error;    /* "tempfail" or "accept" */
 	struct cfg_tls tls;
 };
 

@@ -15,11 +15,12 @@ SPOOLERD_HEADERS = $(wildcard spoolerd/*.h)
 SPOOLERD_MODS = chain msg path retry scan queue deliver notify \
 	proc_headersparser proc_header proc_hasher proc_debugger \
 	proc_maildir proc_mbox proc_compressor proc_redis proc_sql sql_conn ticket \
-	proc_webhook proc_pipe pipe_run proc_nats jetstream
+	proc_webhook proc_pipe pipe_run proc_nats jetstream lookup lookup_file \
+	lookup_db
 SPOOLERD_OBJS = $(SPOOLERD_MODS:%=$(BUILD)/sd/%.o)
 
 SPOOLERD_UNIT = chain retry path mbox hasher headers maildir queue procs \
-	sql msg scan webhook pipe jetstream
+	sql msg scan webhook pipe jetstream lookup
 SPOOLERD_UNIT_BINS = $(SPOOLERD_UNIT:%=$(BUILD)/tests/test_spoolerd_%)
 
 # every spoolerd/proc_*.c is a processor and links in, listed above or
