@@ -45,7 +45,8 @@ FUZZ_SRC_session = smtpd-session/session.c smtpd-session/addr.c \
 	common/statsmsg.c $(FUZZ_COMMON)
 # bdat.c's session half needs session.c: the same objects
 FUZZ_SRC_bdat = $(FUZZ_SRC_session)
-FUZZ_SRC_hdrparse = spoolerd/proc_headersparser.c common/util.c
+FUZZ_SRC_hdrparse = spoolerd/proc_headersparser.c spoolerd/msg.c common/util.c
+FUZZ_LIBS_hdrparse = -lz
 FUZZ_SRC_lookupproto = common/lookupproto.c common/util.c
 FUZZ_SRC_tls = smtpd-session/tls.c smtpd-session/session.c \
 	smtpd-session/bdat.c \
