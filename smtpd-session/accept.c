@@ -16,8 +16,11 @@
  * Limits: max_clients and max_clients_per_ip of the connection's
  * servers[] entry are counted here, over the running children (the
  * inetd mode's slot files are not used). Past a limit the connection is
- * still accepted and a child answers 421 4.7.0 at once and exits, so a
- * client never waits in a backlog that is never served. A connection
+ * still accepted and the parent itself answers 421 4.7.0 at once and
+ * closes (answer: one send that cannot wait, on a socket whose buffer is
+ * empty), so a client never waits in a backlog that is never served,
+ * and shedding costs no fork: under overload a refusal child had to wait
+ * for the CPU like every session before it could say 421. A connection
  * whose local address picks a disabled entry, or none, is refused the
  * same way (421 4.3.0), as cfg_server_pick says. A trusted proxy (a
  * proxy_trusted or xclient_trusted peer, serve_proxied_peer) counts
@@ -458,11 +461,28 @@ static _Noreturn void child_exit(int rc)
 #endif
 }
 
-/* spawn - one child for the connection: the session, or (refuse set)
- * only that reply; 0, or -1 when fork failed */
-static int spawn(int cfd, const struct cfg_server *srv,
-                 const struct serve_conn *c, int refuse, enum reply_id id)
+/* answer - the parent's own reply to a connection it refuses. The
+ * socket is fresh, its send buffer empty, so one line goes out at once
+ * or (the client gone) not at all; MSG_DONTWAIT: never a wait. The
+ * texts are made once and kept */
+static void answer(int cfd, enum reply_id id)
 {
+	static struct buf txt[2] = {{NULL, 0, 0, 256}, {NULL, 0, 0, 256}};
+	struct buf *b = &txt[id == R_INTERNAL];
+
+	if (!b->len && reply_add(b, id) < 0)
+		return;
+	if (send(cfd, b->p, b->len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		/* the client is gone or its buffer full: close */
+	}
+}
+
+/* spawn - one child for the connection's session; 0, or -1 when fork
+ * failed */
+static int spawn(int cfd, const struct cfg_server *srv,
+                 const struct serve_conn *c)
+{
+	struct child *k;
 	pid_t pid = fork();
 
 	if (pid < 0)
@@ -471,41 +491,31 @@ static int spawn(int cfd, const struct cfg_server *srv,
 		struct cfg *cfg = A.cur.cfg;
 
 		child_enter(cfd);
-		log_open(PROG,
-			 srv && srv->log_file ? srv->log_file : cfg->log_file,
+		log_open(PROG, srv->log_file ? srv->log_file : cfg->log_file,
 			 cfg->log_level, 0);
-		if (refuse) {
-			serve_refuse(id);
-			child_exit(0);
-		}
 		tls_use(A.cur.tls);
 		serve_signals(srv->max_session_time);
 		child_exit(serve_session(cfg, srv, &A.sp, c));
 	}
-	if (!refuse) {
-		struct child *k;
+	if (B->nkids == B->capkids) {
+		size_t ncap = B->capkids ? B->capkids * 2 : 64;
+		struct child *nk = book_map(ncap * sizeof(*nk));
 
-		if (B->nkids == B->capkids) {
-			size_t ncap = B->capkids ? B->capkids * 2 : 64;
-			struct child *nk = book_map(ncap * sizeof(*nk));
-
-			if (!nk) {
-				/* uncounted, but served */
-				log_error("out of memory counting sessions");
-				return 0;
-			}
-			if (B->nkids)
-				memcpy(nk, B->kids, B->nkids * sizeof(*nk));
-			book_unmap(B->kids, B->capkids * sizeof(*nk));
-			B->kids = nk;
-			B->capkids = ncap;
+		if (!nk) {
+			/* uncounted, but served */
+			log_error("out of memory counting sessions");
+			return 0;
 		}
-		k = &B->kids[B->nkids++];
-		k->pid = pid;
-		snprintf(k->ip, sizeof(k->ip), "%s", c->pip);
-		snprintf(k->iface, sizeof(k->iface), "%s",
-			 srv->listen_interface);
+		if (B->nkids)
+			memcpy(nk, B->kids, B->nkids * sizeof(*nk));
+		book_unmap(B->kids, B->capkids * sizeof(*nk));
+		B->kids = nk;
+		B->capkids = ncap;
 	}
+	k = &B->kids[B->nkids++];
+	k->pid = pid;
+	snprintf(k->ip, sizeof(k->ip), "%s", c->pip);
+	snprintf(k->iface, sizeof(k->iface), "%s", srv->listen_interface);
 	return 0;
 }
 
@@ -546,7 +556,7 @@ static void reap(void)
 			if (B->kids[i].pid == pid)
 				break;
 		if (i == B->nkids)
-			continue; /* a refusal child */
+			continue; /* uncounted (out of memory, spawn) */
 		if (WIFSIGNALED(st) && WTERMSIG(st) != SIGTERM)
 			log_warnx("session %ld from %s died of signal %d",
 				  (long)pid, B->kids[i].ip, WTERMSIG(st));
@@ -626,19 +636,11 @@ static int take(int fd)
 	if (rf != RF_N) {
 		refusal(rf, &c);
 		stats_refused(A.cur.cfg, srv, c.pip);
-	}
-	if (spawn(cfd, srv, &c, rf != RF_N,
-		  rf == RF_ENTRY ? R_INTERNAL : R_FULL) < 0) {
-		static const char full[] =
-			"421 4.7.0 Too busy, try again later\r\n";
-
-		/* no child: the parent answers itself, without waiting */
-		if (rf == RF_N)
-			refusal(RF_FORK, &c);
-		if (send(cfd, full, sizeof(full) - 1,
-			 MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-			/* the client is gone or its buffer full: close */
-		}
+		answer(cfd, rf == RF_ENTRY ? R_INTERNAL : R_FULL);
+	} else if (spawn(cfd, srv, &c) < 0) {
+		/* no child: refused like a full server */
+		refusal(RF_FORK, &c);
+		answer(cfd, R_FULL);
 	}
 	close(cfd);
 	return 1;
