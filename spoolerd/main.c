@@ -160,19 +160,12 @@ static void watch_config(void)
  * lowered to the oldest mtime when track */
 static long long count_dir(int dirfd, int track, time_t *oldest)
 {
-	int fd = dirfd >= 0 ? dup(dirfd) : -1;
 	long long n = 0;
 	struct dirent *e;
-	DIR *d;
+	DIR *d = scan_opendir(dirfd);
 
-	if (fd < 0)
+	if (!d)
 		return 0;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return 0;
-	}
-	rewinddir(d);
 	while ((e = readdir(d)) != NULL) {
 		struct stat st;
 		size_t l = strlen(e->d_name);
@@ -368,6 +361,8 @@ static void reload(void)
 	pthread_mutex_unlock(&ctx.gmu);
 	gen_put(&ctx, prev);
 	log_info("reload: done, chain %s", g->chain.spec);
+	if (g->chain.inserted[0])
+		log_info("%s", g->chain.inserted);
 	stores_check();
 	notify_ready();
 }
@@ -490,6 +485,8 @@ static int check_config(void)
 			"%s stores nothing: messages are discarded once "
 			"processed\n", ch.spec);
 	fprintf(stderr, PROG ": chain %s\n", ch.spec);
+	if (ch.inserted[0])
+		fprintf(stderr, PROG ": %s\n", ch.inserted);
 	/* a store that is down is no config error: spoolerd runs and
 	 * retries; say so, exit 0 */
 	chain_check(&ch, cfg, check_report, NULL);
@@ -595,6 +592,8 @@ int main(int argc, char **argv)
 	}
 	log_info("started: spool %s, %lld workers, chain %s", cfg->spool_dir,
 		 nworkers, ctx.gen->chain.spec);
+	if (ctx.gen->chain.inserted[0])
+		log_info("%s", ctx.gen->chain.inserted);
 	stores_check();
 	wd_ms = notify_watchdog_ms();
 	last_wd = util_mono_ms();
