@@ -2203,13 +2203,19 @@ int main(int argc, char **argv)
 		if (tmo < 0)
 			tmo = 0;
 		n = epoll_wait(ep, evs, 1024, tmo);
-		for (int i = 0; i < n; i++) {
-			struct client *c = &cl[evs[i].data.u32];
-			uint32_t e = evs[i].events;
+		/* two passes: the greeted sessions first, then the rest. A
+		 * session's end and the greeting of the one the server let in
+		 * after it can come in one batch; taken in the batch's order
+		 * the greeting could count before the end, and the client's
+		 * view of concurrency would pass max_clients by one. */
+		for (int i = 0; i < 2 * n; i++) {
+			struct client *c = &cl[evs[i % n].data.u32];
+			uint32_t e = evs[i % n].events;
 			int fd = c->fd;
 
-			if (fd < 0)
+			if (fd < 0 || !e || (i < n && !c->greeted))
 				continue;
+			evs[i % n].events = 0;
 			if (c->state == C_CONNECTING ||
 			    c->state == C_HANDSHAKE) {
 				pump(c);
