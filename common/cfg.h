@@ -111,6 +111,15 @@ struct cfg_backend {
 	char *webhook_ca_file;
 	char *webhook_auth_header;      /* an Authorization value, or ... */
 	char *webhook_auth_header_file; /* ... its file (spoolerd only) */
+	char *amqp_url;           /* amqp://host:port/vhost, amqps:// */
+	char *amqp_user;
+	char *amqp_password;      /* inline, or read from ... */
+	char *amqp_password_file; /* ... this file (spoolerd only) */
+	char *amqp_exchange;      /* templates: {user} {domain} ... */
+	char *amqp_routing_key;
+	int amqp_per_recipient;
+	char *amqp_tls_ca_file;
+	long long amqp_timeout; /* ms */
 };
 
 /* dashboard: the statistics collector smtpd-dashboard; a session reads

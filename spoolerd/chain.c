@@ -22,6 +22,7 @@ static const struct proc_ops *registry[] = {
 	&proc_mysql,         &proc_sql,
 	&proc_webhook,
 	&proc_pipe,
+	&proc_amqp,
 };
 
 /* go-guerrilla's monolithic processor, as the chain doing its work */

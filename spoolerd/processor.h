@@ -85,6 +85,7 @@ extern const struct proc_ops proc_headersparser, proc_header, proc_hasher,
 	proc_mysql, proc_sql;
 extern const struct proc_ops proc_webhook;
 extern const struct proc_ops proc_pipe;
+extern const struct proc_ops proc_amqp;
 
 /* msg_head - the delivery headers for recipient i: Header's text, or the
  * same text built on the spot when the chain has no Header */

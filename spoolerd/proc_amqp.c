@@ -1,0 +1,895 @@
+/*
+ * proc_amqp.c - AMQP: each message (or each recipient's copy, with
+ * amqp_per_recipient) published to a RabbitMQ (AMQP 0-9-1) exchange with
+ * librabbitmq. Only spoolerd links librabbitmq.
+ *
+ * Contract: the entry counts as delivered only after the broker has
+ * confirmed every publish of it (publisher confirms: confirm.select on
+ * the channel, then basic.ack for each delivery tag). Messages are
+ * persistent (delivery_mode 2), so a durable queue keeps them across a
+ * broker restart; message_id is the queue id ("<queue id>/<recipient>"
+ * per recipient), the same on every attempt: a retry after a lost
+ * confirm or a kill -9 may publish a copy again, always under the same
+ * message_id, which is what consumers deduplicate by. mandatory is set,
+ * so a message no queue is bound for comes back (basic.return) instead
+ * of being dropped.
+ *
+ * The body is the message as a mailbox gets it: "Return-Path: <sender>"
+ * (and per recipient Delivered-To, the delivery headers other stores
+ * write), our Received header, then the client's message byte-exact with
+ * CRLF line ends; content_type message/rfc822; the envelope travels in
+ * the headers table: X-Queue-Id, X-Envelope-From, X-Envelope-To (an
+ * array: every recipient, or the one of this copy), X-Client-Ip, X-Helo.
+ * Compressor does not apply.
+ *
+ * Outcomes: basic.ack delivered; basic.return (no route) permanent with
+ * the broker's text; a channel closed by the broker with 404 (the
+ * exchange does not exist) or 406 permanent naming the exchange, other
+ * codes temporary; basic.nack, a refused or lost connection, a broker
+ * shutting down and no confirm within amqp_timeout (capped by
+ * gw_save_timeout) temporary. A refused login is temporary too (the
+ * operator fixes amqp_user or amqp_password_file, the mail waits) and
+ * its reason names both keys.
+ *
+ * One connection and one channel per worker (the state), opened on the
+ * first message and kept; a connection the broker closed while we were
+ * idle (a restart) is noticed before publishing and opened again. After
+ * a failed connect the broker is "down" for DOWN_MS in that worker: its
+ * next entries fail at once with the same reason, as Webhook does.
+ */
+#include "proc_amqp.h"
+#include "processor.h"
+#include "util.h"
+
+#include <amqp.h>
+#include <amqp_ssl_socket.h>
+#include <amqp_tcp_socket.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#define DOWN_MS 1000
+#define CHANNEL 1
+#define FRAME_MAX 131072
+#define SYSTEM_CAS "/etc/ssl/certs/ca-certificates.crt"
+
+struct amqp {
+	struct amqp_where w;
+	const char *user, *pass, *pass_key, *ex, *rk, *ca;
+	int per_rcpt;
+	long long timeout; /* ms: connect, login, one deliver's confirms */
+	amqp_connection_state_t c;
+	int chan_open;
+	uint64_t tag; /* the last delivery tag used on the channel */
+	long long down_until;
+	char down_why[PROC_WHY_MAX];
+};
+
+int proc_amqp_parse_url(const char *url, struct amqp_where *w, char *err,
+			size_t n)
+{
+	struct amqp_connection_info ci;
+	const char *auth, *end;
+	char *copy;
+	int rc;
+
+	memset(w, 0, sizeof(*w));
+	if (!url || !url[0]) {
+		snprintf(err, n, "backend_config.amqp_url is empty");
+		return -1;
+	}
+	auth = strstr(url, "://");
+	if (auth) {
+		auth += 3;
+		end = auth + strcspn(auth, "/?#");
+		if (memchr(auth, '@', (size_t)(end - auth))) {
+			snprintf(err, n, "backend_config.amqp_url: no user or "
+				 "password in the URL: give amqp_user and "
+				 "amqp_password_file");
+			return -1;
+		}
+	}
+	copy = strdup(url);
+	if (!copy) {
+		snprintf(err, n, "out of memory");
+		return -1;
+	}
+	rc = amqp_parse_url(copy, &ci);
+	if (rc != AMQP_STATUS_OK || !ci.host[0] || ci.port <= 0 ||
+	    ci.port > 65535 || strlen(ci.host) >= sizeof(w->host) ||
+	    strlen(ci.vhost) >= sizeof(w->vhost)) {
+		free(copy);
+		snprintf(err, n, "backend_config.amqp_url: not an amqp:// or "
+			 "amqps:// URL (amqp://host:port/vhost)");
+		return -1;
+	}
+	if (!ci.vhost[0]) {
+		free(copy);
+		snprintf(err, n, "backend_config.amqp_url: the vhost is "
+			 "empty: leave the path out for \"/\" (or write %%2f)");
+		return -1;
+	}
+	w->tls = ci.ssl ? 1 : 0;
+	w->port = ci.port;
+	snprintf(w->host, sizeof(w->host), "%s", ci.host);
+	snprintf(w->vhost, sizeof(w->vhost), "%s", ci.vhost);
+	free(copy);
+	snprintf(w->text, sizeof(w->text), "%s://%s:%d/%s",
+		 w->tls ? "amqps" : "amqp", w->host, w->port,
+		 strcmp(w->vhost, "/") ? w->vhost : "%2f");
+	return 0;
+}
+
+int proc_amqp_check_template(const char *key, const char *tmpl, char *err,
+			     size_t n)
+{
+	const char *p = tmpl;
+
+	for (p = strchr(p, '{'); p; p = strchr(p + 1, '{'))
+		if (strncmp(p, "{user}", 6) && strncmp(p, "{domain}", 8)) {
+			snprintf(err, n, "backend_config.%s: \"%.60s\": only "
+				 "{user} and {domain} can be replaced", key,
+				 tmpl);
+			return -1;
+		}
+	if (strlen(tmpl) > AMQP_NAME_MAX) {
+		snprintf(err, n, "backend_config.%s: longer than %d bytes", key,
+			 AMQP_NAME_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* put - one byte of a placeholder's value, escaped; -1 when full */
+static int put(char *out, size_t *o, size_t outsize, unsigned char c,
+	       int dot)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	if (c >= 'A' && c <= 'Z')
+		c = (unsigned char)(c - 'A' + 'a');
+	if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+	    c == '_' || c == '+' || c == '=' || (c == '.' && dot)) {
+		if (*o + 1 >= outsize)
+			return -1;
+		out[(*o)++] = (char)c;
+		return 0;
+	}
+	if (*o + 3 >= outsize)
+		return -1;
+	out[(*o)++] = '%';
+	out[(*o)++] = hex[c >> 4];
+	out[(*o)++] = hex[c & 15];
+	return 0;
+}
+
+int proc_amqp_expand(const char *tmpl, const char *addr, const char *dflt,
+		     char *out, size_t outsize, const char **why)
+{
+	const char *at = strrchr(addr, '@'), *p, *v;
+	size_t o = 0, ulen, dlen, i, lim;
+	int bad = 0;
+
+	ulen = at ? (size_t)(at - addr) : strlen(addr);
+	if (!dflt)
+		dflt = "";
+	dlen = at ? strlen(at + 1) : strlen(dflt);
+	lim = outsize < AMQP_NAME_MAX + 1 ? outsize : AMQP_NAME_MAX + 1;
+	for (p = tmpl; *p && !bad; p++) {
+		if (!strncmp(p, "{user}", 6)) {
+			for (i = 0; i < ulen && !bad; i++)
+				bad = put(out, &o, lim,
+					  (unsigned char)addr[i], 0) < 0;
+			p += 5;
+		} else if (!strncmp(p, "{domain}", 8)) {
+			v = at ? at + 1 : dflt;
+			for (i = 0; i < dlen && !bad; i++)
+				bad = put(out, &o, lim, (unsigned char)v[i],
+					  1) < 0;
+			p += 7;
+		} else if (o + 1 < lim) {
+			out[o++] = *p;
+		} else {
+			bad = 1;
+		}
+	}
+	out[o] = '\0';
+	if (bad) {
+		*why = "longer than 255 bytes";
+		return -1;
+	}
+	return 0;
+}
+
+/* str_val - a longstr field value */
+static amqp_field_value_t str_val(const char *s)
+{
+	amqp_field_value_t v;
+
+	v.kind = AMQP_FIELD_KIND_UTF8;
+	v.value.bytes = amqp_cstring_bytes(s ? s : "");
+	return v;
+}
+
+int proc_amqp_prepare(const struct msg *m, long r, const char *ex_tmpl,
+		      const char *rk_tmpl, struct amqp_pub *p, char *why,
+		      size_t n)
+{
+	const struct envelope *e = &m->env;
+	const char *qid = e->queue_id ? e->queue_id : m->name;
+	const char *dflt = m->cfg ? m->cfg->backend.primary_mail_host : NULL;
+	const char *addr = r >= 0 ? e->rcpts[r]
+				  : e->nrcpts ? e->rcpts[0] : "";
+	const char *w = NULL;
+	size_t i, nto = r >= 0 ? 1 : e->nrcpts;
+	int k;
+
+	memset(p, 0, sizeof(*p));
+	if (!qid)
+		qid = "";
+	errno = 0;
+	if (proc_amqp_expand(ex_tmpl, addr, dflt, p->exchange,
+			     sizeof(p->exchange), &w) < 0) {
+		snprintf(why, n, "AMQP: amqp_exchange for <%.100s>: %s", addr,
+			 w);
+		return -1;
+	}
+	if (proc_amqp_expand(rk_tmpl, addr, dflt, p->rkey, sizeof(p->rkey),
+			     &w) < 0) {
+		snprintf(why, n, "AMQP: amqp_routing_key for <%.100s>: %s",
+			 addr, w);
+		return -1;
+	}
+	if (r < 0)
+		k = snprintf(p->msgid, sizeof(p->msgid), "%s", qid);
+	else
+		k = snprintf(p->msgid, sizeof(p->msgid), "%s/%s", qid, addr);
+	if (k < 0 || (size_t)k >= sizeof(p->msgid))
+		snprintf(p->msgid, sizeof(p->msgid), "%.200s/%ld", qid, r);
+	p->to = calloc(nto ? nto : 1, sizeof(*p->to));
+	if (!p->to) {
+		snprintf(why, n, "AMQP: out of memory");
+		errno = ENOMEM;
+		return -1;
+	}
+	for (i = 0; i < nto; i++)
+		p->to[i] = str_val(r >= 0 ? e->rcpts[r] : e->rcpts[i]);
+	p->hdr[0].key = amqp_cstring_bytes("X-Queue-Id");
+	p->hdr[0].value = str_val(qid);
+	p->hdr[1].key = amqp_cstring_bytes("X-Envelope-From");
+	p->hdr[1].value = str_val(e->sender);
+	p->hdr[2].key = amqp_cstring_bytes("X-Envelope-To");
+	p->hdr[2].value.kind = AMQP_FIELD_KIND_ARRAY;
+	p->hdr[2].value.value.array.num_entries = (int)nto;
+	p->hdr[2].value.value.array.entries = p->to;
+	p->hdr[3].key = amqp_cstring_bytes("X-Client-Ip");
+	p->hdr[3].value = str_val(e->client_ip);
+	p->hdr[4].key = amqp_cstring_bytes("X-Helo");
+	p->hdr[4].value = str_val(e->helo);
+	p->props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG |
+			  AMQP_BASIC_DELIVERY_MODE_FLAG |
+			  AMQP_BASIC_MESSAGE_ID_FLAG |
+			  AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_HEADERS_FLAG |
+			  AMQP_BASIC_APP_ID_FLAG;
+	p->props.content_type = amqp_cstring_bytes("message/rfc822");
+	p->props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+	p->props.message_id = amqp_cstring_bytes(p->msgid);
+	p->props.timestamp = e->time > 0 ? (uint64_t)e->time : 0;
+	p->props.app_id = amqp_cstring_bytes("spoolerd");
+	p->props.headers.num_entries = 5;
+	p->props.headers.entries = p->hdr;
+	return 0;
+}
+
+void proc_amqp_pub_free(struct amqp_pub *p)
+{
+	free(p->to);
+	p->to = NULL;
+}
+
+char *proc_amqp_body(struct msg *m, long r, size_t *len)
+{
+	const char *s = m->env.sender ? m->env.sender : "";
+	char rp[340], *out;
+	const char *head, *d;
+	size_t hl, dl;
+
+	if (r >= 0) {
+		head = msg_head(m, (size_t)r);
+	} else {
+		snprintf(rp, sizeof(rp), "Return-Path: <%.320s>\r\n", s);
+		head = rp;
+	}
+	if (!head)
+		return NULL;
+	d = msg_data(m, &dl);
+	if (!d)
+		return NULL;
+	hl = strlen(head);
+	out = malloc(hl + dl + 1);
+	if (!out)
+		return NULL;
+	memcpy(out, head, hl);
+	memcpy(out + hl, d, dl);
+	out[hl + dl] = '\0';
+	*len = hl + dl;
+	return out;
+}
+
+enum proc_res proc_amqp_close_class(int code)
+{
+	switch (code) {
+	case 312: /* NO_ROUTE */
+	case 404: /* NOT_FOUND */
+	case 406: /* PRECONDITION_FAILED: too big, ... */
+		return PROC_PERM;
+	default:
+		return PROC_TEMP;
+	}
+}
+
+/* tv_ms - ms as a timeval */
+static struct timeval tv_ms(long long ms)
+{
+	struct timeval tv;
+
+	if (ms < 0)
+		ms = 0;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000 * 1000);
+	return tv;
+}
+
+/* text - s[0..len) printable, for a reason */
+static void text(char *out, size_t n, amqp_bytes_t b)
+{
+	util_printable(out, n, b.bytes ? b.bytes : "", b.len, 200);
+}
+
+/* rpc_why - what an RPC reply says; the broker's code in *code (0 for a
+ * library error) */
+static void rpc_why(amqp_rpc_reply_t r, char *out, size_t n, int *code)
+{
+	char t[900];
+
+	*code = 0;
+	if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION) {
+		snprintf(out, n, "%s", amqp_error_string2(r.library_error));
+	} else if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+		   r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+		const amqp_connection_close_t *c = r.reply.decoded;
+
+		text(t, sizeof(t), c->reply_text);
+		*code = c->reply_code;
+		snprintf(out, n, "%s", t);
+	} else if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+		   r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+		const amqp_channel_close_t *c = r.reply.decoded;
+
+		text(t, sizeof(t), c->reply_text);
+		*code = c->reply_code;
+		snprintf(out, n, "%s", t);
+	} else {
+		snprintf(out, n, "no reply");
+	}
+}
+
+/* conn_drop - the connection goes, without a close handshake */
+static void conn_drop(struct amqp *a)
+{
+	if (a->c)
+		amqp_destroy_connection(a->c);
+	a->c = NULL;
+	a->chan_open = 0;
+	a->tag = 0;
+}
+
+/* chan_open - channel 1 in confirm mode; 0, or -1 with why */
+static int chan_open(struct amqp *a, char *why, size_t n)
+{
+	amqp_rpc_reply_t r;
+	char t[700];
+	int code;
+
+	amqp_channel_open(a->c, CHANNEL);
+	r = amqp_get_rpc_reply(a->c);
+	if (r.reply_type == AMQP_RESPONSE_NORMAL) {
+		amqp_confirm_select(a->c, CHANNEL);
+		r = amqp_get_rpc_reply(a->c);
+	}
+	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+		rpc_why(r, t, sizeof(t), &code);
+		snprintf(why, n, "AMQP %s: channel: %s", a->w.text, t);
+		conn_drop(a);
+		return -1;
+	}
+	a->chan_open = 1;
+	a->tag = 0;
+	return 0;
+}
+
+/* conn_open - connect, log in, open the channel; 0, or -1 with why */
+static int conn_open(struct amqp *a, char *why, size_t n)
+{
+	struct timeval tv = tv_ms(a->timeout);
+	amqp_socket_t *s;
+	amqp_rpc_reply_t r;
+	char t[700];
+	int rc, code, fd;
+
+	a->c = amqp_new_connection();
+	if (!a->c) {
+		snprintf(why, n, "AMQP: out of memory");
+		return -1;
+	}
+	s = a->w.tls ? amqp_ssl_socket_new(a->c) : amqp_tcp_socket_new(a->c);
+	if (!s) {
+		snprintf(why, n, "AMQP %s: cannot make a %s socket", a->w.text,
+			 a->w.tls ? "TLS" : "TCP");
+		conn_drop(a);
+		return -1;
+	}
+	if (a->w.tls) {
+		amqp_ssl_socket_set_verify_peer(s, 1);
+		amqp_ssl_socket_set_verify_hostname(s, 1);
+		if (amqp_ssl_socket_set_cacert(s, a->ca ? a->ca : SYSTEM_CAS) !=
+		    AMQP_STATUS_OK) {
+			snprintf(why, n, "AMQP %s: backend_config."
+				 "amqp_tls_ca_file: %.200s: cannot load",
+				 a->w.text, a->ca ? a->ca : SYSTEM_CAS);
+			conn_drop(a);
+			return -1;
+		}
+	}
+	rc = amqp_socket_open_noblock(s, a->w.host, a->w.port, &tv);
+	if (rc != AMQP_STATUS_OK) {
+		snprintf(why, n, "AMQP %s: connect: %s", a->w.text,
+			 amqp_error_string2(rc));
+		conn_drop(a);
+		a->down_until = util_mono_ms() + DOWN_MS;
+		snprintf(a->down_why, sizeof(a->down_why), "%s", why);
+		return -1;
+	}
+	amqp_set_handshake_timeout(a->c, &tv);
+	amqp_set_rpc_timeout(a->c, &tv);
+	/* a broker that stops reading (a memory alarm) cannot hold a
+	 * publish past the timeout */
+	fd = amqp_get_sockfd(a->c);
+	if (fd >= 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	r = amqp_login(a->c, a->w.vhost, 0, FRAME_MAX, 0,
+		       AMQP_SASL_METHOD_PLAIN, a->user, a->pass ? a->pass : "");
+	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+		rpc_why(r, t, sizeof(t), &code);
+		if (code == 403 ||
+		    (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+		     r.library_error == AMQP_STATUS_CONNECTION_CLOSED))
+			snprintf(why, n, "AMQP %s: login refused for user "
+				 "\"%.100s\" (check backend_config.amqp_user "
+				 "and backend_config.%s): %s", a->w.text,
+				 a->user, a->pass_key, t);
+		else if (code == 530)
+			snprintf(why, n, "AMQP %s: vhost \"%.100s\" "
+				 "(backend_config.amqp_url): %s", a->w.text,
+				 a->w.vhost, t);
+		else
+			snprintf(why, n, "AMQP %s: login: %s", a->w.text, t);
+		conn_drop(a);
+		return -1;
+	}
+	return chan_open(a, why, n);
+}
+
+/* setup - the settings from cfg into a; 0, or -1 with err */
+static int setup(const struct cfg *cfg, struct amqp *a, char *err,
+		 size_t n)
+{
+	const struct cfg_backend *b = &cfg->backend;
+
+	memset(a, 0, sizeof(*a));
+	if (proc_amqp_parse_url(b->amqp_url, &a->w, err, n) < 0)
+		return -1;
+	if (!b->amqp_user || !b->amqp_user[0]) {
+		snprintf(err, n, "backend_config.amqp_user is empty");
+		return -1;
+	}
+	if (proc_amqp_check_template("amqp_exchange", b->amqp_exchange, err,
+				     n) < 0 ||
+	    proc_amqp_check_template("amqp_routing_key", b->amqp_routing_key,
+				     err, n) < 0)
+		return -1;
+	if (b->amqp_tls_ca_file && b->amqp_tls_ca_file[0] &&
+	    access(b->amqp_tls_ca_file, R_OK) < 0) {
+		snprintf(err, n, "backend_config.amqp_tls_ca_file: %.200s: %s",
+			 b->amqp_tls_ca_file, strerror(errno));
+		return -1;
+	}
+	a->user = b->amqp_user;
+	a->pass = b->amqp_password;
+	a->pass_key = b->amqp_password_file ? "amqp_password_file"
+					    : "amqp_password";
+	a->ex = b->amqp_exchange;
+	a->rk = b->amqp_routing_key;
+	a->ca = b->amqp_tls_ca_file && b->amqp_tls_ca_file[0]
+			? b->amqp_tls_ca_file
+			: NULL;
+	a->per_rcpt = b->amqp_per_recipient;
+	a->timeout = b->amqp_timeout;
+	/* one attempt never outlasts gw_save_timeout */
+	if (b->gw_save_timeout > 0 && a->timeout > b->gw_save_timeout)
+		a->timeout = b->gw_save_timeout;
+	return 0;
+}
+
+/* init - the worker's settings; the connection comes with the first
+ * message */
+static int init(const struct cfg *cfg, void **state, char *err, size_t n)
+{
+	struct amqp *a = malloc(sizeof(*a));
+
+	if (!a) {
+		snprintf(err, n, "out of memory");
+		return -1;
+	}
+	if (setup(cfg, a, err, n) < 0) {
+		free(a);
+		return -1;
+	}
+	*state = a;
+	return 0;
+}
+
+/* fini - close the channel and the connection politely */
+static void fini(void *state)
+{
+	struct amqp *a = state;
+
+	if (!a)
+		return;
+	if (a->c)
+		(void)amqp_connection_close(a->c, AMQP_REPLY_SUCCESS);
+	conn_drop(a);
+	free(a);
+}
+
+/* stale - did the broker close the idle connection (a restart sends
+ * connection.close, then FIN)? Anything readable between deliveries is
+ * that, or a heartbeat. */
+static int stale(struct amqp *a)
+{
+	struct pollfd pfd;
+	struct timeval tv = tv_ms(0);
+	amqp_frame_t f;
+	int rc;
+
+	pfd.fd = amqp_get_sockfd(a->c);
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	if (!amqp_frames_enqueued(a->c) && !amqp_data_in_buffer(a->c) &&
+	    (pfd.fd < 0 || poll(&pfd, 1, 0) <= 0))
+		return 0;
+	for (;;) {
+		rc = amqp_simple_wait_frame_noblock(a->c, &f, &tv);
+		if (rc == AMQP_STATUS_TIMEOUT)
+			return 0;
+		if (rc != AMQP_STATUS_OK)
+			return 1;
+		if (f.frame_type == AMQP_FRAME_METHOD &&
+		    (f.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD ||
+		     f.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD))
+			return 1;
+	}
+}
+
+/* one deliver's publishes and what the broker said of them */
+struct wait {
+	uint64_t first, last; /* their delivery tags */
+	size_t done;
+	unsigned char *st; /* per tag: 0 pending, 1 acked, 2 nacked */
+	enum proc_res res; /* the worst seen */
+	int lost;          /* the connection went */
+};
+
+/* mark - basic.ack or basic.nack of tag (and those before: multiple) */
+static void mark(struct wait *wt, uint64_t tag, int multiple,
+		 unsigned char how)
+{
+	uint64_t t, from = multiple ? wt->first : tag;
+
+	for (t = from; t <= tag && t <= wt->last; t++) {
+		if (t < wt->first || wt->st[t - wt->first])
+			continue;
+		wt->st[t - wt->first] = how;
+		wt->done++;
+	}
+}
+
+/* worse - keep the worse result and its reason */
+static void worse(struct wait *wt, enum proc_res res, const char *r,
+		  char *why, size_t n)
+{
+	if (wt->res == PROC_PERM || (wt->res == PROC_TEMP && res != PROC_PERM))
+		return;
+	wt->res = res;
+	snprintf(why, n, "%s", r);
+}
+
+/* wait_confirms - read frames until every publish is acked or nacked,
+ * the channel or connection closes, or the deadline passes */
+static void wait_confirms(struct amqp *a, struct wait *wt,
+			  const struct amqp_pub *p, long long deadline,
+			  char *why, size_t n)
+{
+	size_t want = (size_t)(wt->last - wt->first + 1);
+	char r[PROC_WHY_MAX], t[700], rk[700], ex[700];
+
+	while (wt->done < want) {
+		long long left = deadline - util_mono_ms();
+		struct timeval tv = tv_ms(left);
+		amqp_frame_t f;
+		int rc;
+
+		if (left <= 0) {
+			snprintf(r, sizeof(r), "AMQP %s: no confirm within "
+				 "amqp_timeout (%lld ms)", a->w.text,
+				 a->timeout);
+			worse(wt, PROC_TEMP, r, why, n);
+			wt->lost = 1;
+			return;
+		}
+		rc = amqp_simple_wait_frame_noblock(a->c, &f, &tv);
+		if (rc == AMQP_STATUS_TIMEOUT)
+			continue;
+		if (rc != AMQP_STATUS_OK) {
+			snprintf(r, sizeof(r), "AMQP %s: connection lost "
+				 "waiting for the confirm: %s", a->w.text,
+				 amqp_error_string2(rc));
+			worse(wt, PROC_TEMP, r, why, n);
+			wt->lost = 1;
+			return;
+		}
+		if (f.frame_type != AMQP_FRAME_METHOD)
+			continue;
+		switch (f.payload.method.id) {
+		case AMQP_BASIC_ACK_METHOD: {
+			const amqp_basic_ack_t *k = f.payload.method.decoded;
+
+			mark(wt, k->delivery_tag, k->multiple, 1);
+			break;
+		}
+		case AMQP_BASIC_NACK_METHOD: {
+			const amqp_basic_nack_t *k = f.payload.method.decoded;
+
+			mark(wt, k->delivery_tag, k->multiple, 2);
+			snprintf(r, sizeof(r), "AMQP %s: the broker refused "
+				 "the message (basic.nack)", a->w.text);
+			worse(wt, PROC_TEMP, r, why, n);
+			break;
+		}
+		case AMQP_BASIC_RETURN_METHOD: {
+			const amqp_basic_return_t *k =
+				f.payload.method.decoded;
+			amqp_message_t msg;
+			amqp_rpc_reply_t rr;
+
+			text(t, sizeof(t), k->reply_text);
+			text(ex, sizeof(ex), k->exchange);
+			text(rk, sizeof(rk), k->routing_key);
+			snprintf(r, sizeof(r), "AMQP %s: exchange \"%s\" "
+				 "routing key \"%s\": returned: %u %s",
+				 a->w.text, ex, rk, k->reply_code, t);
+			worse(wt, proc_amqp_close_class(k->reply_code), r,
+			      why, n);
+			/* the returned message's header and body follow */
+			rr = amqp_read_message(a->c, f.channel, &msg, 0);
+			if (rr.reply_type == AMQP_RESPONSE_NORMAL)
+				amqp_destroy_message(&msg);
+			else
+				wt->lost = 1;
+			if (wt->lost)
+				return;
+			break;
+		}
+		case AMQP_CHANNEL_CLOSE_METHOD: {
+			const amqp_channel_close_t *k =
+				f.payload.method.decoded;
+			amqp_channel_close_ok_t ok;
+
+			text(t, sizeof(t), k->reply_text);
+			snprintf(r, sizeof(r), "AMQP %s: exchange \"%s\": %u "
+				 "%s", a->w.text, p->exchange, k->reply_code,
+				 t);
+			worse(wt, proc_amqp_close_class(k->reply_code), r,
+			      why, n);
+			memset(&ok, 0, sizeof(ok));
+			(void)amqp_send_method(a->c, f.channel,
+					       AMQP_CHANNEL_CLOSE_OK_METHOD,
+					       &ok);
+			a->chan_open = 0;
+			return;
+		}
+		case AMQP_CONNECTION_CLOSE_METHOD: {
+			const amqp_connection_close_t *k =
+				f.payload.method.decoded;
+			amqp_connection_close_ok_t ok;
+
+			text(t, sizeof(t), k->reply_text);
+			snprintf(r, sizeof(r), "AMQP %s: connection closed by "
+				 "the broker: %u %s", a->w.text,
+				 k->reply_code, t);
+			worse(wt, PROC_TEMP, r, why, n);
+			memset(&ok, 0, sizeof(ok));
+			(void)amqp_send_method(a->c, 0,
+					       AMQP_CONNECTION_CLOSE_OK_METHOD,
+					       &ok);
+			wt->lost = 1;
+			return;
+		}
+		default:
+			break;
+		}
+	}
+}
+
+/* publish_all - every publish of m on the open channel, then the wait
+ * for their confirms; the result, and in *lost whether the connection
+ * went before the broker said anything of them */
+static enum proc_res publish_all(struct amqp *a, struct msg *m,
+				 long long deadline, int *lost, char *why,
+				 size_t n)
+{
+	size_t units = a->per_rcpt ? m->env.nrcpts : 1, u;
+	struct amqp_pub p;
+	struct wait wt;
+	char *body;
+	size_t len;
+	int rc;
+
+	*lost = 0;
+	if (!units) {
+		snprintf(why, n, "AMQP: no recipients");
+		return PROC_PERM;
+	}
+	memset(&wt, 0, sizeof(wt));
+	wt.st = calloc(units, 1);
+	if (!wt.st) {
+		snprintf(why, n, "AMQP: out of memory");
+		return PROC_TEMP;
+	}
+	wt.first = a->tag + 1;
+	for (u = 0; u < units; u++) {
+		long r = a->per_rcpt ? (long)u : -1;
+
+		if (proc_amqp_prepare(m, r, a->ex, a->rk, &p, why, n) < 0) {
+			free(wt.st);
+			if (errno)
+				return PROC_TEMP;
+			return PROC_PERM;
+		}
+		errno = 0;
+		body = proc_amqp_body(m, r, &len);
+		if (!body) {
+			snprintf(why, n, "AMQP: message: %s", strerror(errno));
+			proc_amqp_pub_free(&p);
+			free(wt.st);
+			return PROC_TEMP;
+		}
+		rc = amqp_basic_publish(a->c, CHANNEL,
+					amqp_cstring_bytes(p.exchange),
+					amqp_cstring_bytes(p.rkey), 1, 0,
+					&p.props,
+					(amqp_bytes_t){len, body});
+		free(body);
+		if (rc != AMQP_STATUS_OK) {
+			snprintf(why, n, "AMQP %s: publish: %s", a->w.text,
+				 amqp_error_string2(rc));
+			proc_amqp_pub_free(&p);
+			free(wt.st);
+			*lost = 1;
+			return PROC_TEMP;
+		}
+		a->tag++;
+		wt.last = a->tag;
+		if (u + 1 < units)
+			proc_amqp_pub_free(&p);
+	}
+	wt.res = PROC_OK;
+	wait_confirms(a, &wt, &p, deadline, why, n);
+	if (wt.res == PROC_OK)
+		for (u = 0; u < m->env.nrcpts; u++) {
+			struct amqp_pub q;
+			char w2[10];
+
+			if (a->per_rcpt &&
+			    proc_amqp_prepare(m, (long)u, a->ex, a->rk, &q,
+					      w2, sizeof(w2)) == 0) {
+				msg_dest(m, u, "%s#%s:%s", a->w.text,
+					 q.exchange, q.rkey);
+				proc_amqp_pub_free(&q);
+			} else {
+				msg_dest(m, u, "%s#%s:%s", a->w.text,
+					 p.exchange, p.rkey);
+			}
+		}
+	proc_amqp_pub_free(&p);
+	*lost = wt.lost && wt.done == 0 && wt.res == PROC_TEMP;
+	if (wt.lost)
+		conn_drop(a);
+	free(wt.st);
+	return wt.res;
+}
+
+/* deliver - publish m, wait for the broker's confirms */
+static enum proc_res deliver(void *state, struct msg *m, char *why,
+			     size_t n)
+{
+	struct amqp *a = state;
+	long long deadline = util_mono_ms() + a->timeout;
+	enum proc_res res = PROC_TEMP;
+	int attempt, fresh, lost;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		if (a->c && stale(a))
+			conn_drop(a);
+		fresh = !a->c;
+		if (!a->c) {
+			if (util_mono_ms() < a->down_until) {
+				snprintf(why, n, "%s", a->down_why);
+				return PROC_TEMP;
+			}
+			if (conn_open(a, why, n) < 0)
+				return PROC_TEMP;
+		} else if (!a->chan_open && chan_open(a, why, n) < 0) {
+			return PROC_TEMP;
+		}
+		res = publish_all(a, m, deadline, &lost, why, n);
+		if (a->c)
+			amqp_maybe_release_buffers(a->c);
+		/* a kept connection that turned out dead: once more on a
+		 * new one (the broker saw nothing of it) */
+		if (!(lost && !fresh))
+			break;
+	}
+	return res;
+}
+
+/* check - connect, log in, open the confirm channel; and when the
+ * exchange is one fixed name, that it exists */
+static int check(const struct cfg *cfg, char *err, size_t n)
+{
+	struct amqp a;
+	amqp_rpc_reply_t r;
+	char t[700];
+	int code, ret = 0;
+
+	if (setup(cfg, &a, err, n) < 0)
+		return -1;
+	if (conn_open(&a, err, n) < 0)
+		return -1;
+	if (a.ex[0] && !strchr(a.ex, '{')) {
+		amqp_exchange_declare(a.c, CHANNEL, amqp_cstring_bytes(a.ex),
+				      amqp_cstring_bytes("topic"), 1, 0, 0, 0,
+				      amqp_empty_table);
+		r = amqp_get_rpc_reply(a.c);
+		if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+			rpc_why(r, t, sizeof(t), &code);
+			snprintf(err, n, "AMQP %s: exchange \"%.100s\" "
+				 "(backend_config.amqp_exchange): %s",
+				 a.w.text, a.ex, t);
+			ret = -1;
+		}
+	}
+	if (a.c)
+		(void)amqp_connection_close(a.c, AMQP_REPLY_SUCCESS);
+	conn_drop(&a);
+	return ret;
+}
+
+const struct proc_ops proc_amqp = {"AMQP", 1, 1, init, deliver, fini,
+				   NULL, check};
