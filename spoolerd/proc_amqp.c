@@ -112,7 +112,8 @@ int proc_amqp_parse_url(const char *url, struct amqp_where *w, char *err,
 	if (!ci.vhost[0]) {
 		free(copy);
 		snprintf(err, n, "backend_config.amqp_url: the vhost is "
-			 "empty: leave the path out for \"/\" (or write %%2f)");
+			 "empty: leave the path out for \"/\" (or write "
+			 "%%2f)");
 		return -1;
 	}
 	w->tls = ci.ssl ? 1 : 0;
@@ -139,8 +140,8 @@ int proc_amqp_check_template(const char *key, const char *tmpl, char *err,
 			return -1;
 		}
 	if (strlen(tmpl) > AMQP_NAME_MAX) {
-		snprintf(err, n, "backend_config.%s: longer than %d bytes", key,
-			 AMQP_NAME_MAX);
+		snprintf(err, n, "backend_config.%s: longer than %d bytes",
+			 key, AMQP_NAME_MAX);
 		return -1;
 	}
 	return 0;
@@ -436,13 +437,14 @@ static int conn_open(struct amqp *a, char *why, size_t n)
 		return -1;
 	}
 	if (a->w.tls) {
+		const char *ca = a->ca ? a->ca : SYSTEM_CAS;
+
 		amqp_ssl_socket_set_verify_peer(s, 1);
 		amqp_ssl_socket_set_verify_hostname(s, 1);
-		if (amqp_ssl_socket_set_cacert(s, a->ca ? a->ca : SYSTEM_CAS) !=
-		    AMQP_STATUS_OK) {
+		if (amqp_ssl_socket_set_cacert(s, ca) != AMQP_STATUS_OK) {
 			snprintf(why, n, "AMQP %s: backend_config."
 				 "amqp_tls_ca_file: %.200s: cannot load",
-				 a->w.text, a->ca ? a->ca : SYSTEM_CAS);
+				 a->w.text, ca);
 			conn_drop(a);
 			return -1;
 		}
@@ -464,7 +466,8 @@ static int conn_open(struct amqp *a, char *why, size_t n)
 	if (fd >= 0)
 		(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	r = amqp_login(a->c, a->w.vhost, 0, FRAME_MAX, 0,
-		       AMQP_SASL_METHOD_PLAIN, a->user, a->pass ? a->pass : "");
+		       AMQP_SASL_METHOD_PLAIN, a->user,
+		       a->pass ? a->pass : "");
 	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
 		rpc_why(r, t, sizeof(t), &code);
 		if (code == 403 ||
@@ -594,6 +597,7 @@ struct wait {
 	unsigned char *st; /* per tag: 0 pending, 1 acked, 2 nacked */
 	enum proc_res res; /* the worst seen */
 	int lost;          /* the connection went */
+	int timed_out;     /* ... because no confirm came in time */
 };
 
 /* mark - basic.ack or basic.nack of tag (and those before: multiple) */
@@ -641,6 +645,7 @@ static void wait_confirms(struct amqp *a, struct wait *wt,
 				 a->timeout);
 			worse(wt, PROC_TEMP, r, why, n);
 			wt->lost = 1;
+			wt->timed_out = 1;
 			return;
 		}
 		rc = amqp_simple_wait_frame_noblock(a->c, &f, &tv);
@@ -745,9 +750,10 @@ static enum proc_res publish_all(struct amqp *a, struct msg *m,
 				 size_t n)
 {
 	size_t units = a->per_rcpt ? m->env.nrcpts : 1, u;
+	enum proc_res pre = PROC_OK;
 	struct amqp_pub p;
 	struct wait wt;
-	char *body;
+	char *body, pwhy[PROC_WHY_MAX];
 	size_t len;
 	int rc;
 
@@ -766,11 +772,13 @@ static enum proc_res publish_all(struct amqp *a, struct msg *m,
 	for (u = 0; u < units; u++) {
 		long r = a->per_rcpt ? (long)u : -1;
 
-		if (proc_amqp_prepare(m, r, a->ex, a->rk, &p, why, n) < 0) {
-			free(wt.st);
-			if (errno)
-				return PROC_TEMP;
-			return PROC_PERM;
+		if (proc_amqp_prepare(m, r, a->ex, a->rk, &p, pwhy,
+				      sizeof(pwhy)) < 0) {
+			/* the copies already published are waited for
+			 * all the same, so nothing of theirs is read as the
+			 * next message's */
+			pre = errno ? PROC_TEMP : PROC_PERM;
+			break;
 		}
 		errno = 0;
 		body = proc_amqp_body(m, r, &len);
@@ -799,8 +807,20 @@ static enum proc_res publish_all(struct amqp *a, struct msg *m,
 		if (u + 1 < units)
 			proc_amqp_pub_free(&p);
 	}
+	if (pre != PROC_OK && wt.last < wt.first) {
+		snprintf(why, n, "%s", pwhy);
+		free(wt.st);
+		return pre;
+	}
+	if (pre != PROC_OK) {
+		/* p went with the failed prepare: name the last one sent */
+		(void)proc_amqp_prepare(m, (long)u - 1, a->ex, a->rk, &p, pwhy,
+					sizeof(pwhy));
+	}
 	wt.res = PROC_OK;
 	wait_confirms(a, &wt, &p, deadline, why, n);
+	if (pre != PROC_OK)
+		worse(&wt, pre, pwhy, why, n);
 	if (wt.res == PROC_OK)
 		for (u = 0; u < m->env.nrcpts; u++) {
 			struct amqp_pub q;
@@ -818,7 +838,8 @@ static enum proc_res publish_all(struct amqp *a, struct msg *m,
 			}
 		}
 	proc_amqp_pub_free(&p);
-	*lost = wt.lost && wt.done == 0 && wt.res == PROC_TEMP;
+	*lost = wt.lost && !wt.timed_out && wt.done == 0 &&
+		wt.res == PROC_TEMP;
 	if (wt.lost)
 		conn_drop(a);
 	free(wt.st);

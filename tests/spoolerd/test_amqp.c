@@ -20,8 +20,8 @@ static void url(void **state)
 	assert_string_equal(w.vhost, "/");
 	assert_false(w.tls);
 	assert_string_equal(w.text, "amqp://127.0.0.1:5673/%2f");
-	assert_int_equal(proc_amqp_parse_url("amqps://mq.example/mail", &w, err,
-					     sizeof(err)), 0);
+	assert_int_equal(proc_amqp_parse_url("amqps://mq.example/mail", &w,
+					     err, sizeof(err)), 0);
 	assert_true(w.tls);
 	assert_int_equal(w.port, 5671);
 	assert_string_equal(w.vhost, "mail");
