@@ -31,6 +31,14 @@
  * operator fixes amqp_user or amqp_password_file, the mail waits) and
  * its reason names both keys.
  *
+ * Batches: a worker's entries (up to sql_batch_size, as deliver.c hands
+ * them to every processor with deliver_batch) are published one after
+ * the other and their confirms awaited together, so one wait (and one
+ * broker fsync) covers them all; each entry still gets its own outcome:
+ * a returned message is found by its message_id, a channel error voids
+ * what was not acked yet (permanent for the publishes to the exchange it
+ * names, temporary for the others).
+ *
  * One connection and one channel per worker (the state), opened on the
  * first message and kept; a connection the broker closed while we were
  * idle (a restart) is noticed before publishing and opened again. After
@@ -590,50 +598,141 @@ static int stale(struct amqp *a)
 	}
 }
 
-/* one deliver's publishes and what the broker said of them */
-struct wait {
-	uint64_t first, last; /* their delivery tags */
-	size_t done;
-	unsigned char *st; /* per tag: 0 pending, 1 acked, 2 nacked */
-	enum proc_res res; /* the worst seen */
-	int lost;          /* the connection went */
-	int timed_out;     /* ... because no confirm came in time */
+/* one publish of a batch */
+struct unit {
+	size_t msg; /* index into the batch */
+	long rcpt;  /* -1: the whole message */
+	unsigned char st; /* 0 pending, 1 acked, 2 nacked */
+	char msgid[AMQP_NAME_MAX + 1];
+	char exchange[AMQP_NAME_MAX + 1];
+	char rkey[AMQP_NAME_MAX + 1];
 };
 
-/* mark - basic.ack or basic.nack of tag (and those before: multiple) */
-static void mark(struct wait *wt, uint64_t tag, int multiple,
-		 unsigned char how)
-{
-	uint64_t t, from = multiple ? wt->first : tag;
+/* a batch's publishes, their delivery tags first.., and the outcome of
+ * each message with its reason */
+struct batch {
+	struct msg **m;
+	size_t nm;
+	struct unit *u;
+	size_t nu, sent, done;
+	uint64_t first;
+	enum proc_res *res;
+	int lost, timed_out, heard; /* heard: an ack, nack or return */
+};
 
-	for (t = from; t <= tag && t <= wt->last; t++) {
-		if (t < wt->first || wt->st[t - wt->first])
-			continue;
-		wt->st[t - wt->first] = how;
-		wt->done++;
-	}
+/* set - message i's result, keeping the worse one and its reason */
+static void set(struct batch *b, size_t i, enum proc_res res,
+		const char *why)
+{
+	if (b->res[i] == PROC_PERM ||
+	    (b->res[i] == PROC_TEMP && res != PROC_PERM))
+		return;
+	b->res[i] = res;
+	snprintf(b->m[i]->why, sizeof(b->m[i]->why), "%s", why);
 }
 
-/* worse - keep the worse result and its reason */
-static void worse(struct wait *wt, enum proc_res res, const char *r,
-		  char *why, size_t n)
+/* pending - every publish not acked yet gets res and why */
+static void pending(struct batch *b, enum proc_res res, const char *why)
 {
-	if (wt->res == PROC_PERM || (wt->res == PROC_TEMP && res != PROC_PERM))
-		return;
-	wt->res = res;
-	snprintf(why, n, "%s", r);
+	size_t k;
+
+	for (k = 0; k < b->sent; k++)
+		if (b->u[k].st != 1)
+			set(b, b->u[k].msg, res, why);
+}
+
+/* mark - basic.ack or basic.nack of tag (and those before: multiple) */
+static void mark(struct amqp *a, struct batch *b, uint64_t tag,
+		 int multiple, unsigned char how)
+{
+	char r[PROC_WHY_MAX];
+	size_t k;
+
+	for (k = 0; k < b->sent; k++) {
+		uint64_t t = b->first + k;
+
+		if (b->u[k].st || t > tag || (!multiple && t != tag))
+			continue;
+		b->u[k].st = how;
+		b->done++;
+		if (how == 2) {
+			snprintf(r, sizeof(r), "AMQP %s: the broker refused "
+				 "the message (basic.nack)", a->w.text);
+			set(b, b->u[k].msg, PROC_TEMP, r);
+		}
+	}
+	b->heard = 1;
+}
+
+/* returned - a basic.return: its message, found by message_id */
+static int returned(struct amqp *a, struct batch *b,
+		    const amqp_basic_return_t *k, amqp_channel_t ch)
+{
+	char r[PROC_WHY_MAX], t[700], rk[700], ex[700];
+	amqp_message_t msg;
+	amqp_rpc_reply_t rr;
+	size_t i;
+
+	text(t, sizeof(t), k->reply_text);
+	text(ex, sizeof(ex), k->exchange);
+	text(rk, sizeof(rk), k->routing_key);
+	snprintf(r, sizeof(r), "AMQP %s: exchange \"%s\" routing key \"%s\": "
+		 "returned: %u %s", a->w.text, ex, rk, k->reply_code, t);
+	/* the returned message's header and body follow */
+	rr = amqp_read_message(a->c, ch, &msg, 0);
+	if (rr.reply_type != AMQP_RESPONSE_NORMAL)
+		return -1;
+	b->heard = 1;
+	for (i = 0; i < b->sent; i++) {
+		amqp_bytes_t id = msg.properties.message_id;
+
+		if ((msg.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG) &&
+		    id.len == strlen(b->u[i].msgid) &&
+		    !memcmp(id.bytes, b->u[i].msgid, id.len)) {
+			set(b, b->u[i].msg,
+			    proc_amqp_close_class(k->reply_code), r);
+			break;
+		}
+	}
+	amqp_destroy_message(&msg);
+	return 0;
+}
+
+/* chan_closed - the broker closed the channel: what was not acked is
+ * void; permanent for the publishes to the exchange its text names
+ * ("no exchange 'x'") when the code is, temporary for the others */
+static void chan_closed(struct amqp *a, struct batch *b,
+			const amqp_channel_close_t *k, amqp_channel_t ch)
+{
+	amqp_channel_close_ok_t ok;
+	char r[PROC_WHY_MAX], t[700], q[AMQP_NAME_MAX + 3];
+	enum proc_res cls = proc_amqp_close_class(k->reply_code);
+	size_t i;
+
+	text(t, sizeof(t), k->reply_text);
+	for (i = 0; i < b->sent; i++) {
+		if (b->u[i].st == 1)
+			continue;
+		snprintf(q, sizeof(q), "'%s'", b->u[i].exchange);
+		snprintf(r, sizeof(r), "AMQP %s: exchange \"%s\": %u %s",
+			 a->w.text, b->u[i].exchange, k->reply_code, t);
+		set(b, b->u[i].msg,
+		    cls == PROC_PERM && strstr(t, q) ? PROC_PERM : PROC_TEMP,
+		    r);
+	}
+	memset(&ok, 0, sizeof(ok));
+	(void)amqp_send_method(a->c, ch, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+	a->chan_open = 0;
 }
 
 /* wait_confirms - read frames until every publish is acked or nacked,
  * the channel or connection closes, or the deadline passes */
-static void wait_confirms(struct amqp *a, struct wait *wt,
-			  const struct amqp_pub *p, long long deadline,
-			  char *why, size_t n)
+static void wait_confirms(struct amqp *a, struct batch *b,
+			  long long deadline)
 {
-	size_t want = (size_t)(wt->last - wt->first + 1);
-	char r[PROC_WHY_MAX], t[700], rk[700], ex[700];
+	char r[PROC_WHY_MAX], t[700];
 
-	while (wt->done < want) {
+	while (b->done < b->sent) {
 		long long left = deadline - util_mono_ms();
 		struct timeval tv = tv_ms(left);
 		amqp_frame_t f;
@@ -643,9 +742,8 @@ static void wait_confirms(struct amqp *a, struct wait *wt,
 			snprintf(r, sizeof(r), "AMQP %s: no confirm within "
 				 "amqp_timeout (%lld ms)", a->w.text,
 				 a->timeout);
-			worse(wt, PROC_TEMP, r, why, n);
-			wt->lost = 1;
-			wt->timed_out = 1;
+			pending(b, PROC_TEMP, r);
+			b->lost = b->timed_out = 1;
 			return;
 		}
 		rc = amqp_simple_wait_frame_noblock(a->c, &f, &tv);
@@ -655,8 +753,8 @@ static void wait_confirms(struct amqp *a, struct wait *wt,
 			snprintf(r, sizeof(r), "AMQP %s: connection lost "
 				 "waiting for the confirm: %s", a->w.text,
 				 amqp_error_string2(rc));
-			worse(wt, PROC_TEMP, r, why, n);
-			wt->lost = 1;
+			pending(b, PROC_TEMP, r);
+			b->lost = 1;
 			return;
 		}
 		if (f.frame_type != AMQP_FRAME_METHOD)
@@ -665,60 +763,29 @@ static void wait_confirms(struct amqp *a, struct wait *wt,
 		case AMQP_BASIC_ACK_METHOD: {
 			const amqp_basic_ack_t *k = f.payload.method.decoded;
 
-			mark(wt, k->delivery_tag, k->multiple, 1);
+			mark(a, b, k->delivery_tag, k->multiple, 1);
 			break;
 		}
 		case AMQP_BASIC_NACK_METHOD: {
 			const amqp_basic_nack_t *k = f.payload.method.decoded;
 
-			mark(wt, k->delivery_tag, k->multiple, 2);
-			snprintf(r, sizeof(r), "AMQP %s: the broker refused "
-				 "the message (basic.nack)", a->w.text);
-			worse(wt, PROC_TEMP, r, why, n);
+			mark(a, b, k->delivery_tag, k->multiple, 2);
 			break;
 		}
-		case AMQP_BASIC_RETURN_METHOD: {
-			const amqp_basic_return_t *k =
-				f.payload.method.decoded;
-			amqp_message_t msg;
-			amqp_rpc_reply_t rr;
-
-			text(t, sizeof(t), k->reply_text);
-			text(ex, sizeof(ex), k->exchange);
-			text(rk, sizeof(rk), k->routing_key);
-			snprintf(r, sizeof(r), "AMQP %s: exchange \"%s\" "
-				 "routing key \"%s\": returned: %u %s",
-				 a->w.text, ex, rk, k->reply_code, t);
-			worse(wt, proc_amqp_close_class(k->reply_code), r,
-			      why, n);
-			/* the returned message's header and body follow */
-			rr = amqp_read_message(a->c, f.channel, &msg, 0);
-			if (rr.reply_type == AMQP_RESPONSE_NORMAL)
-				amqp_destroy_message(&msg);
-			else
-				wt->lost = 1;
-			if (wt->lost)
+		case AMQP_BASIC_RETURN_METHOD:
+			if (returned(a, b, f.payload.method.decoded,
+				     f.channel) < 0) {
+				snprintf(r, sizeof(r), "AMQP %s: connection "
+					 "lost reading a returned message",
+					 a->w.text);
+				pending(b, PROC_TEMP, r);
+				b->lost = 1;
 				return;
+			}
 			break;
-		}
-		case AMQP_CHANNEL_CLOSE_METHOD: {
-			const amqp_channel_close_t *k =
-				f.payload.method.decoded;
-			amqp_channel_close_ok_t ok;
-
-			text(t, sizeof(t), k->reply_text);
-			snprintf(r, sizeof(r), "AMQP %s: exchange \"%s\": %u "
-				 "%s", a->w.text, p->exchange, k->reply_code,
-				 t);
-			worse(wt, proc_amqp_close_class(k->reply_code), r,
-			      why, n);
-			memset(&ok, 0, sizeof(ok));
-			(void)amqp_send_method(a->c, f.channel,
-					       AMQP_CHANNEL_CLOSE_OK_METHOD,
-					       &ok);
-			a->chan_open = 0;
+		case AMQP_CHANNEL_CLOSE_METHOD:
+			chan_closed(a, b, f.payload.method.decoded, f.channel);
 			return;
-		}
 		case AMQP_CONNECTION_CLOSE_METHOD: {
 			const amqp_connection_close_t *k =
 				f.payload.method.decoded;
@@ -728,12 +795,12 @@ static void wait_confirms(struct amqp *a, struct wait *wt,
 			snprintf(r, sizeof(r), "AMQP %s: connection closed by "
 				 "the broker: %u %s", a->w.text,
 				 k->reply_code, t);
-			worse(wt, PROC_TEMP, r, why, n);
+			pending(b, PROC_TEMP, r);
 			memset(&ok, 0, sizeof(ok));
 			(void)amqp_send_method(a->c, 0,
 					       AMQP_CONNECTION_CLOSE_OK_METHOD,
 					       &ok);
-			wt->lost = 1;
+			b->lost = 1;
 			return;
 		}
 		default:
@@ -742,142 +809,187 @@ static void wait_confirms(struct amqp *a, struct wait *wt,
 	}
 }
 
-/* publish_all - every publish of m on the open channel, then the wait
- * for their confirms; the result, and in *lost whether the connection
- * went before the broker said anything of them */
-static enum proc_res publish_all(struct amqp *a, struct msg *m,
-				 long long deadline, int *lost, char *why,
-				 size_t n)
+/* publish - unit k of the batch on the open channel; 0, or -1 with the
+ * message's result set */
+static int publish(struct amqp *a, struct batch *b, size_t k)
 {
-	size_t units = a->per_rcpt ? m->env.nrcpts : 1, u;
-	enum proc_res pre = PROC_OK;
+	struct unit *u = &b->u[k];
+	struct msg *m = b->m[u->msg];
 	struct amqp_pub p;
-	struct wait wt;
-	char *body, pwhy[PROC_WHY_MAX];
+	char why[PROC_WHY_MAX], *body;
 	size_t len;
 	int rc;
 
-	*lost = 0;
-	if (!units) {
-		snprintf(why, n, "AMQP: no recipients");
-		return PROC_PERM;
+	if (proc_amqp_prepare(m, u->rcpt, a->ex, a->rk, &p, why,
+			      sizeof(why)) < 0) {
+		set(b, u->msg, errno ? PROC_TEMP : PROC_PERM, why);
+		return -1;
 	}
-	memset(&wt, 0, sizeof(wt));
-	wt.st = calloc(units, 1);
-	if (!wt.st) {
-		snprintf(why, n, "AMQP: out of memory");
-		return PROC_TEMP;
+	memcpy(u->msgid, p.msgid, sizeof(u->msgid));
+	memcpy(u->exchange, p.exchange, sizeof(u->exchange));
+	memcpy(u->rkey, p.rkey, sizeof(u->rkey));
+	errno = 0;
+	body = proc_amqp_body(m, u->rcpt, &len);
+	if (!body) {
+		snprintf(why, sizeof(why), "AMQP: message: %s",
+			 strerror(errno));
+		set(b, u->msg, PROC_TEMP, why);
+		proc_amqp_pub_free(&p);
+		return -1;
 	}
-	wt.first = a->tag + 1;
-	for (u = 0; u < units; u++) {
-		long r = a->per_rcpt ? (long)u : -1;
-
-		if (proc_amqp_prepare(m, r, a->ex, a->rk, &p, pwhy,
-				      sizeof(pwhy)) < 0) {
-			/* the copies already published are waited for
-			 * all the same, so nothing of theirs is read as the
-			 * next message's */
-			pre = errno ? PROC_TEMP : PROC_PERM;
-			break;
-		}
-		errno = 0;
-		body = proc_amqp_body(m, r, &len);
-		if (!body) {
-			snprintf(why, n, "AMQP: message: %s", strerror(errno));
-			proc_amqp_pub_free(&p);
-			free(wt.st);
-			return PROC_TEMP;
-		}
-		rc = amqp_basic_publish(a->c, CHANNEL,
-					amqp_cstring_bytes(p.exchange),
-					amqp_cstring_bytes(p.rkey), 1, 0,
-					&p.props,
-					(amqp_bytes_t){len, body});
-		free(body);
-		if (rc != AMQP_STATUS_OK) {
-			snprintf(why, n, "AMQP %s: publish: %s", a->w.text,
-				 amqp_error_string2(rc));
-			proc_amqp_pub_free(&p);
-			free(wt.st);
-			*lost = 1;
-			return PROC_TEMP;
-		}
-		a->tag++;
-		wt.last = a->tag;
-		if (u + 1 < units)
-			proc_amqp_pub_free(&p);
-	}
-	if (pre != PROC_OK && wt.last < wt.first) {
-		snprintf(why, n, "%s", pwhy);
-		free(wt.st);
-		return pre;
-	}
-	if (pre != PROC_OK) {
-		/* p went with the failed prepare: name the last one sent */
-		(void)proc_amqp_prepare(m, (long)u - 1, a->ex, a->rk, &p, pwhy,
-					sizeof(pwhy));
-	}
-	wt.res = PROC_OK;
-	wait_confirms(a, &wt, &p, deadline, why, n);
-	if (pre != PROC_OK)
-		worse(&wt, pre, pwhy, why, n);
-	if (wt.res == PROC_OK)
-		for (u = 0; u < m->env.nrcpts; u++) {
-			struct amqp_pub q;
-			char w2[10];
-
-			if (a->per_rcpt &&
-			    proc_amqp_prepare(m, (long)u, a->ex, a->rk, &q,
-					      w2, sizeof(w2)) == 0) {
-				msg_dest(m, u, "%s#%s:%s", a->w.text,
-					 q.exchange, q.rkey);
-				proc_amqp_pub_free(&q);
-			} else {
-				msg_dest(m, u, "%s#%s:%s", a->w.text,
-					 p.exchange, p.rkey);
-			}
-		}
+	rc = amqp_basic_publish(a->c, CHANNEL, amqp_cstring_bytes(p.exchange),
+				amqp_cstring_bytes(p.rkey), 1, 0, &p.props,
+				(amqp_bytes_t){len, body});
+	free(body);
 	proc_amqp_pub_free(&p);
-	*lost = wt.lost && !wt.timed_out && wt.done == 0 &&
-		wt.res == PROC_TEMP;
-	if (wt.lost)
-		conn_drop(a);
-	free(wt.st);
-	return wt.res;
+	if (rc != AMQP_STATUS_OK) {
+		snprintf(why, sizeof(why), "AMQP %s: publish: %s", a->w.text,
+			 amqp_error_string2(rc));
+		b->lost = 1;
+		return -2;
+	}
+	a->tag++;
+	b->sent = k + 1;
+	return 0;
 }
 
-/* deliver - publish m, wait for the broker's confirms */
-static enum proc_res deliver(void *state, struct msg *m, char *why,
-			     size_t n)
+/* run - publish every unit of the batch whose message is still going,
+ * then wait for the confirms */
+static void run(struct amqp *a, struct batch *b, long long deadline)
 {
-	struct amqp *a = state;
-	long long deadline = util_mono_ms() + a->timeout;
-	enum proc_res res = PROC_TEMP;
-	int attempt, fresh, lost;
+	char why[PROC_WHY_MAX];
+	size_t k;
 
+	b->first = a->tag + 1;
+	b->sent = b->done = 0;
+	b->lost = b->timed_out = b->heard = 0;
+	for (k = 0; k < b->nu; k++) {
+		int rc = publish(a, b, k);
+
+		if (rc == -2) {
+			snprintf(why, sizeof(why), "AMQP %s: connection lost "
+				 "publishing", a->w.text);
+			for (; k < b->nu; k++)
+				set(b, b->u[k].msg, PROC_TEMP, why);
+			break;
+		}
+		if (rc < 0) {
+			/* a unit that is not sent leaves a hole in the
+			 * tags: the ones after it go in a later round */
+			break;
+		}
+	}
+	if (!b->lost)
+		wait_confirms(a, b, deadline);
+	if (b->lost)
+		conn_drop(a);
+}
+
+/* deliver_many - the batch m[0..n): every publish, then the confirms;
+ * res[i] for each, the reason in m[i]->why */
+static void deliver_many(struct amqp *a, struct msg **m, size_t n,
+			 enum proc_res *res)
+{
+	long long deadline = util_mono_ms() + a->timeout;
+	struct batch b;
+	size_t i, j, nu = 0, k;
+	int attempt, fresh;
+
+	memset(&b, 0, sizeof(b));
+	for (i = 0; i < n; i++) {
+		res[i] = PROC_OK;
+		m[i]->why[0] = '\0';
+		nu += a->per_rcpt ? m[i]->env.nrcpts : 1;
+	}
+	b.m = m;
+	b.nm = n;
+	b.res = res;
+	b.u = calloc(nu ? nu : 1, sizeof(*b.u));
+	if (!b.u) {
+		for (i = 0; i < n; i++)
+			set(&b, i, PROC_TEMP, "AMQP: out of memory");
+		return;
+	}
+	for (i = 0, k = 0; i < n; i++) {
+		size_t units = a->per_rcpt ? m[i]->env.nrcpts : 1;
+
+		if (!units)
+			set(&b, i, PROC_PERM, "AMQP: no recipients");
+		for (j = 0; j < units; j++, k++) {
+			b.u[k].msg = i;
+			b.u[k].rcpt = a->per_rcpt ? (long)j : -1;
+		}
+	}
+	b.nu = k;
 	for (attempt = 0; attempt < 2; attempt++) {
+		char why[PROC_WHY_MAX];
+
 		if (a->c && stale(a))
 			conn_drop(a);
 		fresh = !a->c;
-		if (!a->c) {
-			if (util_mono_ms() < a->down_until) {
-				snprintf(why, n, "%s", a->down_why);
-				return PROC_TEMP;
-			}
-			if (conn_open(a, why, n) < 0)
-				return PROC_TEMP;
-		} else if (!a->chan_open && chan_open(a, why, n) < 0) {
-			return PROC_TEMP;
+		why[0] = '\0';
+		if (!a->c && util_mono_ms() < a->down_until) {
+			snprintf(why, sizeof(why), "%s", a->down_why);
+		} else if (!a->c) {
+			(void)conn_open(a, why, sizeof(why));
+		} else if (!a->chan_open) {
+			(void)chan_open(a, why, sizeof(why));
 		}
-		res = publish_all(a, m, deadline, &lost, why, n);
+		if (why[0]) {
+			for (i = 0; i < n; i++)
+				set(&b, i, PROC_TEMP, why);
+			break;
+		}
+		run(a, &b, deadline);
 		if (a->c)
 			amqp_maybe_release_buffers(a->c);
-		/* a kept connection that turned out dead: once more on a
-		 * new one (the broker saw nothing of it) */
-		if (!(lost && !fresh))
+		/* a kept connection that turned out dead before the broker
+		 * said anything: once more on a new one */
+		if (!(b.lost && !b.timed_out && !b.heard && !fresh))
 			break;
+		for (i = 0; i < n; i++)
+			res[i] = PROC_OK;
 	}
+	/* units not sent (a hole after a failed prepare) are temporary */
+	for (k = b.sent; k < b.nu; k++)
+		set(&b, b.u[k].msg, PROC_TEMP, "AMQP: not sent with the "
+		    "others; tried again");
+	for (k = 0; k < b.sent; k++)
+		if (res[b.u[k].msg] == PROC_OK) {
+			struct unit *u = &b.u[k];
+			size_t r;
+
+			if (u->rcpt >= 0) {
+				msg_dest(m[u->msg], (size_t)u->rcpt,
+					 "%s#%s:%s", a->w.text, u->exchange,
+					 u->rkey);
+				continue;
+			}
+			for (r = 0; r < m[u->msg]->env.nrcpts; r++)
+				msg_dest(m[u->msg], r, "%s#%s:%s", a->w.text,
+					 u->exchange, u->rkey);
+		}
+	free(b.u);
+}
+
+/* deliver - a batch of one */
+static enum proc_res deliver(void *state, struct msg *m, char *why,
+			     size_t n)
+{
+	enum proc_res res;
+
+	deliver_many(state, &m, 1, &res);
+	if (why != m->why)
+		snprintf(why, n, "%s", m->why);
 	return res;
+}
+
+/* deliver_batch - the entries of a worker's batch, published together
+ * so that one wait covers all their confirms */
+static void deliver_batch(void *state, struct msg **m, size_t n,
+			  enum proc_res *res)
+{
+	deliver_many(state, m, n, res);
 }
 
 /* check - connect, log in, open the confirm channel; and when the
@@ -913,4 +1025,4 @@ static int check(const struct cfg *cfg, char *err, size_t n)
 }
 
 const struct proc_ops proc_amqp = {"AMQP", 1, 1, init, deliver, fini,
-				   NULL, check};
+				   deliver_batch, check};
