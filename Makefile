@@ -111,7 +111,8 @@ WRAP_cfg_faults = malloc calloc realloc strdup gethostname \
 	__gethostname_chk read
 WRAP_session_faults = malloc realloc
 WRAP_io = poll __poll_chk
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(SESSION_OBJS) $(COMMON_OBJS)
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(SESSION_OBJS) $(COMMON_OBJS) \
+		$(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(INC_SESSION) $(CFLAGS_ALL) -o $@ $< \
 		$(SESSION_OBJS) $(COMMON_OBJS) $(LDFLAGS_ALL) $(LIBS_SESSION) \

@@ -23,6 +23,9 @@ int util_parse_hostport(const char *s, size_t len, unsigned defport,
 /* util_mono_ms - CLOCK_MONOTONIC in milliseconds */
 long long util_mono_ms(void);
 
+/* util_hexval - the value of the hex digit c (either case), or -1 */
+int util_hexval(int c);
+
 /* util_parse_duration - go time.ParseDuration subset ("30s", "5m", "1h30m",
  * "500ms", a bare number is seconds) into milliseconds; 0 or -1. */
 int util_parse_duration(const char *s, long long *ms);

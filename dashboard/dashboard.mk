@@ -23,7 +23,8 @@ $(BUILD)/dash/%.o: dashboard/%.c $(HEADERS) $(DASH_HEADERS)
 	$(CC) $(CPPFLAGS_ALL) -Icommon -Idashboard $(CFLAGS_DASH) \
 		$(CPPFLAGS) $(CFLAGS_ALL) -c -o $@ $<
 
-$(DASHBOARD): $(BUILD)/dash/main.o $(DASH_OBJS) $(COMMON_OBJS)
+$(DASHBOARD): $(BUILD)/dash/main.o $(DASH_OBJS) $(COMMON_OBJS) \
+		$(BUILD)/common/pwhash.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_DASH)
 

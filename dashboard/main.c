@@ -23,11 +23,11 @@
 #include "cfg.h"
 #include "collect.h"
 #include "log.h"
+#include "pwhash.h"
 #include "statsmsg.h"
 #include "version.h"
 #include "web.h"
 
-#include <crypt.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -73,37 +73,6 @@ static long long now_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* hash_password - read one line, print its yescrypt hash */
-static int hash_password(void)
-{
-	char pw[512], *salt;
-	const char *h;
-	size_t n;
-
-	if (isatty(0))
-		fprintf(stderr, "password (echoed): ");
-	if (!fgets(pw, sizeof(pw), stdin)) {
-		fprintf(stderr, PROG ": no password on stdin\n");
-		return 64;
-	}
-	n = strcspn(pw, "\r\n");
-	pw[n] = '\0';
-	if (n == 0) {
-		fprintf(stderr, PROG ": empty password\n");
-		return 64;
-	}
-	salt = crypt_gensalt_ra("$y$", 0, NULL, 0);
-	h = salt ? crypt(pw, salt) : NULL;
-	explicit_bzero(pw, sizeof(pw));
-	free(salt);
-	if (!h || h[0] == '*') {
-		fprintf(stderr, PROG ": crypt: %s\n", strerror(errno));
-		return 70;
-	}
-	printf("%s\n", h);
-	return 0;
 }
 
 /* stats_bind - the datagram socket, mode 0660 (the sessions' group) */
@@ -273,7 +242,7 @@ int main(int argc, char **argv)
 			printf(PROG " " SMTPD_VERSION "\n");
 			return 0;
 		} else if (!strcmp(argv[i], "hash-password")) {
-			return hash_password();
+			return pwhash_main(PROG);
 		} else {
 			fprintf(stderr, "usage: " PROG " [-c FILE] "
 					"[--check-config]\n"

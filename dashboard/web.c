@@ -288,18 +288,6 @@ static enum MHD_Result text(struct MHD_Connection *conn, unsigned code,
 		     NULL, NULL);
 }
 
-/* hexval - one hex digit's value, or -1 */
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* form_password - the urlencoded password= field of a body into pw */
 static long form_password(const char *body, char *pw, size_t size)
 {
@@ -314,9 +302,9 @@ static long form_password(const char *body, char *pw, size_t size)
 					pw[o++] = ' ';
 					p++;
 				} else if (*p == '%') {
-					int hi = hexval(p[1]),
-					    lo = hi < 0 ? -1 : hexval(p[2]);
+					int hi = util_hexval(p[1]), lo;
 
+					lo = hi < 0 ? -1 : util_hexval(p[2]);
 					if (lo < 0)
 						return -1;
 					pw[o++] = (char)(hi * 16 + lo);

@@ -17,8 +17,12 @@
  *
  * Several certificates: public_key_file/private_key_file and then each
  * tls.certificates pair go into one credentials structure; GnuTLS picks
- * per handshake by SNI (exact DNS names) and key type, else the first.
- * XXX no wildcard or case-insensitive SNI match: GnuTLS compares bytes.
+ * per handshake by SNI and key type, else the first. GnuTLS compares the
+ * SNI name with the certificates' DNS names byte for byte; when none is
+ * equal, sni_pick (just after the ClientHello) matches again without
+ * regard to case and with wildcards (RFC 6125 6.4.3) and, when that finds
+ * pairs GnuTLS would pass over, hands this handshake the same pairs with
+ * the matching ones first.
  *
  * Session tickets (session_tickets): the key must be shared by every
  * session process. The accept mode's parent makes it (tls_prep_tick) and
@@ -108,7 +112,13 @@
 	X(int, gnutls_session_ticket_enable_server,                           \
 	  (gnutls_session_t, const gnutls_datum_t *))                         \
 	X(int, gnutls_session_ticket_key_generate, (gnutls_datum_t *))        \
-	X(int, gnutls_session_is_resumed, (gnutls_session_t))
+	X(int, gnutls_session_is_resumed, (gnutls_session_t))            \
+	X(int, gnutls_server_name_get,                                        \
+	  (gnutls_session_t, void *, size_t *, unsigned *, unsigned))         \
+	X(void, gnutls_handshake_set_post_client_hello_function,              \
+	  (gnutls_session_t, gnutls_handshake_simple_hook_func))              \
+	X(int, gnutls_x509_crt_get_subject_alt_name,                          \
+	  (gnutls_x509_crt_t, unsigned, void *, size_t *, unsigned *))
 
 #define DECLARE(ret, name, args) static ret(*p_##name) args;
 GNUTLS_FUNCS(DECLARE)
@@ -123,6 +133,8 @@ struct tls_state {
 	gnutls_session_t session;
 	gnutls_certificate_credentials_t cred;
 	int cred_owned; /* read by this session (inetd mode): free it */
+	gnutls_certificate_credentials_t sni_cred; /* sni_pick's, or NULL */
+	const struct cfg_tls *tls; /* this handshake's entry, for sni_pick */
 	int verify; /* check the client certificate after the handshake */
 };
 
@@ -511,6 +523,166 @@ fail:
 	return -1;
 }
 
+/* ---- SNI names GnuTLS does not match itself ---- */
+
+#define SNI_PAIRS_MAX 64
+
+/* pair_files - the certificate and key file of the entry's idx'th pair
+ * (public_key_file first, then tls.certificates); 0, or -1 past the end */
+static int pair_files(const struct cfg_tls *t, size_t idx, const char **pub,
+                      const char **priv)
+{
+	size_t n = t->public_key_file.n;
+
+	if (idx < n) {
+		*pub = t->public_key_file.v[idx];
+		*priv = t->private_key_file.v[idx];
+		return 0;
+	}
+	if (idx - n < t->certificates.pub.n) {
+		*pub = t->certificates.pub.v[idx - n];
+		*priv = t->certificates.key.v[idx - n];
+		return 0;
+	}
+	return -1;
+}
+
+/* name_rank - how the certificate name pat covers host: 3 equal byte
+ * for byte (GnuTLS's own rule), 2 equal but for case, 1 by a wildcard
+ * that is the whole leftmost label ("*.example.net" covers
+ * "mx.example.net", neither "a.mx.example.net" nor "example.net"), 0 not */
+static int name_rank(const char *pat, size_t pl, const char *host, size_t hl)
+{
+	const char *dot;
+
+	if (pl == hl && !memcmp(pat, host, hl))
+		return 3;
+	if (pl == hl && !strncasecmp(pat, host, hl))
+		return 2;
+	if (pl < 3 || pat[0] != '*' || pat[1] != '.')
+		return 0;
+	dot = memchr(host, '.', hl);
+	if (!dot || dot == host || (size_t)(host + hl - dot) != pl - 1)
+		return 0;
+	return !strncasecmp(dot, pat + 1, pl - 1) ? 1 : 0;
+}
+
+/* pair_rank - the best name_rank of pair idx's DNS names (its
+ * subjectAltName; a certificate without one is not matched by name) */
+static int pair_rank(gnutls_certificate_credentials_t cred, unsigned idx,
+                     const char *host, size_t hl)
+{
+	gnutls_x509_crt_t *crts;
+	unsigned n = 0, i, crit;
+	int best = 0, type;
+
+	if (G(gnutls_certificate_get_x509_crt)(cred, idx, &crts, &n) < 0)
+		return 0;
+	for (i = 0; n > 0 && best < 3; i++) {
+		char name[256];
+		size_t nl = sizeof(name);
+		int r;
+
+		type = G(gnutls_x509_crt_get_subject_alt_name)(crts[0], i,
+								name, &nl,
+								&crit);
+		if (type == GNUTLS_E_SHORT_MEMORY_BUFFER)
+			continue;
+		if (type < 0)
+			break;
+		if (type != GNUTLS_SAN_DNSNAME)
+			continue;
+		r = name_rank(name, strnlen(name, nl), host, hl);
+		if (r > best)
+			best = r;
+	}
+	for (i = 0; i < n; i++)
+		G(gnutls_x509_crt_deinit)(crts[i]);
+	(*p_free)(crts);
+	return best;
+}
+
+/* sni_pick - the post-ClientHello hook: when no pair has the client's
+ * SNI name byte for byte (GnuTLS then takes the first pair that suits)
+ * but some match without regard to case or by a wildcard, give this
+ * handshake credentials with those pairs first, the others after them,
+ * so that GnuTLS takes the first matching pair that suits the key
+ * exchange and falls back as before. The pairs are read again from their
+ * files (as the inetd mode reads them per connection), only then. */
+static int sni_pick(gnutls_session_t s)
+{
+	const struct cfg_tls *t = st.tls;
+	unsigned char rank[SNI_PAIRS_MAX];
+	char host[256], why[600];
+	size_t hl = sizeof(host) - 1, n, i, k, at = 0;
+	unsigned type = 0;
+	int best = 0, r;
+	gnutls_certificate_credentials_t c;
+
+	/* a second ClientHello (after a HelloRetryRequest) keeps the
+	 * choice made for the first */
+	if (st.sni_cred)
+		return 0;
+	if (!t || G(gnutls_server_name_get)(s, host, &hl, &type, 0) < 0 ||
+	    type != GNUTLS_NAME_DNS || hl == 0)
+		return 0;
+	host[hl < sizeof(host) ? hl : sizeof(host) - 1] = '\0';
+	hl = strlen(host);
+	n = t->public_key_file.n + t->certificates.pub.n;
+	if (n < 2 || n > SNI_PAIRS_MAX)
+		return 0;
+	for (i = 0; i < n; i++) {
+		rank[i] = (unsigned char)pair_rank(st.cred, (unsigned)i, host,
+						   hl);
+		if (rank[i] > best)
+			best = rank[i];
+	}
+	/* GnuTLS's own choice is right when a name is equal, or when
+	 * nothing matches, or when the matching pairs come first already */
+	if (best == 0 || best == 3)
+		return 0;
+	for (i = 0; i < n && rank[i] == best; i++)
+		;
+	for (k = i; k < n && rank[k] != best; k++)
+		;
+	if (k == n)
+		return 0;
+	r = G(gnutls_certificate_allocate_credentials)(&c);
+	if (r < 0)
+		return 0;
+	G(gnutls_certificate_set_flags)(c,
+					GNUTLS_CERTIFICATE_SKIP_KEY_CERT_MATCH);
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < n; i++) {
+			const char *pub, *priv;
+
+			if ((rank[i] == best) != (k == 0) ||
+			    pair_files(t, i, &pub, &priv) < 0)
+				continue;
+			if (add_pair(c, (unsigned)at++, pub, priv, why,
+				     sizeof(why)) < 0) {
+				log_warnx("TLS: SNI %s: %s", host, why);
+				G(gnutls_certificate_free_credentials)(c);
+				return 0;
+			}
+		}
+	if (t->root_cas_file) {
+		char rb[1024];
+
+		G(gnutls_certificate_set_x509_trust_file)(
+			c, tls_path(t->root_cas_file, rb, sizeof(rb)),
+			GNUTLS_X509_FMT_PEM);
+	}
+	if (G(gnutls_credentials_set)(s, GNUTLS_CRD_CERTIFICATE, c) < 0) {
+		G(gnutls_certificate_free_credentials)(c);
+		return 0;
+	}
+	st.sni_cred = c;
+	log_debug("TLS: SNI %s matched %s", host,
+		  best == 2 ? "without regard to case" : "by a wildcard");
+	return 0;
+}
+
 /* ---- the transport below io.c once TLS is up ---- */
 
 static ssize_t tls_rd(struct io *io, void *p, size_t n)
@@ -669,6 +841,9 @@ static int handshake(struct run *r)
 		goto fail;
 	if (t->session_tickets)
 		tickets_on(r, cache != NULL);
+	st.tls = t;
+	G(gnutls_handshake_set_post_client_hello_function)(st.session,
+							   sni_pick);
 	if (!strcasecmp(t->client_auth_type, "RequestClientCert") ||
 	    !strcasecmp(t->client_auth_type, "VerifyClientCertIfGiven"))
 		G(gnutls_certificate_server_set_request)(st.session,
@@ -775,6 +950,10 @@ void tls_end(struct run *r)
 	if (st.cred && st.cred_owned)
 		G(gnutls_certificate_free_credentials)(st.cred);
 	st.cred = NULL;
+	if (st.sni_cred)
+		G(gnutls_certificate_free_credentials)(st.sni_cred);
+	st.sni_cred = NULL;
+	st.tls = NULL;
 }
 
 /* read_file - whole small file into a malloc'd datum; 0 or -1 */

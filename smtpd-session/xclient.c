@@ -45,18 +45,6 @@ struct xc {
 	int esmtp;
 };
 
-/* hexval - one hex digit's value, or -1 */
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 int xclient_xtext(const char *in, size_t n, char *out, size_t size)
 {
 	size_t i, o = 0;
@@ -69,8 +57,8 @@ int xclient_xtext(const char *in, size_t n, char *out, size_t size)
 
 			if (n - i < 3)
 				return -1;
-			hi = hexval(in[i + 1]);
-			lo = hexval(in[i + 2]);
+			hi = util_hexval(in[i + 1]);
+			lo = util_hexval(in[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -1;
 			c = (unsigned char)(hi * 16 + lo);

@@ -160,19 +160,12 @@ static void watch_config(void)
  * lowered to the oldest mtime when track */
 static long long count_dir(int dirfd, int track, time_t *oldest)
 {
-	int fd = dirfd >= 0 ? dup(dirfd) : -1;
 	long long n = 0;
 	struct dirent *e;
-	DIR *d;
+	DIR *d = scan_opendir(dirfd);
 
-	if (fd < 0)
+	if (!d)
 		return 0;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return 0;
-	}
-	rewinddir(d);
 	while ((e = readdir(d)) != NULL) {
 		struct stat st;
 		size_t l = strlen(e->d_name);

@@ -10,6 +10,7 @@
  */
 #include "hdrparse.h"
 #include "processor.h"
+#include "util.h"
 
 #include <errno.h>
 #include <iconv.h>
@@ -35,17 +36,6 @@ static int b64val(int c)
 		return 62;
 	if (c == '/')
 		return 63;
-	return -1;
-}
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
 	return -1;
 }
 
@@ -90,8 +80,8 @@ static long decode_text(int enc, const char *s, size_t n, char *out,
 
 			if (i + 2 >= n)
 				return -1;
-			h = hexval((unsigned char)s[i + 1]);
-			l = hexval((unsigned char)s[i + 2]);
+			h = util_hexval((unsigned char)s[i + 1]);
+			l = util_hexval((unsigned char)s[i + 2]);
 			if (h < 0 || l < 0)
 				return -1;
 			c = (char)(h * 16 + l);

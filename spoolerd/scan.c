@@ -121,21 +121,33 @@ int scan_name_ok(const char *name)
 	return 1;
 }
 
-long scan_list(int dirfd, void (*fn)(void *arg, const char *name), void *arg)
+DIR *scan_opendir(int dirfd)
 {
-	int fd = dup(dirfd);
-	struct dirent *de;
-	long n = 0;
+	int fd = dirfd >= 0 ? dup(dirfd) : -1;
 	DIR *d;
 
 	if (fd < 0)
-		return -1;
+		return NULL;
 	d = fdopendir(fd);
 	if (!d) {
+		int e = errno;
+
 		close(fd);
-		return -1;
+		errno = e;
+		return NULL;
 	}
 	rewinddir(d);
+	return d;
+}
+
+long scan_list(int dirfd, void (*fn)(void *arg, const char *name), void *arg)
+{
+	struct dirent *de;
+	long n = 0;
+	DIR *d = scan_opendir(dirfd);
+
+	if (!d)
+		return -1;
 	for (de = readdir(d); de; de = readdir(d)) {
 		if (!scan_name_ok(de->d_name))
 			continue;
@@ -297,19 +309,14 @@ static void orphan_one(void *arg, const char *name)
 long scan_clean_state(struct sd_spool *sp)
 {
 	struct orphan o = {sp, 0};
-	int fd = dup(sp->state);
 	struct dirent *de;
 	DIR *d;
 
 	scan_list(sp->state, orphan_one, &o);
 	/* ".ID.tmp" of a retry_save cut short by a crash */
-	d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	d = scan_opendir(sp->state);
+	if (!d)
 		return o.removed;
-	}
-	rewinddir(d);
 	for (de = readdir(d); de; de = readdir(d)) {
 		size_t n = strlen(de->d_name);
 
@@ -343,20 +350,13 @@ static int mutt_id(const char *name, char *id, size_t n)
 /* mutt_dir - move each "ID:2,..." of dirfd back to new/ID */
 static long mutt_dir(struct sd_spool *sp, int dirfd, const char *dirname)
 {
-	int fd = dup(dirfd);
 	struct dirent *de;
 	char id[256];
 	long n = 0;
-	DIR *d;
+	DIR *d = scan_opendir(dirfd);
 
-	if (fd < 0)
+	if (!d)
 		return 0;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return 0;
-	}
-	rewinddir(d);
 	for (de = readdir(d); de; de = readdir(d)) {
 		struct stat st;
 

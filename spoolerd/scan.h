@@ -2,6 +2,7 @@
 #ifndef SCAN_H
 #define SCAN_H
 
+#include <dirent.h>
 #include <time.h>
 
 /* directory fds under spool_dir; done is -1 unless keep_done */
@@ -18,6 +19,10 @@ void scan_close(struct sd_spool *sp);
 /* scan_name_ok - a spool entry name: not hidden, [A-Za-z0-9._-] only,
  * no ".reason"-style suffix of ours */
 int scan_name_ok(const char *name);
+
+/* scan_opendir - a stream over dirfd from its first entry; dirfd stays
+ * open (the stream has a dup). NULL with errno. */
+DIR *scan_opendir(int dirfd);
 
 /* scan_list - call fn for every entry name in dirfd; count or -1 */
 long scan_list(int dirfd, void (*fn)(void *arg, const char *name),

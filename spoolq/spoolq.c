@@ -25,13 +25,13 @@
  */
 #include "cfg.h"
 #include "entry.h"
+#include "pwhash.h"
 #include "retry.h"
 #include "scan.h"
 #include "util.h"
 #include "version.h"
 
 #include <cJSON.h>
-#include <crypt.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -40,7 +40,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -542,13 +541,11 @@ static int cmd_flush(const struct q *q)
 {
 	struct dirent *de;
 	unsigned long n = 0;
-	int fd;
 	DIR *d;
 
 	if (q->dir[S_DEFER] < 0)
 		return 0;
-	fd = dup(q->dir[S_DEFER]);
-	d = fd >= 0 ? fdopendir(fd) : NULL;
+	d = scan_opendir(q->dir[S_DEFER]);
 	if (!d) {
 		fprintf(stderr, PROG ": defer/: %s\n", strerror(errno));
 		return EX_TEMPFAIL_;
@@ -754,51 +751,6 @@ static int cmd_summary(const struct q *q)
 
 /* ---- hash-password ---- */
 
-/* read_password - one line from stdin, without echo on a terminal */
-static int read_password(char *out, size_t n)
-{
-	struct termios old, quiet;
-	int tty = isatty(0) && tcgetattr(0, &old) == 0;
-	size_t len;
-
-	if (tty) {
-		fprintf(stderr, "password: ");
-		quiet = old;
-		quiet.c_lflag &= ~(tcflag_t)ECHO;
-		tcsetattr(0, TCSAFLUSH, &quiet);
-	}
-	if (!fgets(out, (int)n, stdin))
-		out[0] = '\0';
-	if (tty) {
-		tcsetattr(0, TCSAFLUSH, &old);
-		fprintf(stderr, "\n");
-	}
-	len = strcspn(out, "\r\n");
-	out[len] = '\0';
-	return len ? 0 : -1;
-}
-
-static int cmd_hash_password(void)
-{
-	char pw[1024], *salt;
-	const char *h;
-
-	if (read_password(pw, sizeof(pw)) < 0) {
-		fprintf(stderr, PROG ": empty password\n");
-		return EX_DATAERR_;
-	}
-	salt = crypt_gensalt_ra("$y$", 0, NULL, 0);
-	h = salt ? crypt(pw, salt) : NULL;
-	explicit_bzero(pw, sizeof(pw));
-	free(salt);
-	if (!h || h[0] == '*') {
-		fprintf(stderr, PROG ": crypt: %s\n", strerror(errno));
-		return EX_SOFTWARE_;
-	}
-	printf("%s\n", h);
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	const char *path = CFG_DEFAULT_PATH, *cmd;
@@ -822,7 +774,7 @@ int main(int argc, char **argv)
 		usage();
 	cmd = argv[i++];
 	if (!strcmp(cmd, "hash-password"))
-		return i == argc ? cmd_hash_password() : (usage(), 0);
+		return i == argc ? pwhash_main(PROG) : (usage(), 0);
 	/* the session's view of the file: spool_dir, no secrets needed */
 	cfg = cfg_load_file_as(path, CFG_SESSION, cfg_diag_stderr, PROG);
 	if (!cfg)

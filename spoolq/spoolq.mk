@@ -6,7 +6,7 @@ SPOOLQ = $(BUILD)/bin/spoolq
 ifeq ($(BUILD),build)
 SPOOLQ = spoolq/spoolq
 endif
-SPOOLQ_OBJS = $(BUILD)/sd/scan.o $(BUILD)/sd/retry.o
+SPOOLQ_OBJS = $(BUILD)/sd/scan.o $(BUILD)/sd/retry.o $(BUILD)/common/pwhash.o
 
 BINS += $(SPOOLQ)
 

@@ -12,40 +12,17 @@
 #include <string.h>
 
 #include "session.h"
-
-static struct cfg *cfg;
+#include "sessfix.h"
 
 static int setup(void **state)
 {
 	(void)state;
-	cfg = cfg_load_buf("{\"allowed_hosts\": [\"example.com\"],"
-			   "\"servers\": [{\"host_name\": \"mx.test\", "
-			   "\"max_errors\": 6, \"soft_error_limit\": 2, "
-			   "\"error_sleep_time\": \"250ms\", "
-			   "\"max_junk_commands\": 3, "
-			   "\"max_unrecognized_commands\": 100}]}",
-			   NULL, NULL);
-	return cfg ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	cfg_free(cfg);
-	return 0;
-}
-
-/* feed - one line; the replies it queued are returned and cleared */
-static enum session_action feed(struct session *s, const char *line,
-                                char *out, size_t size)
-{
-	enum session_action a = session_feed_line(s, line, strlen(line));
-	size_t n = s->out.len < size - 1 ? s->out.len : size - 1;
-
-	memcpy(out, s->out.p ? s->out.p : "", n);
-	out[n] = '\0';
-	s->out.len = 0;
-	return a;
+	return fx_load("{\"allowed_hosts\": [\"example.com\"],"
+		       "\"servers\": [{\"host_name\": \"mx.test\", "
+		       "\"max_errors\": 6, \"soft_error_limit\": 2, "
+		       "\"error_sleep_time\": \"250ms\", "
+		       "\"max_junk_commands\": 3, "
+		       "\"max_unrecognized_commands\": 100}]}");
 }
 
 static void start(struct session *s)
@@ -53,7 +30,7 @@ static void start(struct session *s)
 	char r[2048];
 
 	session_init(s, cfg, &cfg->servers[0], "192.0.2.7", 4000);
-	assert_int_equal(feed(s, "EHLO c.test", r, sizeof(r)), ACT_NONE);
+	assert_int_equal(fx_feed(s, "EHLO c.test", r, sizeof(r)), ACT_NONE);
 }
 
 /* every 4xx/5xx counts; the sixth closes with 421 4.7.0 */
@@ -65,16 +42,17 @@ static void test_hard_limit(void **state)
 
 	(void)state;
 	start(&s);
-	assert_int_equal(feed(&s, "MAIL FROM:<a@b.example>", r, sizeof(r)),
+	assert_int_equal(fx_feed(&s, "MAIL FROM:<a@b.example>", r, sizeof(r)),
 			 ACT_NONE);
 	for (i = 0; i < 5; i++) {
-		assert_int_equal(feed(&s, "RCPT TO:<x@relay.example>", r,
+		assert_int_equal(fx_feed(&s, "RCPT TO:<x@relay.example>", r,
 				      sizeof(r)),
 				 ACT_NONE);
 		assert_string_equal(r, "554 5.7.1 Relay access denied\r\n");
 	}
-	assert_int_equal(feed(&s, "RCPT TO:<x@relay.example>", r, sizeof(r)),
-			 ACT_CLOSE);
+	assert_int_equal(
+		fx_feed(&s, "RCPT TO:<x@relay.example>", r, sizeof(r)),
+		ACT_CLOSE);
 	assert_string_equal(r, "554 5.7.1 Relay access denied\r\n"
 			       "421 4.7.0 Too many errors, closing "
 			       "connection\r\n");
@@ -91,12 +69,12 @@ static void test_soft_limit(void **state)
 
 	(void)state;
 	start(&s);
-	feed(&s, "VRFY", r, sizeof(r)); /* 501: error 1 */
-	feed(&s, "RCPT TO:<x@example.com>", r, sizeof(r)); /* 503: 2 */
+	fx_feed(&s, "VRFY", r, sizeof(r)); /* 501: error 1 */
+	fx_feed(&s, "RCPT TO:<x@example.com>", r, sizeof(r)); /* 503: 2 */
 	assert_int_equal(s.delay_ms, 0);
-	feed(&s, "DATA", r, sizeof(r)); /* 503: 3 */
+	fx_feed(&s, "DATA", r, sizeof(r)); /* 503: 3 */
 	assert_int_equal(s.delay_ms, 250);
-	feed(&s, "BOGUS", r, sizeof(r)); /* 500: 4 */
+	fx_feed(&s, "BOGUS", r, sizeof(r)); /* 500: 4 */
 	assert_int_equal(s.delay_ms, 500);
 	session_free(&s);
 }
@@ -112,19 +90,19 @@ static void test_message_resets(void **state)
 	(void)state;
 	start(&s);
 	for (i = 0; i < 5; i++)
-		feed(&s, "BOGUS", r, sizeof(r));
+		fx_feed(&s, "BOGUS", r, sizeof(r));
 	assert_int_equal(s.err_count, 5);
-	feed(&s, "MAIL FROM:<a@b.example>", r, sizeof(r));
-	feed(&s, "RCPT TO:<x@example.com>", r, sizeof(r));
-	assert_int_equal(feed(&s, "DATA", r, sizeof(r)), ACT_DATA);
+	fx_feed(&s, "MAIL FROM:<a@b.example>", r, sizeof(r));
+	fx_feed(&s, "RCPT TO:<x@example.com>", r, sizeof(r));
+	assert_int_equal(fx_feed(&s, "DATA", r, sizeof(r)), ACT_DATA);
 	session_data_start(&s, 1, R_OKAY);
 	memset(&d, 0, sizeof(d));
 	session_data_end(&s, &d, R_OKAY, "QID");
 	assert_int_equal(s.err_count, 0);
 	assert_int_equal(s.end, END_NONE);
 	for (i = 0; i < 5; i++)
-		assert_int_equal(feed(&s, "BOGUS", r, sizeof(r)), ACT_NONE);
-	assert_int_equal(feed(&s, "BOGUS", r, sizeof(r)), ACT_CLOSE);
+		assert_int_equal(fx_feed(&s, "BOGUS", r, sizeof(r)), ACT_NONE);
+	assert_int_equal(fx_feed(&s, "BOGUS", r, sizeof(r)), ACT_CLOSE);
 	session_free(&s);
 }
 
@@ -138,10 +116,10 @@ static void test_data_errors_count(void **state)
 	(void)state;
 	start(&s);
 	for (i = 0; i < 5; i++)
-		feed(&s, "BOGUS", r, sizeof(r));
-	feed(&s, "MAIL FROM:<a@b.example>", r, sizeof(r));
-	feed(&s, "RCPT TO:<x@example.com>", r, sizeof(r));
-	assert_int_equal(feed(&s, "DATA", r, sizeof(r)), ACT_DATA);
+		fx_feed(&s, "BOGUS", r, sizeof(r));
+	fx_feed(&s, "MAIL FROM:<a@b.example>", r, sizeof(r));
+	fx_feed(&s, "RCPT TO:<x@example.com>", r, sizeof(r));
+	assert_int_equal(fx_feed(&s, "DATA", r, sizeof(r)), ACT_DATA);
 	session_data_start(&s, 0, R_NO_SPACE);
 	assert_int_equal(s.end, END_ERRORS);
 	assert_int_equal(s.state, ST_QUIT);
@@ -160,15 +138,15 @@ static void test_junk_commands(void **state)
 	(void)state;
 	start(&s);
 	for (i = 0; i < 3; i++)
-		assert_int_equal(feed(&s, "NOOP", r, sizeof(r)), ACT_NONE);
+		assert_int_equal(fx_feed(&s, "NOOP", r, sizeof(r)), ACT_NONE);
 	assert_int_equal(s.err_count, 0);
 	for (i = 0; i < 5; i++) {
-		assert_int_equal(feed(&s, i % 2 ? "VRFY bob" : "RSET", r,
+		assert_int_equal(fx_feed(&s, i % 2 ? "VRFY bob" : "RSET", r,
 				      sizeof(r)),
 				 ACT_NONE);
 		assert_int_equal(r[0], '2'); /* the reply itself is a 2xx */
 	}
-	assert_int_equal(feed(&s, "HELP", r, sizeof(r)), ACT_CLOSE);
+	assert_int_equal(fx_feed(&s, "HELP", r, sizeof(r)), ACT_CLOSE);
 	assert_non_null(strstr(r, "421 4.7.0"));
 	session_free(&s);
 }
@@ -182,18 +160,18 @@ static void test_duplicate_rcpts(void **state)
 
 	(void)state;
 	start(&s);
-	feed(&s, "MAIL FROM:<a@b.example>", r, sizeof(r));
-	feed(&s, "RCPT TO:<bob@example.com>", r, sizeof(r));
+	fx_feed(&s, "MAIL FROM:<a@b.example>", r, sizeof(r));
+	fx_feed(&s, "RCPT TO:<bob@example.com>", r, sizeof(r));
 	assert_string_equal(r, "250 2.1.5 OK\r\n");
-	feed(&s, "RCPT TO:<bob@EXAMPLE.com>", r, sizeof(r));
+	fx_feed(&s, "RCPT TO:<bob@EXAMPLE.com>", r, sizeof(r));
 	assert_string_equal(r, "250 2.1.5 OK\r\n");
-	feed(&s, "RCPT TO:<bob@example.com>", r, sizeof(r));
+	fx_feed(&s, "RCPT TO:<bob@example.com>", r, sizeof(r));
 	assert_string_equal(r, "250 2.1.5 OK\r\n");
 	assert_int_equal(s.tx.nrcpts, 1);
-	feed(&s, "RCPT TO:<Bob@example.com>", r, sizeof(r));
+	fx_feed(&s, "RCPT TO:<Bob@example.com>", r, sizeof(r));
 	assert_int_equal(s.tx.nrcpts, 2);
-	feed(&s, "RCPT TO:<postmaster>", r, sizeof(r));
-	feed(&s, "RCPT TO:<PostMaster>", r, sizeof(r));
+	fx_feed(&s, "RCPT TO:<postmaster>", r, sizeof(r));
+	fx_feed(&s, "RCPT TO:<PostMaster>", r, sizeof(r));
 	assert_string_equal(r, "250 2.1.5 OK\r\n");
 	assert_int_equal(s.tx.nrcpts, 3);
 	assert_string_equal(s.tx.rcpts[0], "bob@example.com");
@@ -230,22 +208,22 @@ static void test_size_at_mail(void **state)
 	start(&s);
 	s.space = fake_space;
 	s.space_arg = &room;
-	feed(&s, "MAIL FROM:<a@b.example> SIZE=6000", r, sizeof(r));
+	fx_feed(&s, "MAIL FROM:<a@b.example> SIZE=6000", r, sizeof(r));
 	assert_string_equal(r, "452 4.3.1 Insufficient system storage\r\n");
 	assert_int_equal(s.state, ST_HELO);
 	assert_int_equal(room.asked, 6000);
-	feed(&s, "MAIL FROM:<a@b.example> SIZE=4000", r, sizeof(r));
+	fx_feed(&s, "MAIL FROM:<a@b.example> SIZE=4000", r, sizeof(r));
 	assert_string_equal(r, "250 2.1.0 OK\r\n");
 	assert_int_equal(s.tx.declared, 4000);
-	feed(&s, "RSET", r, sizeof(r));
+	fx_feed(&s, "RSET", r, sizeof(r));
 	/* no SIZE: the floor itself is checked */
 	room.room = -1;
-	feed(&s, "MAIL FROM:<a@b.example>", r, sizeof(r));
+	fx_feed(&s, "MAIL FROM:<a@b.example>", r, sizeof(r));
 	assert_string_equal(r, "452 4.3.1 Insufficient system storage\r\n");
 	assert_int_equal(room.asked, 0);
 	/* statvfs failed: DATA decides */
 	room.fail = 1;
-	feed(&s, "MAIL FROM:<a@b.example>", r, sizeof(r));
+	fx_feed(&s, "MAIL FROM:<a@b.example>", r, sizeof(r));
 	assert_string_equal(r, "250 2.1.0 OK\r\n");
 	session_free(&s);
 }
@@ -262,5 +240,5 @@ int main(void)
 		cmocka_unit_test(test_size_at_mail),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, fx_teardown);
 }

@@ -13,24 +13,14 @@
 #include <string.h>
 
 #include "session.h"
-
-static struct cfg *cfg;
+#include "sessfix.h"
 
 static int setup(void **state)
 {
 	(void)state;
-	cfg = cfg_load_buf("{\"allowed_hosts\": [\"example.com\"],"
-			   "\"servers\": [{\"host_name\": \"mx.test\", "
-			   "\"max_size\": 10, \"max_errors\": 100}]}",
-			   NULL, NULL);
-	return cfg ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	cfg_free(cfg);
-	return 0;
+	return fx_load("{\"allowed_hosts\": [\"example.com\"],"
+		       "\"servers\": [{\"host_name\": \"mx.test\", "
+		       "\"max_size\": 10, \"max_errors\": 100}]}");
 }
 
 static void test_parse(void **state)
@@ -309,5 +299,5 @@ int main(void)
 		cmocka_unit_test(test_session),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, fx_teardown);
 }

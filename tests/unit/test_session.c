@@ -11,26 +11,16 @@
 #include <string.h>
 
 #include "session.h"
-
-static struct cfg *cfg;
+#include "sessfix.h"
 
 static int setup(void **state)
 {
 	(void)state;
-	cfg = cfg_load_buf("{\"allowed_hosts\": [\"example.com\", "
-			   "\"*.example.org\"],"
-			   "\"servers\": [{\"host_name\": \"mx.test\", "
-			   "\"max_size\": 1000, \"max_recipients\": 3, "
-			   "\"max_unrecognized_commands\": 3}]}",
-			   NULL, NULL);
-	return cfg ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	cfg_free(cfg);
-	return 0;
+	return fx_load("{\"allowed_hosts\": [\"example.com\", "
+		       "\"*.example.org\"],"
+		       "\"servers\": [{\"host_name\": \"mx.test\", "
+		       "\"max_size\": 1000, \"max_recipients\": 3, "
+		       "\"max_unrecognized_commands\": 3}]}");
 }
 
 /* take - the final line of what was queued, then clear */
@@ -519,5 +509,5 @@ int main(void)
 		cmocka_unit_test(test_http_first),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, fx_teardown);
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "session.h"
+#include "sessfix.h"
 
 static int fail_malloc, fail_realloc;
 
@@ -28,8 +29,6 @@ void *__wrap_realloc(void *p, size_t n)
 {
 	return fail_realloc ? NULL : __real_realloc(p, n);
 }
-
-static struct cfg *cfg;
 
 static int setup(void **state)
 {
@@ -47,26 +46,6 @@ static int setup(void **state)
 	return cfg ? 0 : -1;
 }
 
-static int teardown(void **state)
-{
-	(void)state;
-	cfg_free(cfg);
-	return 0;
-}
-
-/* feed - one line; the action, and the replies queued (then cleared) */
-static enum session_action feed(struct session *s, const char *line,
-                                char *out, size_t size)
-{
-	enum session_action a = session_feed_line(s, line, strlen(line));
-	size_t n = s->out.len < size - 1 ? s->out.len : size - 1;
-
-	memcpy(out, s->out.p, n);
-	out[n] = '\0';
-	s->out.len = 0;
-	return a;
-}
-
 static void test_arguments(void **state)
 {
 	struct session s;
@@ -75,21 +54,21 @@ static void test_arguments(void **state)
 	(void)state;
 	session_init(&s, cfg, &cfg->servers[0], "192.0.2.1", 1234);
 	/* blanks around the argument are not part of it */
-	assert_int_equal(feed(&s, "EHLO \t  client.test \t ", r, sizeof(r)),
+	assert_int_equal(fx_feed(&s, "EHLO \t  client.test \t ", r, sizeof(r)),
 			 ACT_NONE);
 	assert_string_equal(s.helo, "client.test");
-	assert_int_equal(feed(&s, "RSET now", r, sizeof(r)), ACT_NONE);
+	assert_int_equal(fx_feed(&s, "RSET now", r, sizeof(r)), ACT_NONE);
 	assert_string_equal(r, "501 5.5.4 Syntax error, no parameters "
 			       "allowed\r\n");
-	assert_int_equal(feed(&s, "QUIT now", r, sizeof(r)), ACT_NONE);
+	assert_int_equal(fx_feed(&s, "QUIT now", r, sizeof(r)), ACT_NONE);
 	assert_string_equal(r, "501 5.5.4 Syntax error, no parameters "
 			       "allowed\r\n");
 	assert_int_equal(s.state, ST_HELO);
-	assert_int_equal(feed(&s, "QUIT", r, sizeof(r)), ACT_CLOSE);
+	assert_int_equal(fx_feed(&s, "QUIT", r, sizeof(r)), ACT_CLOSE);
 	assert_string_equal(r, "221 2.0.0 Bye\r\n");
 	assert_int_equal(s.end, END_QUIT);
 	/* after QUIT nothing more is read, nothing more is said */
-	assert_int_equal(feed(&s, "NOOP", r, sizeof(r)), ACT_CLOSE);
+	assert_int_equal(fx_feed(&s, "NOOP", r, sizeof(r)), ACT_CLOSE);
 	assert_string_equal(r, "");
 	assert_int_equal(s.rejected, 2);
 	assert_string_equal(session_cmd_name(0), "HELO");
@@ -151,13 +130,13 @@ static void test_rcpt_oom(void **state)
 	for (k = 0; k < 2; k++) {
 		session_init(&s, cfg, &cfg->servers[0], "192.0.2.1", 1234);
 		for (i = 0; i < 2; i++)
-			assert_int_equal(feed(&s, lines[i], r, sizeof(r)),
+			assert_int_equal(fx_feed(&s, lines[i], r, sizeof(r)),
 					 ACT_NONE);
 		if (k)
 			fail_realloc = 1;
 		else
 			fail_malloc = 1;
-		assert_int_equal(feed(&s, "RCPT TO:<x@example.com>", r,
+		assert_int_equal(fx_feed(&s, "RCPT TO:<x@example.com>", r,
 				      sizeof(r)),
 				 ACT_CLOSE);
 		fail_malloc = fail_realloc = 0;
@@ -177,5 +156,5 @@ int main(void)
 	    cmocka_unit_test(test_rcpt_oom),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, fx_teardown);
 }
