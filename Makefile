@@ -1,5 +1,5 @@
 # smtpd: smtpd-session (one SMTP session per process) and spoolerd.
-# Targets: all test lint deps deps-run run bench bench-more coverage clean.
+# Targets: all test lint deps deps-run run bench bench-drain bench-more coverage clean.
 # `make SAN=1` builds the AddressSanitizer + UBSan variant into build-asan/,
 # `make COV=1` the gcov-instrumented one into build-cov/ (`make coverage`
 # runs it).
@@ -70,7 +70,7 @@ UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 HEADERS = $(wildcard common/*.h smtpd-session/*.h)
 
 .PHONY: all test unit lint deps deps-run need-deps need-deps-run run bench \
-	bench-more coverage clean help check
+	bench-drain bench-more coverage clean help check
 .DEFAULT_GOAL := all
 
 BINS = $(SESSION)
@@ -167,6 +167,7 @@ help:
 	@echo 'make check           unit tests and black-box conversations only (quick)'
 	@echo 'make lint            banned functions, cppcheck, shellcheck'
 	@echo 'make bench [QUICK=1] issue 12 targets vs smtp-sink and Postfix, one table'
+	@echo 'make bench-drain     drain rate of each processor vs intake [DRAIN_N=3000]'
 	@echo 'make bench-more      the older single benchmarks (bench/*.sh)'
 	@echo 'make loadtest        5000-client chaos load (CLIENTS= DURATION= LAUNCHER=accept)'
 	@echo 'make coverage        line and branch coverage of the suites'
@@ -198,10 +199,16 @@ bench: need-deps
 	$(MAKE) all
 	QUICK=$(QUICK) bench/targets.sh
 
+# bench-drain: each processor's drain rate into its real server, 1 and 4
+# workers, beside the accept mode's intake (bench/drain.py; also the end
+# of make bench). DRAIN_N=entries per run (3000)
+bench-drain: need-deps
+	$(MAKE) all
+	DRAIN_N=$(DRAIN_N) bench/drain.py
+
 bench-more: need-deps
 	$(MAKE) all
 	bench/run.sh
-	bench/db-drain.sh
 	bench/tls.sh
 	bench/launchers.sh
 	bench/profile.sh

@@ -151,9 +151,4 @@ if [ "$stored" -ne "$expected" ] || [ "$leftover" -ne 0 ]; then
 	exit 1
 fi
 
-# another engineer's spoolerd measurement, when present; it gets the
-# session's config and spool (still full) in its environment
-if [ -x "$top/bench/spoolerd-drain.sh" ]; then
-	BENCH_CONF=$conf BENCH_SPOOL=$spool SESSION=$SESSION \
-		"$top/bench/spoolerd-drain.sh"
-fi
+# spoolerd's drain rate per processor: bench/drain.py (make bench-drain)

@@ -16,7 +16,8 @@
 # (EHLO, STARTTLS, EHLO, one 5 KB message, QUIT), bench/pss.py (idle
 # sessions after EHLO), then `make loadtest` against the accept mode
 # (tests/load, LAUNCHER=accept) and bench/launchers.sh (systemd
-# Accept=yes in a container, the accept mode, Postfix).
+# Accept=yes in a container, the accept mode, Postfix); last, after the
+# table, bench/drain.py: each processor's drain rate beside the intake.
 #
 # A rate is smtp-source's messages / wall time (intake); "CPU per
 # message" is the server's process tree (launcher and reaped children;
@@ -26,7 +27,7 @@
 # QUICK=1: fewer messages, a 500-client 15 s load test, no container.
 # Environment: SESSION, SPOOLERD, REPS (runs per rate, the median; default
 # 1: the machine is shared, compare within one run), NO_LOADTEST=1,
-# NO_LAUNCHERS=1. Needs root (Postfix, nspawn).
+# NO_LAUNCHERS=1, NO_DRAIN=1, DRAIN_N. Needs root (Postfix, nspawn).
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
@@ -331,3 +332,13 @@ fi
 put minutes "$(( ($(date +%s) - t_start + 30) / 60 ))"
 put quick "$QUICK"
 python3 "$top/bench/table.py" "$res" | tee "$top/bench/results/targets.txt"
+
+# then the drain rate of every processor beside the intake (issue 15:
+# bench/drain.py; its table also in bench/results/drain.txt)
+if [ "${NO_DRAIN:-0}" != 1 ]; then
+	echo
+	[ "$QUICK" = 1 ] && : "${DRAIN_N:=1000}"
+	DRAIN_N=${DRAIN_N:-3000} SPOOLERD=$SPOOLERD SESSION=$SESSION \
+		python3 "$top/bench/drain.py" 2>"$work/drain.err" ||
+		{ tail -n 20 "$work/drain.err" >&2; exit 1; }
+fi

@@ -6,9 +6,14 @@
  * temporary or permanent failure. The seed's backend_name is mapped to
  * the chain it stood for, and go-guerrilla's monolithic GuerrillaDbRedis
  * (alias GuerrillaRedisDB) stands for the chain that does the same work:
- * HeadersParser|Header|Hasher|Compressor|Redis|SQL. Redis and MySQL key
- * their writes by the hash: a chain naming them without Hasher gets one
- * just before the first of them.
+ * HeadersParser|Header|Hasher|Compressor|Redis|SQL.
+ *
+ * The registry is processors.def. Each processor declares what it needs
+ * from processors to its left and what it provides (PROV_*); a need not
+ * provided is an error naming the processor, unless a processor declares
+ * that it autoprovides it: that one is inserted just before, and the
+ * insertion is noted for the logs (Redis and MySQL key their writes by
+ * the hash, and go-guerrilla configs name them without Hasher).
  */
 #include "chain.h"
 
@@ -16,13 +21,10 @@
 #include <string.h>
 #include <strings.h>
 
-static const struct proc_ops *registry[] = {
-	&proc_headersparser, &proc_header, &proc_hasher, &proc_debugger,
-	&proc_maildir,       &proc_mbox,   &proc_compressor, &proc_redis,
-	&proc_mysql,         &proc_sql,
-	&proc_webhook,
-	&proc_pipe,
-	&proc_amqp,
+static const struct proc_ops *const registry[] = {
+#define PROC(sym) &sym,
+#include "processors.def"
+#undef PROC
 };
 
 /* go-guerrilla's monolithic processor, as the chain doing its work */
@@ -30,16 +32,6 @@ static const struct proc_ops *const gdbredis[] = {
 	&proc_headersparser, &proc_header, &proc_hasher,
 	&proc_compressor,    &proc_redis,  &proc_sql,
 };
-
-static int chain_has(const struct chain *ch, const struct proc_ops *p)
-{
-	size_t i;
-
-	for (i = 0; i < ch->n; i++)
-		if (ch->p[i] == p)
-			return 1;
-	return 0;
-}
 
 #define DEFAULT_CHAIN "HeadersParser|Header|Hasher|Debugger|Maildir"
 
@@ -59,7 +51,69 @@ const char *chain_spec(const struct cfg *cfg)
 	return DEFAULT_CHAIN;
 }
 
-int chain_parse(const char *spec, struct chain *ch, char *err, size_t n)
+/* note_add - one more entry of ch->inserted */
+static void note_add(struct chain *ch, const struct proc_ops *ins,
+                     const struct proc_ops *p, unsigned what)
+{
+	size_t used = strlen(ch->inserted);
+
+	snprintf(ch->inserted + used, sizeof(ch->inserted) - used,
+		 "%s%s inserted before %s (it needs %s)", used ? "; " : "",
+		 ins->name, p->name, prov_name(what));
+}
+
+/* chain_add - append p, after the processors its missing needs get
+ * inserted for; 0 or -1 with err */
+static int chain_add(struct chain *ch, const struct proc_ops *p,
+                     const struct proc_ops *const *reg, size_t nreg,
+                     int depth, char *err, size_t n)
+{
+	unsigned have = 0, miss, bit;
+	size_t i, b;
+
+	for (i = 0; i < ch->n; i++)
+		have |= ch->p[i]->provides;
+	miss = p->needs & ~have;
+	for (b = 0; b < PROV_N && miss; b++) {
+		const struct proc_ops *ins = NULL, *hint = NULL;
+
+		bit = 1u << b;
+		if (!(miss & bit))
+			continue;
+		for (i = 0; i < nreg && !ins; i++)
+			if (reg[i]->available && (reg[i]->autoprovides & bit))
+				ins = reg[i];
+		for (i = 0; i < nreg && !hint; i++)
+			if (reg[i]->available && (reg[i]->provides & bit))
+				hint = reg[i];
+		if (!ins || depth > 3) {
+			if (hint)
+				snprintf(err, n, "processor \"%s\" needs %s: "
+					 "put %s before it", p->name,
+					 prov_name(bit), hint->name);
+			else
+				snprintf(err, n, "processor \"%s\" needs %s, "
+					 "which no processor of this build "
+					 "provides", p->name, prov_name(bit));
+			return -1;
+		}
+		if (chain_add(ch, ins, reg, nreg, depth + 1, err, n) < 0)
+			return -1;
+		note_add(ch, ins, p, bit);
+		for (i = 0; i < ch->n; i++)
+			have |= ch->p[i]->provides;
+		miss &= ~have;
+	}
+	if (ch->n == CHAIN_MAX) {
+		snprintf(err, n, "more than %d processors", CHAIN_MAX);
+		return -1;
+	}
+	ch->p[ch->n++] = p;
+	return 0;
+}
+
+int chain_parse_with(const char *spec, const struct proc_ops *const *reg,
+                     size_t nreg, struct chain *ch, char *err, size_t n)
 {
 	const char *p = spec;
 
@@ -82,19 +136,17 @@ int chain_parse(const char *spec, struct chain *ch, char *err, size_t n)
 				 spec);
 			return -1;
 		}
-		for (i = 0; i < sizeof(registry) / sizeof(registry[0]); i++)
-			if (strlen(registry[i]->name) == len &&
-			    !strncasecmp(registry[i]->name, s, len))
-				found = registry[i];
-		if ((len == 16 && !strncasecmp(s, "guerrilladbredis", 16)) ||
-		    (len == 16 && !strncasecmp(s, "guerrillaredisdb", 16))) {
-			if (ch->n + 6 > CHAIN_MAX) {
-				snprintf(err, n, "more than %d processors",
-					 CHAIN_MAX);
-				return -1;
-			}
+		for (i = 0; i < nreg; i++)
+			if (strlen(reg[i]->name) == len &&
+			    !strncasecmp(reg[i]->name, s, len))
+				found = reg[i];
+		if (reg == registry &&
+		    ((len == 16 && !strncasecmp(s, "guerrilladbredis", 16)) ||
+		     (len == 16 && !strncasecmp(s, "guerrillaredisdb", 16)))) {
 			for (i = 0; i < 6; i++)
-				ch->p[ch->n++] = gdbredis[i];
+				if (chain_add(ch, gdbredis[i], reg, nreg, 0,
+					      err, n) < 0)
+					return -1;
 			if (!bar)
 				break;
 			p = bar + 1;
@@ -112,29 +164,20 @@ int chain_parse(const char *spec, struct chain *ch, char *err, size_t n)
 				 found->name);
 			return -1;
 		}
-		if (ch->n == CHAIN_MAX) {
-			snprintf(err, n, "more than %d processors", CHAIN_MAX);
+		if (chain_add(ch, found, reg, nreg, 0, err, n) < 0)
 			return -1;
-		}
-		if ((found == &proc_redis || found == &proc_mysql ||
-		     found == &proc_sql) &&
-		    !chain_has(ch, &proc_hasher)) {
-			/* go-guerrilla lets these run without a hash and
-			 * stores under ""; here the hash is the key, so
-			 * Hasher runs first even when not named */
-			if (ch->n + 1 == CHAIN_MAX) {
-				snprintf(err, n, "more than %d processors",
-					 CHAIN_MAX);
-				return -1;
-			}
-			ch->p[ch->n++] = &proc_hasher;
-		}
-		ch->p[ch->n++] = found;
 		if (!bar)
 			break;
 		p = bar + 1;
 	}
 	return 0;
+}
+
+int chain_parse(const char *spec, struct chain *ch, char *err, size_t n)
+{
+	return chain_parse_with(spec, registry,
+				sizeof(registry) / sizeof(registry[0]), ch,
+				err, n);
 }
 
 int chain_from_cfg(const struct cfg *cfg, struct chain *ch, char *err,

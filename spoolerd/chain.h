@@ -10,12 +10,24 @@ struct chain {
 	const struct proc_ops *p[CHAIN_MAX];
 	size_t n;
 	char spec[256]; /* the effective spec, for logs */
+	/* processors put in unnamed for a need, for --check-config and the
+	 * start-up log: "Hasher inserted before Redis (it needs a hash)",
+	 * "; "-separated; "" when none */
+	char inserted[256];
 };
 
 /* chain_parse - '|'-separated names, case-insensitive, blanks around
- * names ignored. 0, or -1 with "unknown processor \"X\"" (or another
- * reason) in err. */
+ * names ignored. Every processor's needs must be provided by one to its
+ * left; a need that one processor autoprovides gets that one inserted
+ * just before (noted in ch->inserted). 0, or -1 with
+ * "unknown processor \"X\"", "processor \"Redis\" needs a hash: put
+ * Hasher before it" (or another reason) in err. */
 int chain_parse(const char *spec, struct chain *ch, char *err, size_t n);
+
+/* chain_parse_with - chain_parse with its own registry of nreg
+ * processors (for tests) */
+int chain_parse_with(const char *spec, const struct proc_ops *const *reg,
+                     size_t nreg, struct chain *ch, char *err, size_t n);
 
 /* chain_spec - the save_process the config asks for: save_process, else
  * the seed's backend_name mapped, else the embedded default */

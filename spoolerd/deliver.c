@@ -18,7 +18,10 @@
  * once (MySQL's multi-row INSERT), a worker takes up to sql_batch_size
  * entries that are ready (never waiting for more), claims them all, runs
  * the chain stage by stage over those still going, and settles each on
- * its own outcome. Alone, an entry is a batch of one.
+ * its own outcome. Alone, an entry is a batch of one. Each entry's
+ * reason (why[i]) is this file's; a processor writes it through its
+ * deliver or deliver_batch, and keeps anything else in its own
+ * per-message state.
  */
 #include "deliver.h"
 #include "log.h"
@@ -314,20 +317,21 @@ static void settle_temp(struct worker *w, struct msg *m, const char *why,
  * being written (changed in the last minute) is retried later, any
  * other is moved to failed/. 1 complete; 0 settled. */
 static int entry_complete(struct worker *w, struct msg *m,
-                          const struct stat *st, struct retry_state *rs)
+                          const struct stat *st, struct retry_state *rs,
+                          char *why, size_t wl)
 {
 	long long want = (long long)m->env.data_off + m->env.size;
 
 	if (st->st_size == want)
 		return 1;
-	snprintf(m->why, sizeof(m->why),
+	snprintf(why, wl,
 		 "incomplete spool entry: X-Spool-Size promises %lld bytes "
 		 "of message, the file holds %lld",
 		 m->env.size, (long long)st->st_size - (long long)m->env.data_off);
 	if (time(NULL) - st->st_mtime < 60)
-		settle_temp(w, m, m->why, rs);
+		settle_temp(w, m, why, rs);
 	else
-		settle_perm(w, m, m->why, rs->attempts);
+		settle_perm(w, m, why, rs->attempts);
 	release(m);
 	return 0;
 }
@@ -336,7 +340,7 @@ static int entry_complete(struct worker *w, struct msg *m,
  * when there is nothing to deliver (gone, locked, or settled as
  * unreadable) */
 static int prepare(struct worker *w, const struct job *j, struct msg *m,
-                   struct retry_state *rs)
+                   struct retry_state *rs, char *why, size_t wl)
 {
 	struct ctx *c = w->c;
 	int from = j->from == J_NEW     ? c->sp.new
@@ -348,14 +352,13 @@ static int prepare(struct worker *w, const struct job *j, struct msg *m,
 	size_t i;
 
 	memset(m, 0, sizeof(*m));
-	m->jfd = -1;
-	m->fd = scan_claim(&c->sp, from, j->name, m->why, sizeof(m->why));
+	m->fd = scan_claim(&c->sp, from, j->name, why, wl);
 	if (m->fd == SCAN_BAD) {
 		/* moved aside once, never put back where inotify would
 		 * hand it to us again */
 		m->fd = -1;
 		m->name = j->name;
-		settle_perm(w, m, m->why, 0);
+		settle_perm(w, m, why, 0);
 		return -1;
 	}
 	if (m->fd < 0) {
@@ -389,9 +392,9 @@ static int prepare(struct worker *w, const struct job *j, struct msg *m,
 			fstatat(c->sp.state, jn, &st, 0) == 0;
 	if (fstat(m->fd, &st) < 0 ||
 	    entry_read_fd(m->fd, &m->env, &err) < 0) {
-		snprintf(m->why, sizeof(m->why), "unreadable spool entry: %s",
+		snprintf(why, wl, "unreadable spool entry: %s",
 			 err ? err : strerror(errno));
-		settle_perm(w, m, m->why, rs->attempts);
+		settle_perm(w, m, why, rs->attempts);
 		release(m);
 		return -1;
 	}
@@ -401,14 +404,13 @@ static int prepare(struct worker *w, const struct job *j, struct msg *m,
 	if (st.st_nlink != 1) {
 		/* a second name (a hard link made before the claim) would let
 		 * its maker change the entry while we deliver it */
-		snprintf(m->why, sizeof(m->why),
-			 "spool entry has %lu names (hard links)",
+		snprintf(why, wl, "spool entry has %lu names (hard links)",
 			 (unsigned long)st.st_nlink);
-		settle_perm(w, m, m->why, rs->attempts);
+		settle_perm(w, m, why, rs->attempts);
 		release(m);
 		return -1;
 	}
-	if (!entry_complete(w, m, &st, rs))
+	if (!entry_complete(w, m, &st, rs, why, wl))
 		return -1;
 	m->rcpt = calloc(m->env.nrcpts ? m->env.nrcpts : 1, sizeof(*m->rcpt));
 	if (!m->rcpt) {
@@ -418,6 +420,7 @@ static int prepare(struct worker *w, const struct job *j, struct msg *m,
 	}
 	for (i = 0; i < m->env.nrcpts; i++)
 		m->rcpt[i].addr = m->env.rcpts[i];
+	why[0] = '\0';
 	return 0;
 }
 
@@ -437,7 +440,7 @@ static int changed(const struct msg *m)
 
 /* finish - settle one entry after the chain */
 static void finish(struct worker *w, struct msg *m, struct retry_state *rs,
-                   enum proc_res res)
+                   enum proc_res res, const char *why)
 {
 	if (res != PROC_TEMP && changed(m)) {
 		/* someone held it open for writing: what the processors
@@ -455,9 +458,9 @@ static void finish(struct worker *w, struct msg *m, struct retry_state *rs,
 			 m->name, m->env.nrcpts, m->env.size, rs->attempts + 1,
 			 m->redelivery ? " redelivery=yes" : "");
 	} else if (res == PROC_TEMP) {
-		settle_temp(w, m, m->why[0] ? m->why : "temporary failure", rs);
+		settle_temp(w, m, why[0] ? why : "temporary failure", rs);
 	} else {
-		settle_perm(w, m, m->why[0] ? m->why : "permanent failure",
+		settle_perm(w, m, why[0] ? why : "permanent failure",
 			    rs->attempts + 1);
 	}
 	release(m);
@@ -517,9 +520,11 @@ void deliver_jobs(struct worker *w, const struct job *j, size_t n)
 	struct retry_state *rs = calloc(n, sizeof(*rs));
 	enum proc_res *res = calloc(n, sizeof(*res)), *sub = NULL;
 	size_t *idx = calloc(n, sizeof(*idx));
+	char(*why)[PROC_WHY_MAX] = calloc(n, sizeof(*why));
+	char **lwhy = calloc(n, sizeof(*lwhy));
 	size_t i, k, nm = 0, s;
 
-	if (!ms || !live || !rs || !res || !idx) {
+	if (!ms || !live || !rs || !res || !idx || !why || !lwhy) {
 		/* left where they are: new/ is rescanned, defer/ too */
 		log_error("out of memory for a batch of %zu", n);
 		for (i = 0; i < n; i++)
@@ -529,7 +534,8 @@ void deliver_jobs(struct worker *w, const struct job *j, size_t n)
 		goto out;
 	}
 	for (i = 0; i < n; i++)
-		if (prepare(w, &j[i], &ms[nm], &rs[nm]) == 0)
+		if (prepare(w, &j[i], &ms[nm], &rs[nm], why[nm],
+			    sizeof(why[nm])) == 0)
 			nm++;
 	sub = calloc(nm ? nm : 1, sizeof(*sub));
 	/* stage by stage: a processor that stores several at once gets
@@ -541,12 +547,14 @@ void deliver_jobs(struct worker *w, const struct job *j, size_t n)
 		for (i = 0, k = 0; i < nm; i++)
 			if (res[i] == PROC_OK) {
 				idx[k] = i;
+				lwhy[k] = why[i];
 				live[k++] = &ms[i];
 			}
 		if (k == 0)
 			break;
 		if (p->deliver_batch && sub) {
-			p->deliver_batch(w->st[s], live, k, sub);
+			p->deliver_batch(w->st[s], live, k, sub, lwhy,
+					 sizeof(why[0]));
 			for (i = 0; i < k; i++) {
 				res[idx[i]] = sub[i];
 				report(w, p, sub[i], util_mono_ms() - t0);
@@ -554,16 +562,17 @@ void deliver_jobs(struct worker *w, const struct job *j, size_t n)
 			continue;
 		}
 		for (i = 0; i < k; i++) {
-			res[idx[i]] = p->deliver(w->st[s], live[i],
-						 live[i]->why,
-						 sizeof(live[i]->why));
+			res[idx[i]] = p->deliver(w->st[s], live[i], lwhy[i],
+						 sizeof(why[0]));
 			report(w, p, res[idx[i]], util_mono_ms() - t0);
 			t0 = util_mono_ms();
 		}
 	}
 	for (i = 0; i < nm; i++)
-		finish(w, &ms[i], &rs[i], res[i]);
+		finish(w, &ms[i], &rs[i], res[i], why[i]);
 out:
+	free(why);
+	free(lwhy);
 	free(sub);
 	free(ms);
 	free(live);

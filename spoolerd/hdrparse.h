@@ -12,4 +12,7 @@ char *hdr_decode_2047(const char *s, size_t len);
  * line); 0 or -1 */
 int hdr_parse(struct msg_headers *h, const char *p, size_t len);
 
+/* hdr_free - the strings of h, h zeroed */
+void hdr_free(struct msg_headers *h);
+
 #endif

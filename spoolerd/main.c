@@ -361,6 +361,8 @@ static void reload(void)
 	pthread_mutex_unlock(&ctx.gmu);
 	gen_put(&ctx, prev);
 	log_info("reload: done, chain %s", g->chain.spec);
+	if (g->chain.inserted[0])
+		log_info("%s", g->chain.inserted);
 	stores_check();
 	notify_ready();
 }
@@ -483,6 +485,8 @@ static int check_config(void)
 			"%s stores nothing: messages are discarded once "
 			"processed\n", ch.spec);
 	fprintf(stderr, PROG ": chain %s\n", ch.spec);
+	if (ch.inserted[0])
+		fprintf(stderr, PROG ": %s\n", ch.inserted);
 	/* a store that is down is no config error: spoolerd runs and
 	 * retries; say so, exit 0 */
 	chain_check(&ch, cfg, check_report, NULL);
@@ -588,6 +592,8 @@ int main(int argc, char **argv)
 	}
 	log_info("started: spool %s, %lld workers, chain %s", cfg->spool_dir,
 		 nworkers, ctx.gen->chain.spec);
+	if (ctx.gen->chain.inserted[0])
+		log_info("%s", ctx.gen->chain.inserted);
 	stores_check();
 	wd_ms = notify_watchdog_ms();
 	last_wd = util_mono_ms();

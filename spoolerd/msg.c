@@ -6,6 +6,14 @@
  * Received header as the session wrote it into the entry, then the
  * client's message byte-exact. The X-Spool-* envelope above the Received
  * header is ours and is never copied into a mailbox.
+ *
+ * Also the processors' per-message states (msg_state, freed with the
+ * message by each one's mstate_free) and the products one processor
+ * leaves for later ones (msg_provide, msg_product and the accessors).
+ * With Compressor, the data is compressed once per message and each
+ * recipient's payload is a zlib stream built around it: header, the
+ * delivery headers as a stored block, the shared deflate blocks, an
+ * empty final block, and the Adler-32 of the whole (adler32_combine).
  */
 #include "processor.h"
 #include "util.h"
@@ -64,32 +72,108 @@ const char *msg_head(struct msg *m, size_t i)
 	return m->rcpt[i].head;
 }
 
+void *msg_state(struct msg *m, const struct proc_ops *p)
+{
+	void *st;
+	size_t i;
+
+	for (i = 0; i < m->nslot; i++)
+		if (m->slot[i].p == p)
+			return m->slot[i].st;
+	if (!p->mstate_new || m->nslot == MSG_SLOTS)
+		return NULL;
+	st = p->mstate_new(m);
+	if (!st)
+		return NULL;
+	m->slot[m->nslot].p = p;
+	m->slot[m->nslot++].st = st;
+	return st;
+}
+
+/* prov_index - the bit's number, or PROV_N when it is none */
+static unsigned prov_index(unsigned what)
+{
+	unsigned i;
+
+	for (i = 0; i < PROV_N; i++)
+		if (what == 1u << i)
+			return i;
+	return PROV_N;
+}
+
+void msg_provide(struct msg *m, unsigned what, void *product)
+{
+	unsigned i = prov_index(what);
+
+	if (i < PROV_N)
+		m->prod[i] = product;
+	if (what == PROV_COMPRESSED) {
+		const struct msg_zbody *zb = product;
+
+		m->compress = zb ? (zb->level < 0 ? 6 : zb->level) + 1 : 0;
+	}
+}
+
+void *msg_product(const struct msg *m, unsigned what)
+{
+	unsigned i = prov_index(what);
+
+	return i < PROV_N ? m->prod[i] : NULL;
+}
+
+const char *prov_name(unsigned what)
+{
+	static const char *const names[PROV_N] = {
+		"parsed headers", "delivery headers", "a hash",
+		"a compressed payload", "the copies in Redis",
+	};
+	unsigned i = prov_index(what);
+
+	return i < PROV_N ? names[i] : "something unknown";
+}
+
+const struct msg_headers *msg_headers(const struct msg *m)
+{
+	static const struct msg_headers none;
+	const struct msg_headers *h = msg_product(m, PROV_HEADERS);
+
+	return h ? h : &none;
+}
+
+const char *msg_hash(const struct msg *m, size_t i)
+{
+	char(*h)[33] = msg_product(m, PROV_HASH);
+
+	return h && i < m->env.nrcpts ? h[i] : "";
+}
+
+int msg_compressed(const struct msg *m)
+{
+	return msg_product(m, PROV_COMPRESSED) != NULL;
+}
+
 void msg_free_parts(struct msg *m)
 {
 	size_t i;
 
+	/* last made, first freed: a state may use an earlier product */
+	while (m->nslot > 0) {
+		m->nslot--;
+		if (m->slot[m->nslot].p->mstate_free)
+			m->slot[m->nslot].p->mstate_free(m->slot[m->nslot].st);
+		m->slot[m->nslot].p = NULL;
+		m->slot[m->nslot].st = NULL;
+	}
+	memset(m->prod, 0, sizeof(m->prod));
+	m->compress = 0;
 	if (m->rcpt)
 		for (i = 0; i < m->env.nrcpts; i++)
 			free(m->rcpt[i].head);
 	free(m->rcpt);
 	m->rcpt = NULL;
-	free(m->hdr.subject);
-	free(m->hdr.from);
-	free(m->hdr.to);
-	free(m->hdr.message_id);
-	free(m->hdr.reply_to);
-	free(m->hdr.sender);
-	free(m->hdr.content_type);
-	free(m->hdr.charset);
-	memset(&m->hdr, 0, sizeof(m->hdr));
-	free(m->journal);
-	m->journal = NULL;
 	free(m->data);
 	m->data = NULL;
 	m->data_len = 0;
-	if (m->jfd >= 0)
-		close(m->jfd);
-	m->jfd = -1;
 }
 
 const char *msg_data(struct msg *m, size_t *len)
@@ -130,51 +214,105 @@ const char *msg_data(struct msg *m, size_t *len)
 	return m->data;
 }
 
-/* deflate_all - zlib stream (RFC 1950, go-guerrilla's compress/zlib) of
- * a then b into a buffer of compressBound size */
-static char *deflate_all(int level, const char *a, size_t al, const char *b,
-                         size_t bl, size_t *len)
+/* zbody_build - the data as raw deflate at zb->level, flushed to a byte
+ * boundary (Z_SYNC_FLUSH) so that other blocks can follow it; once */
+static int zbody_build(struct msg_zbody *zb, const char *d, size_t dl)
 {
 	z_stream z;
-	uLong cap = compressBound((uLong)(al + bl)) + 64;
-	char *out;
+	uLong cap;
 	int r;
 
-	if (al + bl < al || cap > (uLong)UINT32_MAX) {
+	if (zb->built)
+		return 0;
+	if (dl > (size_t)UINT32_MAX / 2) {
 		errno = EFBIG;
-		return NULL;
+		return -1;
 	}
+	memset(&z, 0, sizeof(z));
+	if (deflateInit2(&z, zb->level, Z_DEFLATED, -15, 8,
+			 Z_DEFAULT_STRATEGY) != Z_OK) {
+		errno = ENOMEM;
+		return -1;
+	}
+	/* deflateBound is for Z_FINISH; a sync flush adds an empty stored
+	 * block (5 bytes) */
+	cap = deflateBound(&z, (uLong)dl) + 64;
+	free(zb->z);
+	zb->z = malloc(cap);
+	if (!zb->z) {
+		deflateEnd(&z);
+		return -1;
+	}
+	z.next_in = (Bytef *)(uintptr_t)d;
+	z.avail_in = (uInt)dl;
+	z.next_out = zb->z;
+	z.avail_out = (uInt)cap;
+	r = deflate(&z, Z_SYNC_FLUSH);
+	zb->zlen = z.total_out;
+	deflateEnd(&z);
+	if (r != Z_OK || z.avail_in != 0 || z.avail_out == 0) {
+		free(zb->z);
+		zb->z = NULL;
+		errno = ENOMEM;
+		return -1;
+	}
+	zb->adler = adler32(adler32(0L, Z_NULL, 0), (const Bytef *)d,
+			    (uInt)dl);
+	zb->built = 1;
+	return 0;
+}
+
+/* zwrap - one zlib stream (RFC 1950) of head then the data in zb: the
+ * header for zb->level, head as stored blocks, zb's deflate blocks, an
+ * empty final block, the Adler-32 of head and data together */
+static char *zwrap(const struct msg_zbody *zb, const char *head, size_t hl,
+                   size_t dl, size_t *len)
+{
+	size_t nblk = (hl + 65534) / 65535, o = 0, k;
+	size_t cap = 2 + nblk * 5 + hl + zb->zlen + 2 + 4;
+	int lv = zb->level < 0 ? 6 : zb->level;
+	unsigned cmf = 0x78, flg;
+	unsigned long ad;
+	unsigned char *out;
+
 	out = malloc(cap);
 	if (!out)
 		return NULL;
-	memset(&z, 0, sizeof(z));
-	if (deflateInit(&z, level) != Z_OK) {
-		free(out);
-		errno = ENOMEM;
-		return NULL;
+	/* FLEVEL as zlib sets it, then FCHECK: (CMF*256 + FLG) % 31 == 0 */
+	flg = (unsigned)(lv < 2 ? 0 : lv < 6 ? 1 : lv == 6 ? 2 : 3) << 6;
+	flg += 31 - (cmf * 256 + flg) % 31;
+	out[o++] = (unsigned char)cmf;
+	out[o++] = (unsigned char)flg;
+	for (k = 0; k < hl; k += 65535) {
+		size_t bl = hl - k > 65535 ? 65535 : hl - k;
+
+		out[o++] = 0x00; /* not final, stored */
+		out[o++] = (unsigned char)(bl & 0xff);
+		out[o++] = (unsigned char)(bl >> 8);
+		out[o++] = (unsigned char)(~bl & 0xff);
+		out[o++] = (unsigned char)((~bl >> 8) & 0xff);
+		memcpy(out + o, head + k, bl);
+		o += bl;
 	}
-	z.next_out = (Bytef *)out;
-	z.avail_out = (uInt)cap;
-	z.next_in = (Bytef *)(uintptr_t)a;
-	z.avail_in = (uInt)al;
-	r = deflate(&z, Z_NO_FLUSH);
-	if (r == Z_OK) {
-		z.next_in = (Bytef *)(uintptr_t)b;
-		z.avail_in = (uInt)bl;
-		r = deflate(&z, Z_FINISH);
-	}
-	*len = z.total_out;
-	deflateEnd(&z);
-	if (r != Z_STREAM_END) {
-		free(out);
-		errno = ENOMEM;
-		return NULL;
-	}
-	return out;
+	memcpy(out + o, zb->z, zb->zlen);
+	o += zb->zlen;
+	/* final block, fixed Huffman, end-of-block code alone */
+	out[o++] = 0x03;
+	out[o++] = 0x00;
+	ad = adler32_combine(adler32(adler32(0L, Z_NULL, 0),
+				     (const Bytef *)head, (uInt)hl),
+			     zb->adler, (z_off_t)dl);
+	out[o++] = (unsigned char)(ad >> 24);
+	out[o++] = (unsigned char)(ad >> 16);
+	out[o++] = (unsigned char)(ad >> 8);
+	out[o++] = (unsigned char)ad;
+	*len = o;
+	return (char *)out;
 }
 
 char *msg_payload(struct msg *m, size_t i, size_t *len)
 {
+	struct msg_zbody *zb = msg_product(m, PROV_COMPRESSED);
 	const char *head = msg_head(m, i), *d;
 	size_t hl, dl;
 	char *out;
@@ -185,8 +323,11 @@ char *msg_payload(struct msg *m, size_t i, size_t *len)
 	if (!d)
 		return NULL;
 	hl = strlen(head);
-	if (m->compress > 0)
-		return deflate_all(m->compress - 1, head, hl, d, dl, len);
+	if (zb) {
+		if (zbody_build(zb, d, dl) < 0)
+			return NULL;
+		return zwrap(zb, head, hl, dl, len);
+	}
 	out = malloc(hl + dl + 1);
 	if (!out)
 		return NULL;

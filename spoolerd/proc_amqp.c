@@ -617,6 +617,8 @@ struct batch {
 	size_t nu, sent, done;
 	uint64_t first;
 	enum proc_res *res;
+	char **why; /* the reason of each message, whylen bytes */
+	size_t whylen;
 	int lost, timed_out, heard; /* heard: an ack, nack or return */
 };
 
@@ -628,7 +630,7 @@ static void set(struct batch *b, size_t i, enum proc_res res,
 	    (b->res[i] == PROC_TEMP && res != PROC_PERM))
 		return;
 	b->res[i] = res;
-	snprintf(b->m[i]->why, sizeof(b->m[i]->why), "%s", why);
+	snprintf(b->why[i], b->whylen, "%s", why);
 }
 
 /* pending - every publish not acked yet gets res and why */
@@ -886,9 +888,9 @@ static void run(struct amqp *a, struct batch *b, long long deadline)
 }
 
 /* deliver_many - the batch m[0..n): every publish, then the confirms;
- * res[i] for each, the reason in m[i]->why */
+ * res[i] for each, the reason in why[i] */
 static void deliver_many(struct amqp *a, struct msg **m, size_t n,
-			 enum proc_res *res)
+			 enum proc_res *res, char **why, size_t whylen)
 {
 	long long deadline = util_mono_ms() + a->timeout;
 	struct batch b;
@@ -898,12 +900,14 @@ static void deliver_many(struct amqp *a, struct msg **m, size_t n,
 	memset(&b, 0, sizeof(b));
 	for (i = 0; i < n; i++) {
 		res[i] = PROC_OK;
-		m[i]->why[0] = '\0';
+		why[i][0] = '\0';
 		nu += a->per_rcpt ? m[i]->env.nrcpts : 1;
 	}
 	b.m = m;
 	b.nm = n;
 	b.res = res;
+	b.why = why;
+	b.whylen = whylen;
 	b.u = calloc(nu ? nu : 1, sizeof(*b.u));
 	if (!b.u) {
 		for (i = 0; i < n; i++)
@@ -922,22 +926,22 @@ static void deliver_many(struct amqp *a, struct msg **m, size_t n,
 	}
 	b.nu = k;
 	for (attempt = 0; attempt < 2; attempt++) {
-		char why[PROC_WHY_MAX];
+		char cw[PROC_WHY_MAX];
 
 		if (a->c && stale(a))
 			conn_drop(a);
 		fresh = !a->c;
-		why[0] = '\0';
+		cw[0] = '\0';
 		if (!a->c && util_mono_ms() < a->down_until) {
-			snprintf(why, sizeof(why), "%s", a->down_why);
+			snprintf(cw, sizeof(cw), "%s", a->down_why);
 		} else if (!a->c) {
-			(void)conn_open(a, why, sizeof(why));
+			(void)conn_open(a, cw, sizeof(cw));
 		} else if (!a->chan_open) {
-			(void)chan_open(a, why, sizeof(why));
+			(void)chan_open(a, cw, sizeof(cw));
 		}
-		if (why[0]) {
+		if (cw[0]) {
 			for (i = 0; i < n; i++)
-				set(&b, i, PROC_TEMP, why);
+				set(&b, i, PROC_TEMP, cw);
 			break;
 		}
 		run(a, &b, deadline);
@@ -977,19 +981,19 @@ static enum proc_res deliver(void *state, struct msg *m, char *why,
 			     size_t n)
 {
 	enum proc_res res;
+	char *w[1];
 
-	deliver_many(state, &m, 1, &res);
-	if (why != m->why)
-		snprintf(why, n, "%s", m->why);
+	w[0] = why;
+	deliver_many(state, &m, 1, &res, w, n);
 	return res;
 }
 
 /* deliver_batch - the entries of a worker's batch, published together
  * so that one wait covers all their confirms */
 static void deliver_batch(void *state, struct msg **m, size_t n,
-			  enum proc_res *res)
+			  enum proc_res *res, char **why, size_t whylen)
 {
-	deliver_many(state, m, n, res);
+	deliver_many(state, m, n, res, why, whylen);
 }
 
 /* check - connect, log in, open the confirm channel; and when the

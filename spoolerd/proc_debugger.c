@@ -24,16 +24,16 @@ static enum proc_res deliver(void *st, struct msg *m, char *why, size_t n)
 		       strlen(m->env.rcpts[0]), 100);
 	util_printable(helo, sizeof(helo), m->env.helo, strlen(m->env.helo),
 		       100);
-	if (m->hdr.subject)
-		util_printable(subj, sizeof(subj), m->hdr.subject,
-			       strlen(m->hdr.subject), 100);
+	if (msg_headers(m)->subject)
+		util_printable(subj, sizeof(subj), msg_headers(m)->subject,
+			       strlen(msg_headers(m)->subject), 100);
 	else
 		memcpy(subj, "-", 2);
 	log_info("%s received from=<%s> to=<%s> nrcpt=%zu size=%lld "
 		 "client=%s helo=%s subject=\"%s\" hash=%s",
 		 m->env.queue_id, from, to, m->env.nrcpts, m->env.size,
 		 m->env.client_ip, helo, subj,
-		 m->rcpt[0].hash[0] ? m->rcpt[0].hash : "-");
+		 msg_hash(m, 0)[0] ? msg_hash(m, 0) : "-");
 	return PROC_OK;
 }
 

@@ -6,7 +6,9 @@
  * new hash and stores a duplicate. Here the stamp is the queue id (time,
  * microseconds, pid, counter of the session), so every attempt of one
  * entry gives the same hashes and processors keyed by them stay
- * idempotent.
+ * idempotent. The hashes are its per-message state, provided to later
+ * processors as PROV_HASH (msg_hash); a chain naming Redis, MySQL or SQL
+ * without Hasher gets it inserted before them (autoprovides).
  */
 #include "hasher.h"
 #include "processor.h"
@@ -47,19 +49,40 @@ int hasher_md5_hex(const char *sender, const char *subject,
 	return 0;
 }
 
+/* mstate_new - one hash per recipient */
+static void *mstate_new(struct msg *m)
+{
+	return calloc(m->env.nrcpts ? m->env.nrcpts : 1, 33);
+}
+
 static enum proc_res deliver(void *st, struct msg *m, char *why, size_t n)
 {
-	const char *subj = m->hdr.subject ? m->hdr.subject : "";
+	const char *subj = msg_headers(m)->subject;
+	char(*h)[33] = msg_state(m, &proc_hasher);
 	size_t i;
 	(void)st;
 
+	if (!h) {
+		snprintf(why, n, "Hasher: out of memory");
+		return PROC_TEMP;
+	}
 	for (i = 0; i < m->env.nrcpts; i++)
-		if (hasher_md5_hex(m->env.sender, subj, m->env.queue_id,
-				   m->env.rcpts[i], m->rcpt[i].hash) < 0) {
+		if (hasher_md5_hex(m->env.sender, subj ? subj : "",
+				   m->env.queue_id, m->env.rcpts[i],
+				   h[i]) < 0) {
 			snprintf(why, n, "Hasher: MD5 failed");
 			return PROC_TEMP;
 		}
+	msg_provide(m, PROV_HASH, h);
 	return PROC_OK;
 }
 
-const struct proc_ops proc_hasher = {"Hasher", 1, 0, NULL, deliver, NULL, NULL, NULL};
+const struct proc_ops proc_hasher = {
+	.name = "Hasher",
+	.available = 1,
+	.deliver = deliver,
+	.provides = PROV_HASH,
+	.autoprovides = PROV_HASH,
+	.mstate_new = mstate_new,
+	.mstate_free = free,
+};

@@ -22,7 +22,13 @@ static enum proc_res deliver(void *st, struct msg *m, char *why, size_t n)
 			snprintf(why, n, "Header: out of memory");
 			return PROC_TEMP;
 		}
+	msg_provide(m, PROV_HEAD, m->rcpt);
 	return PROC_OK;
 }
 
-const struct proc_ops proc_header = {"Header", 1, 0, NULL, deliver, NULL, NULL, NULL};
+const struct proc_ops proc_header = {
+	.name = "Header",
+	.available = 1,
+	.deliver = deliver,
+	.provides = PROV_HEAD,
+};

@@ -6,7 +6,9 @@
  * Bounded: at most HDR_MAX bytes of header are read; a longer header is
  * cut, not an error (the message is still delivered). Folded lines are
  * unfolded; RFC 2047 encoded words are decoded to UTF-8 (iconv for other
- * charsets; undecodable words are kept as written).
+ * charsets; undecodable words are kept as written). What it found is its
+ * per-message state, provided to later processors as PROV_HEADERS
+ * (msg_headers).
  */
 #include "hdrparse.h"
 #include "processor.h"
@@ -333,13 +335,43 @@ int hdr_parse(struct msg_headers *h, const char *p, size_t len)
 	return 0;
 }
 
+void hdr_free(struct msg_headers *h)
+{
+	free(h->subject);
+	free(h->from);
+	free(h->to);
+	free(h->message_id);
+	free(h->reply_to);
+	free(h->sender);
+	free(h->content_type);
+	free(h->charset);
+	memset(h, 0, sizeof(*h));
+}
+
+static void *mstate_new(struct msg *m)
+{
+	(void)m;
+	return calloc(1, sizeof(struct msg_headers));
+}
+
+static void mstate_free(void *p)
+{
+	hdr_free(p);
+	free(p);
+}
+
 static enum proc_res deliver(void *st, struct msg *m, char *why, size_t n)
 {
+	struct msg_headers *h = msg_state(m, &proc_headersparser);
 	size_t cap = HDR_MAX, got = 0;
 	char *buf;
 	(void)st;
 
-	if (m->hdr.parsed)
+	if (!h) {
+		snprintf(why, n, "HeadersParser: out of memory");
+		return PROC_TEMP;
+	}
+	if (h->parsed)
 		return PROC_OK;
 	if ((off_t)m->env.data_off + (off_t)cap > m->file_size)
 		cap = m->file_size > (off_t)m->env.data_off
@@ -360,10 +392,17 @@ static enum proc_res deliver(void *st, struct msg *m, char *why, size_t n)
 			break;
 		got += (size_t)r;
 	}
-	hdr_parse(&m->hdr, buf, got);
+	hdr_parse(h, buf, got);
 	free(buf);
+	msg_provide(m, PROV_HEADERS, h);
 	return PROC_OK;
 }
 
 const struct proc_ops proc_headersparser = {
-	"HeadersParser", 1, 0, NULL, deliver, NULL, NULL, NULL};
+	.name = "HeadersParser",
+	.available = 1,
+	.deliver = deliver,
+	.provides = PROV_HEADERS,
+	.mstate_new = mstate_new,
+	.mstate_free = mstate_free,
+};

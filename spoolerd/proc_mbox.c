@@ -17,7 +17,8 @@
  * a journal line for the recipient compares the mbox at that offset with
  * the bytes it would write: all there, the copy is delivered; a prefix at
  * the end of the file (killed mid-write), truncated and written again;
- * anything else, appended as usual.
+ * anything else, appended as usual. The journal read and the journal fd
+ * are the per-message state (struct mbox_msg), closed with the message.
  */
 #include "log.h"
 #include "mbox.h"
@@ -272,18 +273,47 @@ static int emit(struct mbox *mb, struct msg *m, size_t i, struct sink *s,
 	return sink_flush(s);
 }
 
+/* mbox_msg - per-message state: the journal as read at the start of a
+ * redelivery (or NULL), and the journal open for appends (-1 until the
+ * first) */
+struct mbox_msg {
+	char *journal;
+	int jfd;
+};
+
+static void *mstate_new(struct msg *m)
+{
+	struct mbox_msg *j = calloc(1, sizeof(*j));
+
+	(void)m;
+	if (j)
+		j->jfd = -1;
+	return j;
+}
+
+static void mstate_free(void *p)
+{
+	struct mbox_msg *j = p;
+
+	free(j->journal);
+	if (j->jfd >= 0)
+		close(j->jfd);
+	free(j);
+}
+
 /* journal_offset - the last journalled offset for recipient i, or -1 */
 static long long journal_offset(struct msg *m, size_t i)
 {
+	struct mbox_msg *j = msg_state(m, &proc_mbox);
 	char key[64];
 	const char *p;
 	long long found = -1;
 	size_t kl;
 
-	if (!m->journal)
+	if (!j || !j->journal)
 		return -1;
 	kl = (size_t)snprintf(key, sizeof(key), "mbox R%zu ", i);
-	for (p = m->journal; *p;) {
+	for (p = j->journal; *p;) {
 		const char *eol = strchr(p, '\n');
 		unsigned long v;
 
@@ -301,22 +331,23 @@ static long long journal_offset(struct msg *m, size_t i)
 /* journal_load - read state/<name>.mbox once, on a redelivery */
 static void journal_load(struct msg *m)
 {
+	struct mbox_msg *j = msg_state(m, &proc_mbox);
 	char jn[300];
 	struct stat st;
 	int fd;
 
-	if (m->journal || m->statefd < 0)
+	if (!j || j->journal || m->statefd < 0)
 		return;
 	snprintf(jn, sizeof(jn), "%s.mbox", m->name);
 	fd = openat(m->statefd, jn, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return;
 	if (fstat(fd, &st) == 0 && st.st_size < 1024 * 1024) {
-		m->journal = calloc(1, (size_t)st.st_size + 1);
-		if (m->journal &&
-		    pread(fd, m->journal, (size_t)st.st_size, 0) < 0) {
-			free(m->journal);
-			m->journal = NULL;
+		j->journal = calloc(1, (size_t)st.st_size + 1);
+		if (j->journal &&
+		    pread(fd, j->journal, (size_t)st.st_size, 0) < 0) {
+			free(j->journal);
+			j->journal = NULL;
 		}
 	}
 	close(fd);
@@ -325,23 +356,28 @@ static void journal_load(struct msg *m)
 /* journal_add - durably note the offset before writing there */
 static int journal_add(struct msg *m, size_t i, off_t off)
 {
+	struct mbox_msg *j = msg_state(m, &proc_mbox);
 	char line[64], jn[300];
 	int n;
 
 	if (m->statefd < 0)
 		return 0;
-	if (m->jfd < 0) {
+	if (!j) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (j->jfd < 0) {
 		snprintf(jn, sizeof(jn), "%s.mbox", m->name);
-		m->jfd = openat(m->statefd, jn,
+		j->jfd = openat(m->statefd, jn,
 				O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
 					O_CLOEXEC,
 				0600);
-		if (m->jfd < 0 || fsync(m->statefd) < 0)
+		if (j->jfd < 0 || fsync(m->statefd) < 0)
 			return -1;
 	}
 	n = snprintf(line, sizeof(line), "mbox R%zu %lld\n", i,
 		     (long long)off);
-	if (util_write_all(m->jfd, line, (size_t)n) < 0 || fsync(m->jfd) < 0)
+	if (util_write_all(j->jfd, line, (size_t)n) < 0 || fsync(j->jfd) < 0)
 		return -1;
 	return 0;
 }
@@ -551,6 +587,10 @@ static enum proc_res deliver(void *state, struct msg *m, char *why, size_t n)
 	enum proc_res worst = PROC_OK;
 	size_t i;
 
+	if (!msg_state(m, &proc_mbox)) {
+		snprintf(why, n, "Mbox: out of memory");
+		return PROC_TEMP;
+	}
 	for (i = 0; i < m->env.nrcpts; i++) {
 		char w[512];
 		enum proc_res r = deliver_one(state, m, i, w, sizeof(w));
@@ -563,4 +603,13 @@ static enum proc_res deliver(void *state, struct msg *m, char *why, size_t n)
 	return worst;
 }
 
-const struct proc_ops proc_mbox = {"Mbox", 1, 1, init, deliver, fini, NULL, NULL};
+const struct proc_ops proc_mbox = {
+	.name = "Mbox",
+	.available = 1,
+	.stores = 1,
+	.init = init,
+	.deliver = deliver,
+	.fini = fini,
+	.mstate_new = mstate_new,
+	.mstate_free = mstate_free,
+};

@@ -257,7 +257,7 @@ static int store(struct redis *r, struct msg *m, char *why, size_t n)
 				return -2;
 			}
 			kl = snprintf(key, sizeof(key), "%.400s%s", pre,
-				      m->rcpt[sent].hash);
+				      msg_hash(m, sent));
 			redisAppendCommand(r->c, "SETEX %b %ld %b", key,
 					   (size_t)kl,
 					   r->b->redis_expire_seconds, p, len);
@@ -291,7 +291,7 @@ static enum proc_res deliver(void *state, struct msg *m, char *why,
 	struct redis *r = state;
 	int fresh, tries, res = -2;
 
-	if (!m->rcpt || m->env.nrcpts == 0 || !m->rcpt[0].hash[0]) {
+	if (!m->rcpt || m->env.nrcpts == 0 || !msg_hash(m, 0)[0]) {
 		snprintf(why, n, "Redis: no hash (Hasher must run before "
 			 "Redis)");
 		return PROC_TEMP;
@@ -305,14 +305,15 @@ static enum proc_res deliver(void *state, struct msg *m, char *why,
 	}
 	if (res < 0)
 		return PROC_TEMP;
-	m->in_redis = 1;
+	/* SQL after it then stores "redis" as the body */
+	msg_provide(m, PROV_REDIS, r);
 	{
 		const char *pre = r->b->redis_key_prefix ?
 					  r->b->redis_key_prefix : "";
 		size_t i;
 
 		for (i = 0; i < m->env.nrcpts; i++)
-			msg_dest(m, i, "redis:%s%s", pre, m->rcpt[i].hash);
+			msg_dest(m, i, "redis:%s%s", pre, msg_hash(m, i));
 	}
 	return PROC_OK;
 }
@@ -332,5 +333,14 @@ static int check(const struct cfg *cfg, char *err, size_t n)
 	return res;
 }
 
-const struct proc_ops proc_redis = {"Redis", 1, 1, init, deliver, fini,
-				    NULL, check};
+const struct proc_ops proc_redis = {
+	.name = "Redis",
+	.available = 1,
+	.stores = 1,
+	.init = init,
+	.deliver = deliver,
+	.fini = fini,
+	.check = check,
+	.needs = PROV_HASH,
+	.provides = PROV_REDIS,
+};

@@ -325,40 +325,41 @@ static int fill(const struct sqlp *s, struct msg *m, size_t i, struct row *r)
 {
 	const char *host = s->cfg->backend.primary_mail_host;
 	const char *rc = m->env.rcpts[i];
+	const struct msg_headers *h = msg_headers(m);
 	char tmp[256], user[128];
 	size_t ul;
 
 	memset(r, 0, sizeof(*r));
-	sql_addr(m->hdr.to, tmp, sizeof(tmp));
+	sql_addr(h->to, tmp, sizeof(tmp));
 	sql_text(tmp[0] ? tmp : rc, r->to, 255);
 	sql_text(m->env.sender, r->from, 255);
-	sql_text(m->hdr.subject, r->subject, 255);
-	memcpy(r->hash, m->rcpt[i].hash, sizeof(r->hash));
-	sql_text(m->hdr.content_type, r->ctype, 255);
+	sql_text(h->subject, r->subject, 255);
+	memcpy(r->hash, msg_hash(m, i), sizeof(r->hash));
+	sql_text(h->content_type, r->ctype, 255);
 	sql_text(rc, r->rcpt, 255);
-	sql_addr(m->hdr.message_id, tmp, sizeof(tmp));
+	sql_addr(h->message_id, tmp, sizeof(tmp));
 	if (!tmp[0]) {
 		ul = strcspn(rc, "@");
 		if (ul >= sizeof(user))
 			ul = sizeof(user) - 1;
 		memcpy(user, rc, ul);
 		user[ul] = '\0';
-		snprintf(tmp, sizeof(tmp), "%s.%s@%s", m->rcpt[i].hash, user,
+		snprintf(tmp, sizeof(tmp), "%s.%s@%s", msg_hash(m, i), user,
 			 host && *host ? host : m->env.host);
 	}
 	sql_text(tmp, r->mid, 255);
-	sql_addr(m->hdr.reply_to, tmp, sizeof(tmp));
+	sql_addr(h->reply_to, tmp, sizeof(tmp));
 	sql_text(tmp, r->reply, 255);
-	sql_addr(m->hdr.sender, tmp, sizeof(tmp));
+	sql_addr(h->sender, tmp, sizeof(tmp));
 	sql_text(tmp, r->sender, 255);
 	r->ip_len = ip_bytes(m->env.client_ip, r->ip);
 	r->tls = m->env.tls && strcmp(m->env.tls, "none") ? 1 : 0;
-	r->attach = m->hdr.has_attachment ? 1 : 0;
-	if (m->in_redis) {
+	r->attach = h->has_attachment ? 1 : 0;
+	if (msg_product(m, PROV_REDIS)) {
 		r->body = "redis";
 		return 0;
 	}
-	r->body = m->compress ? "gzip" : "";
+	r->body = msg_compressed(m) ? "gzip" : "";
 	r->mail = msg_payload(m, i, &r->mail_len);
 	return r->mail ? 0 : -1;
 }
@@ -490,32 +491,34 @@ static int exec_msgs(struct sqlp *s, struct msg **m, size_t n,
 	return res;
 }
 
-/* outcome - what one message alone gets for error e */
-static enum proc_res outcome(struct msg *m, const struct err *e)
+/* outcome - what one message alone gets for error e, why its reason */
+static enum proc_res outcome(struct msg *m, const struct err *e, char *why,
+                             size_t wl)
 {
 	switch (e->cls) {
 	case SQL_E_DUP:
 		return PROC_OK;
 	case SQL_E_DATA:
-		snprintf(m->why, sizeof(m->why), "%s", e->text);
+		snprintf(why, wl, "%s", e->text);
 		return PROC_PERM;
 	case SQL_E_SCHEMA:
 		if (m->attempts + 1 >= SCHEMA_ATTEMPTS) {
-			snprintf(m->why, sizeof(m->why), "%s (after %u "
-				 "attempts)", e->text, m->attempts + 1);
+			snprintf(why, wl, "%s (after %u attempts)", e->text,
+				 m->attempts + 1);
 			return PROC_PERM;
 		}
 		break;
 	default:
 		break;
 	}
-	snprintf(m->why, sizeof(m->why), "%s", e->text);
+	snprintf(why, wl, "%s", e->text);
 	return PROC_TEMP;
 }
 
 /* run - store m[0..n): once more on a fresh connection when a reused
  * one broke; alone, one by one, when a value or key was refused */
-static void run(struct sqlp *s, struct msg **m, size_t n, enum proc_res *res)
+static void run(struct sqlp *s, struct msg **m, size_t n, enum proc_res *res,
+                char **why, size_t wl)
 {
 	struct err e;
 	size_t j;
@@ -538,30 +541,30 @@ static void run(struct sqlp *s, struct msg **m, size_t n, enum proc_res *res)
 	}
 	if (n > 1 && (e.cls == SQL_E_DUP || e.cls == SQL_E_DATA)) {
 		for (j = 0; j < n; j++)
-			run(s, &m[j], 1, &res[j]);
+			run(s, &m[j], 1, &res[j], &why[j], wl);
 		return;
 	}
 	for (j = 0; j < n; j++)
-		res[j] = outcome(m[j], &e);
+		res[j] = outcome(m[j], &e, why[j], wl);
 	if (n == 1 && e.cls == SQL_E_DUP)
 		log_info("%s MySQL: rows already stored (%s)", m[0]->name,
 			 e.text);
 }
 
 static void deliver_batch(void *state, struct msg **m, size_t n,
-                          enum proc_res *res)
+                          enum proc_res *res, char **why, size_t wl)
 {
 	struct sqlp *s = state;
 	size_t j, k = 0;
 	struct msg **ok = malloc(n * sizeof(*ok));
 	enum proc_res *r = malloc(n * sizeof(*r));
 	size_t *idx = malloc(n * sizeof(*idx));
+	char **okwhy = malloc(n * sizeof(*okwhy));
 
-	if (!ok || !r || !idx) {
+	if (!ok || !r || !idx || !okwhy) {
 		for (j = 0; j < n; j++) {
 			res[j] = PROC_TEMP;
-			snprintf(m[j]->why, sizeof(m[j]->why),
-				 "MySQL: out of memory");
+			snprintf(why[j], wl, "MySQL: out of memory");
 		}
 		goto out;
 	}
@@ -569,18 +572,18 @@ static void deliver_batch(void *state, struct msg **m, size_t n,
 		res[j] = PROC_OK;
 		if (m[j]->env.nrcpts == 0)
 			continue;
-		if (!m[j]->rcpt || !m[j]->rcpt[0].hash[0]) {
+		if (!m[j]->rcpt || !msg_hash(m[j], 0)[0]) {
 			res[j] = PROC_TEMP;
-			snprintf(m[j]->why, sizeof(m[j]->why),
-				 "MySQL: no hash (Hasher must run before "
-				 "MySQL)");
+			snprintf(why[j], wl, "MySQL: no hash (Hasher must run "
+				 "before MySQL)");
 			continue;
 		}
 		idx[k] = j;
+		okwhy[k] = why[j];
 		ok[k++] = m[j];
 	}
 	if (k)
-		run(s, ok, k, r);
+		run(s, ok, k, r, okwhy, wl);
 	for (j = 0; j < k; j++) {
 		size_t i;
 
@@ -592,6 +595,7 @@ out:
 	free(ok);
 	free(r);
 	free(idx);
+	free(okwhy);
 }
 
 static enum proc_res deliver(void *state, struct msg *m, char *why,
@@ -599,10 +603,8 @@ static enum proc_res deliver(void *state, struct msg *m, char *why,
 {
 	enum proc_res res;
 
-	m->why[0] = '\0';
-	deliver_batch(state, &m, 1, &res);
-	if (res != PROC_OK)
-		snprintf(why, n, "%s", m->why);
+	why[0] = '\0';
+	deliver_batch(state, &m, 1, &res, &why, n);
 	return res;
 }
 
@@ -656,7 +658,25 @@ static int check(const struct cfg *cfg, char *err, size_t n)
 	return res;
 }
 
-const struct proc_ops proc_mysql = {"MySQL", 1, 1, init, deliver, fini,
-				    deliver_batch, check};
-const struct proc_ops proc_sql = {"SQL", 1, 1, init, deliver, fini,
-				  deliver_batch, check};
+const struct proc_ops proc_mysql = {
+	.name = "MySQL",
+	.available = 1,
+	.stores = 1,
+	.init = init,
+	.deliver = deliver,
+	.fini = fini,
+	.deliver_batch = deliver_batch,
+	.check = check,
+	.needs = PROV_HASH,
+};
+const struct proc_ops proc_sql = {
+	.name = "SQL",
+	.available = 1,
+	.stores = 1,
+	.init = init,
+	.deliver = deliver,
+	.fini = fini,
+	.deliver_batch = deliver_batch,
+	.check = check,
+	.needs = PROV_HASH,
+};

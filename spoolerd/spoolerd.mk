@@ -23,6 +23,14 @@ SPOOLERD_UNIT = chain retry path mbox hasher headers maildir queue procs \
 	sql msg scan webhook pipe amqp
 SPOOLERD_UNIT_BINS = $(SPOOLERD_UNIT:%=$(BUILD)/tests/test_spoolerd_%)
 
+# every spoolerd/proc_*.c is a processor and links in, listed above or
+# not: a new one is its file plus its row in processors.def (and its
+# library in PKGS_SPOOLERD or LIBS_SPOOLERD if it needs one)
+SPOOLERD_HEADERS += spoolerd/processors.def
+SPOOLERD_PROCS = $(filter-out $(SPOOLERD_MODS),$(basename $(notdir \
+	$(wildcard spoolerd/proc_*.c))))
+SPOOLERD_OBJS += $(SPOOLERD_PROCS:%=$(BUILD)/sd/%.o)
+
 BINS += $(SPOOLERD)
 UNIT_BINS += $(SPOOLERD_UNIT_BINS)
 

@@ -71,6 +71,179 @@ static void db_processors(void **state)
 	assert_int_equal(ch.n, 7);
 }
 
+/* the insertion of an autoprovider is said, once per insertion */
+static void inserted_is_noted(void **state)
+{
+	struct chain ch;
+	char err[256];
+	(void)state;
+
+	assert_int_equal(chain_parse("HeadersParser|Redis", &ch, err,
+				     sizeof(err)),
+			 0);
+	assert_string_equal(ch.inserted,
+			    "Hasher inserted before Redis (it needs a hash)");
+	/* one Hasher serves every later need */
+	assert_int_equal(chain_parse("MySQL|Redis|SQL", &ch, err, sizeof(err)),
+			 0);
+	assert_int_equal(ch.n, 4);
+	assert_ptr_equal(ch.p[0], &proc_hasher);
+	assert_string_equal(ch.inserted,
+			    "Hasher inserted before MySQL (it needs a hash)");
+	/* named before: nothing inserted, nothing said */
+	assert_int_equal(chain_parse("Hasher|Redis", &ch, err, sizeof(err)),
+			 0);
+	assert_int_equal(ch.n, 2);
+	assert_string_equal(ch.inserted, "");
+	/* named after is too late: inserted before, as go-guerrilla
+	 * configs expect, and the named one still runs */
+	assert_int_equal(chain_parse("Redis|Hasher", &ch, err, sizeof(err)),
+			 0);
+	assert_int_equal(ch.n, 3);
+	assert_ptr_equal(ch.p[0], &proc_hasher);
+	assert_ptr_equal(ch.p[2], &proc_hasher);
+	assert_int_equal(chain_parse("GuerrillaDbRedis", &ch, err,
+				     sizeof(err)),
+			 0);
+	assert_string_equal(ch.inserted, "");
+}
+
+/* test processors: only their declarations matter to chain_parse */
+static enum proc_res t_deliver(void *st, struct msg *m, char *why, size_t n)
+{
+	(void)st;
+	(void)m;
+	(void)why;
+	(void)n;
+	return PROC_OK;
+}
+
+static const struct proc_ops t_zipper = {
+	.name = "Zipper", .available = 1, .deliver = t_deliver,
+	.provides = PROV_COMPRESSED};
+static const struct proc_ops t_needy = {
+	.name = "Needy", .available = 1, .deliver = t_deliver,
+	.needs = PROV_COMPRESSED};
+static const struct proc_ops t_lonely = {
+	.name = "Lonely", .available = 1, .deliver = t_deliver,
+	.needs = PROV_REDIS};
+static const struct proc_ops t_parser = {
+	.name = "Parser", .available = 1, .deliver = t_deliver,
+	.provides = PROV_HEADERS, .autoprovides = PROV_HEADERS};
+static const struct proc_ops t_hash = {
+	.name = "Hash", .available = 1, .deliver = t_deliver,
+	.needs = PROV_HEADERS, .provides = PROV_HASH,
+	.autoprovides = PROV_HASH};
+static const struct proc_ops t_store = {
+	.name = "Store", .available = 1, .stores = 1, .deliver = t_deliver,
+	.needs = PROV_HASH};
+static const struct proc_ops t_loop = {
+	.name = "Loop", .available = 1, .deliver = t_deliver,
+	.needs = PROV_HEAD, .provides = PROV_HEAD, .autoprovides = PROV_HEAD};
+static const struct proc_ops t_gone = {
+	.name = "Gone", .available = 0, .deliver = t_deliver,
+	.provides = PROV_REDIS, .autoprovides = PROV_REDIS};
+static const struct proc_ops *const t_reg[] = {
+	&t_zipper, &t_needy, &t_lonely, &t_parser, &t_hash, &t_store, &t_loop,
+	&t_gone,
+};
+#define T_NREG (sizeof(t_reg) / sizeof(t_reg[0]))
+
+/* a need nobody autoprovides is an error naming the processor, what it
+ * lacks and who provides it */
+static void needs_are_checked(void **state)
+{
+	struct chain ch;
+	char err[256];
+	(void)state;
+
+	assert_int_equal(chain_parse_with("Zipper|Needy", t_reg, T_NREG, &ch,
+					  err, sizeof(err)),
+			 0);
+	assert_int_equal(ch.n, 2);
+	err[0] = '\0';
+	assert_int_equal(chain_parse_with("Needy|Zipper", t_reg, T_NREG, &ch,
+					  err, sizeof(err)),
+			 -1);
+	assert_string_equal(err, "processor \"Needy\" needs a compressed "
+				 "payload: put Zipper before it");
+	err[0] = '\0';
+	assert_int_equal(chain_parse_with("needy", t_reg, T_NREG, &ch, err,
+					  sizeof(err)),
+			 -1);
+	assert_non_null(strstr(err, "\"Needy\" needs a compressed payload"));
+	/* nobody (available) provides it at all */
+	err[0] = '\0';
+	assert_int_equal(chain_parse_with("Zipper|Lonely", t_reg, T_NREG, &ch,
+					  err, sizeof(err)),
+			 -1);
+	assert_string_equal(err, "processor \"Lonely\" needs the copies in "
+				 "Redis, which no processor of this build "
+				 "provides");
+	/* an autoprovider that needs itself ends in an error, not a loop */
+	err[0] = '\0';
+	assert_int_equal(chain_parse_with("Loop", t_reg, T_NREG, &ch, err,
+					  sizeof(err)),
+			 -1);
+	assert_non_null(strstr(err, "\"Loop\" needs delivery headers"));
+}
+
+/* an autoprovider's own needs are met the same way, in order */
+static void autoprovided_in_order(void **state)
+{
+	struct chain ch;
+	char err[256];
+	(void)state;
+
+	assert_int_equal(chain_parse_with("Store", t_reg, T_NREG, &ch, err,
+					  sizeof(err)),
+			 0);
+	assert_int_equal(ch.n, 3);
+	assert_ptr_equal(ch.p[0], &t_parser);
+	assert_ptr_equal(ch.p[1], &t_hash);
+	assert_ptr_equal(ch.p[2], &t_store);
+	assert_string_equal(ch.inserted,
+			    "Parser inserted before Hash (it needs parsed "
+			    "headers); Hash inserted before Store (it needs a "
+			    "hash)");
+	assert_int_equal(chain_parse_with("Parser|Store", t_reg, T_NREG, &ch,
+					  err, sizeof(err)),
+			 0);
+	assert_int_equal(ch.n, 3);
+	assert_string_equal(ch.inserted,
+			    "Hash inserted before Store (it needs a hash)");
+	/* the monolith's name is the real registry's only */
+	assert_int_equal(chain_parse_with("GuerrillaDbRedis", t_reg, T_NREG,
+					  &ch, err, sizeof(err)),
+			 -1);
+	assert_non_null(strstr(err, "unknown processor"));
+}
+
+/* every processor of the registry can run with what it needs met */
+static void registry_is_consistent(void **state)
+{
+	static const struct proc_ops *const reg[] = {
+#define PROC(sym) &sym,
+#include "processors.def"
+#undef PROC
+	};
+	struct chain ch;
+	char err[256];
+	size_t i, j;
+	(void)state;
+
+	for (i = 0; i < sizeof(reg) / sizeof(reg[0]); i++) {
+		if (!reg[i]->available)
+			continue;
+		assert_int_equal(chain_parse(reg[i]->name, &ch, err,
+					     sizeof(err)),
+				 0);
+		assert_ptr_equal(ch.p[ch.n - 1], reg[i]);
+		for (j = i + 1; j < sizeof(reg) / sizeof(reg[0]); j++)
+			assert_true(strcasecmp(reg[i]->name, reg[j]->name));
+	}
+}
+
 static void too_many(void **state)
 {
 	char spec[1024] = "Header";
@@ -159,6 +332,10 @@ int main(void)
 		cmocka_unit_test(unknown_name_is_named),
 		cmocka_unit_test(db_processors),
 		cmocka_unit_test(too_many),
+		cmocka_unit_test(inserted_is_noted),
+		cmocka_unit_test(needs_are_checked),
+		cmocka_unit_test(autoprovided_in_order),
+		cmocka_unit_test(registry_is_consistent),
 		cmocka_unit_test(backend_name_mapping),
 	};
 

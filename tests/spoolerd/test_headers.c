@@ -110,7 +110,7 @@ static void processor(void **state)
 	assert_int_equal(proc_headersparser.deliver(NULL, &m, why,
 						    sizeof(why)),
 			 PROC_OK);
-	assert_string_equal(m.hdr.subject, "one");
+	assert_string_equal(msg_headers(&m)->subject, "one");
 	/* parsed once: a second run changes nothing */
 	assert_int_equal(pwrite(m.fd, "Subject: two", 12,
 				(off_t)m.env.data_off),
@@ -118,7 +118,7 @@ static void processor(void **state)
 	assert_int_equal(proc_headersparser.deliver(NULL, &m, why,
 						    sizeof(why)),
 			 PROC_OK);
-	assert_string_equal(m.hdr.subject, "one");
+	assert_string_equal(msg_headers(&m)->subject, "one");
 	/* the file is shorter than its size: what is there */
 	msg_free_parts(&m);
 	m.rcpt = calloc(1, sizeof(*m.rcpt));
@@ -126,7 +126,7 @@ static void processor(void **state)
 	assert_int_equal(proc_headersparser.deliver(NULL, &m, why,
 						    sizeof(why)),
 			 PROC_OK);
-	assert_string_equal(m.hdr.subject, "two");
+	assert_string_equal(msg_headers(&m)->subject, "two");
 	/* nothing after the envelope at all */
 	msg_free_parts(&m);
 	m.rcpt = calloc(1, sizeof(*m.rcpt));
@@ -134,7 +134,7 @@ static void processor(void **state)
 	assert_int_equal(proc_headersparser.deliver(NULL, &m, why,
 						    sizeof(why)),
 			 PROC_OK);
-	assert_null(m.hdr.subject);
+	assert_null(msg_headers(&m)->subject);
 	tu_msg_free(&m);
 	cfg_free(c);
 	tu_rm_rf(d);

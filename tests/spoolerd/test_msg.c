@@ -9,6 +9,18 @@
 #include <zlib.h>
 
 static int fail_malloc, pread_eintr, pread_zero, fail_cfr, fail_deflate;
+static int n_deflate;
+static struct msg_zbody zb;
+
+/* set_compress - msg_payload compresses at level from now on, as after
+ * Compressor; level < -1: it does not */
+static void set_compress(struct msg *mp, int level)
+{
+	free(zb.z);
+	memset(&zb, 0, sizeof(zb));
+	zb.level = level;
+	msg_provide(mp, PROV_COMPRESSED, level < -1 ? NULL : &zb);
+}
 
 void *__real_malloc(size_t n);
 void *__wrap_malloc(size_t n)
@@ -66,8 +78,9 @@ ssize_t __wrap_copy_file_range(int a, off_t *ao, int b, off_t *bo, size_t n,
 int __real_deflate(z_streamp z, int flush);
 int __wrap_deflate(z_streamp z, int flush)
 {
-	if (fail_deflate && flush == Z_FINISH)
+	if (fail_deflate && flush != Z_NO_FLUSH)
 		return Z_BUF_ERROR;
+	n_deflate++;
 	return __real_deflate(z, flush);
 }
 
@@ -201,7 +214,7 @@ static void test_payload(void **state)
 	free(p);
 
 	/* Compressor at level 9: a zlib stream of the same bytes */
-	m.compress = 10;
+	set_compress(&m, 9);
 	p = msg_payload(&m, 0, &len);
 	assert_non_null(p);
 	assert_int_equal(uncompress((Bytef *)out, &olen, (Bytef *)p, len),
@@ -210,24 +223,24 @@ static void test_payload(void **state)
 	assert_memory_equal(out + strlen(head), want, want_len);
 	free(p);
 	/* zlib refusing the level, or the stream not finishing: ENOMEM */
-	m.compress = 12;
+	set_compress(&m, 11);
 	errno = 0;
 	assert_null(msg_payload(&m, 0, &len));
 	assert_int_equal(errno, ENOMEM);
-	m.compress = 1;
+	set_compress(&m, 0);
 	fail_deflate = 1;
 	errno = 0;
 	assert_null(msg_payload(&m, 0, &len));
 	fail_deflate = 0;
 	assert_int_equal(errno, ENOMEM);
-	m.compress = 0;
+	set_compress(&m, -2);
 
 	/* no memory for the copy, the head or the data: NULL */
 	fail_malloc = 1;
 	assert_null(msg_payload(&m, 0, &len));
-	m.compress = 10;
+	set_compress(&m, 9);
 	assert_null(msg_payload(&m, 0, &len));
-	m.compress = 0;
+	set_compress(&m, -2);
 	assert_null(msg_payload(&m, 1, &len)); /* head not made yet */
 	fail_malloc = 0;
 	free(m.data);
@@ -263,6 +276,173 @@ static int copy_check(int dst_flags)
 	free(all);
 	free(got);
 	return 0;
+}
+
+/* unzip - p[0..len) as one zlib stream, into out (cap bytes); its length */
+static size_t unzip(const char *p, size_t len, char *out, size_t cap)
+{
+	uLongf olen = cap;
+
+	assert_int_equal(uncompress((Bytef *)out, &olen, (const Bytef *)p,
+				    len),
+			 Z_OK);
+	return olen;
+}
+
+/* the data is compressed once per message; each recipient's payload is
+ * one zlib stream of its own head and that data, with zlib's header for
+ * the level */
+static void test_payload_once(void **state)
+{
+	static const struct {
+		int level;
+		unsigned char flg;
+	} lv[] = {{0, 0x01}, {1, 0x01}, {5, 0x5e}, {6, 0x9c}, {-1, 0x9c},
+		  {9, 0xda}};
+	size_t len, want_len, k, i, ol;
+	char *want = stored(&want_len), *p, out[4096], why[64];
+	struct msg_zbody *z;
+	(void)state;
+
+	for (k = 0; k < sizeof(lv) / sizeof(lv[0]); k++) {
+		set_compress(&m, lv[k].level);
+		n_deflate = 0;
+		for (i = 0; i < 2; i++) {
+			const char *head = msg_head(&m, i);
+
+			p = msg_payload(&m, i, &len);
+			assert_non_null(p);
+			assert_int_equal((unsigned char)p[0], 0x78);
+			assert_int_equal((unsigned char)p[1], lv[k].flg);
+			ol = unzip(p, len, out, sizeof(out));
+			assert_int_equal(ol, strlen(head) + want_len);
+			assert_memory_equal(out, head, strlen(head));
+			assert_memory_equal(out + strlen(head), want,
+					    want_len);
+			free(p);
+		}
+		assert_int_equal(n_deflate, 1);
+	}
+	set_compress(&m, -2);
+	/* Compressor itself: its state is the product, freed with m */
+	assert_false(msg_compressed(&m));
+	assert_int_equal(m.compress, 0);
+	assert_int_equal(proc_compressor.deliver(NULL, &m, why, sizeof(why)),
+			 PROC_OK);
+	assert_true(msg_compressed(&m));
+	/* the old flag, for processors that read it */
+	assert_int_equal(m.compress, (int)cfg->backend.compress_level + 1);
+	z = msg_product(&m, PROV_COMPRESSED);
+	assert_ptr_equal(z, msg_state(&m, &proc_compressor));
+	assert_int_equal(z->level, (int)cfg->backend.compress_level);
+	p = msg_payload(&m, 1, &len);
+	assert_non_null(p);
+	assert_true(z->built);
+	ol = unzip(p, len, out, sizeof(out));
+	assert_memory_equal(out + ol - want_len, want, want_len);
+	free(p);
+	free(want);
+}
+
+/* a message too big for one deflate block, and incompressible */
+static void test_payload_big(void **state)
+{
+	const char *rc[] = {"a@example.com", "b@example.com", "c@example.com"};
+	size_t n = 300000, i, len, ol, hl;
+	char *big = malloc(n + 3), *out = malloc(n + 4096), *p, ep[400];
+	unsigned x = 1;
+	struct msg m2;
+	(void)state;
+
+	assert_non_null(big);
+	assert_non_null(out);
+	memcpy(big, "X: y\r\n\r\n", 8);
+	for (i = 8; i < n; i++) {
+		x = x * 1103515245u + 12345u;
+		big[i] = (char)('!' + (x >> 16) % 90);
+	}
+	memcpy(big + n, "\r\n", 3);
+	snprintf(ep, sizeof(ep), "%s/big", dir);
+	tu_entry(ep, "2.M2P2Q2", "s@example.org", rc, 3, big, &m2, cfg);
+	set_compress(&m2, 9);
+	n_deflate = 0;
+	for (i = 0; i < 3; i++) {
+		const char *head = msg_head(&m2, i);
+
+		hl = strlen(head);
+		p = msg_payload(&m2, i, &len);
+		assert_non_null(p);
+		ol = unzip(p, len, out, n + 4096);
+		assert_memory_equal(out, head, hl);
+		assert_memory_equal(out + ol - (n + 2), big, n + 2);
+		free(p);
+	}
+	assert_int_equal(n_deflate, 1);
+	set_compress(&m2, -2);
+	tu_msg_free(&m2);
+	free(big);
+	free(out);
+}
+
+/* per-message states: made once, found again, freed last first */
+static int t_made, t_freed[4], t_nfreed;
+
+static void *t_new(struct msg *mp)
+{
+	int *v = malloc(sizeof(*v));
+
+	(void)mp;
+	assert_non_null(v);
+	*v = ++t_made;
+	return v;
+}
+
+static void t_free(void *p)
+{
+	t_freed[t_nfreed++] = *(int *)p;
+	free(p);
+}
+
+static void *t_null(struct msg *mp)
+{
+	(void)mp;
+	return NULL;
+}
+
+static void test_state(void **state)
+{
+	static const struct proc_ops a = {.name = "A", .mstate_new = t_new,
+					  .mstate_free = t_free};
+	static const struct proc_ops b = {.name = "B", .mstate_new = t_new,
+					  .mstate_free = t_free};
+	static const struct proc_ops none = {.name = "None"};
+	static const struct proc_ops oom = {.name = "Oom",
+					    .mstate_new = t_null,
+					    .mstate_free = t_free};
+	int *sa, *sb;
+	(void)state;
+
+	sa = msg_state(&m, &a);
+	assert_non_null(sa);
+	sb = msg_state(&m, &b);
+	assert_int_equal(*sb, 2);
+	assert_ptr_equal(msg_state(&m, &a), sa);
+	assert_int_equal(t_made, 2);
+	assert_null(msg_state(&m, &none));
+	msg_provide(&m, PROV_HASH, sb);
+	assert_ptr_equal(msg_product(&m, PROV_HASH), sb);
+	assert_null(msg_product(&m, PROV_HASH | PROV_HEAD));
+	/* no memory: NULL, and nothing kept */
+	assert_null(msg_state(&m, &oom));
+	assert_int_equal(m.nslot, 2);
+	msg_free_parts(&m);
+	assert_int_equal(t_nfreed, 2);
+	assert_int_equal(t_freed[0], 2);
+	assert_int_equal(t_freed[1], 1);
+	assert_null(msg_product(&m, PROV_HASH));
+	assert_string_equal(msg_hash(&m, 0), "");
+	assert_null(msg_headers(&m)->subject);
+	m.rcpt = calloc(m.env.nrcpts, sizeof(*m.rcpt));
 }
 
 static void test_copy_range(void **state)
@@ -302,6 +482,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_head, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_data, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_payload, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_payload_once, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_payload_big, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_state, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_copy_range, setup, teardown),
 	};
 

@@ -158,6 +158,7 @@ static void payload(void **state)
 	const char *rc[] = {"u1@example.com", "u2@example.com"};
 	char *dir = tu_tmpdir(), path[256], *p, *plain, out[4096];
 	struct msg m;
+	struct msg_zbody zb = {.level = 6};
 	size_t len, plen;
 	uLongf olen = sizeof(out);
 	(void)state;
@@ -171,7 +172,7 @@ static void payload(void **state)
 			    "Delivered-To: u2@example.com\r\nReceived: ", 70);
 	assert_memory_equal(plain + plen - 21, "Subject: hi\r\n\r\nbody\r\n",
 			    21);
-	m.compress = 6 + 1;
+	msg_provide(&m, PROV_COMPRESSED, &zb); /* as Compressor does */
 	p = msg_payload(&m, 1, &len);
 	assert_non_null(p);
 	/* a zlib stream (RFC 1950), as go-guerrilla's compress/zlib */
@@ -183,6 +184,7 @@ static void payload(void **state)
 	free(p);
 	free(plain);
 	tu_msg_free(&m);
+	free(zb.z);
 	tu_rm_rf(dir);
 	free(dir);
 }

@@ -98,7 +98,6 @@ static inline void tu_entry(const char *path, const char *qid,
 	assert_int_equal(write(fd, b.p, b.len), (ssize_t)b.len);
 	buf_free(&b);
 	memset(m, 0, sizeof(*m));
-	m->jfd = -1;
 	m->statefd = -1;
 	m->fd = fd;
 	m->cfg = cfg;
