@@ -50,7 +50,7 @@ LIBS_TEST = $(shell pkg-config --libs $(PKGS_TEST) 2>/dev/null)
 COMMON_OBJS = $(BUILD)/common/buf.o $(BUILD)/common/cfg.o \
 	$(BUILD)/common/entry.o $(BUILD)/common/log.o $(BUILD)/common/util.o \
 	$(BUILD)/common/publish.o $(BUILD)/common/cidr.o \
-	$(BUILD)/common/statsmsg.o
+	$(BUILD)/common/statsmsg.o $(BUILD)/common/lookupproto.o
 SESSION_OBJS = $(BUILD)/smtpd-session/session.o \
 	$(BUILD)/smtpd-session/addr.o $(BUILD)/smtpd-session/data.o \
 	$(BUILD)/smtpd-session/reply.o $(BUILD)/smtpd-session/spool.o \
@@ -61,9 +61,9 @@ SESSION_OBJS = $(BUILD)/smtpd-session/session.o \
 	$(BUILD)/smtpd-session/listen.o $(BUILD)/smtpd-session/proxy.o \
 	$(BUILD)/smtpd-session/xclient.o $(BUILD)/smtpd-session/utf8.o \
 	$(BUILD)/smtpd-session/helo.o $(BUILD)/smtpd-session/bdat.o \
-	$(BUILD)/smtpd-session/stats.o
+	$(BUILD)/smtpd-session/stats.o $(BUILD)/smtpd-session/rcptcheck.o
 
-UNIT_TESTS = addr data session cfg spool entry tls util frame publish log \
+UNIT_TESTS = addr data session cfg spool entry tls util frame publish log lookupproto \
 	cfg_faults session_faults io abuse secrets proxy utf8 bdat
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 

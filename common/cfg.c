@@ -20,6 +20,7 @@
  */
 #include "cfg.h"
 #include "cidr.h"
+#include "lookupproto.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -140,6 +141,15 @@ static const struct key server_keys[] = {
 	{"helo_strict", K_BOOL, SOFF(helo_strict), 1, 0, 0, 1, 0, 0},
 	{"min_data_rate", K_INT, SOFF(min_data_rate), 500, 0, 0, 1L << 40, 0,
 	 0},
+	/* recipient checks at RCPT (lookupproto.c, smtpd-session/
+	 * rcptcheck.c, spoolerd/lookup.c) */
+	{"rcpt_check", K_STR, SOFF(rcpt_check), 0, 0, 0, 0, 0, 0},
+	{"rcpt_check_cache", K_DUR, SOFF(rcpt_check_cache), 60000, 0, 0,
+	 86400000, 0, 0},
+	{"rcpt_check_timeout", K_DUR, SOFF(rcpt_check_timeout), 2000, 0, 10,
+	 60000, 0, 0},
+	{"rcpt_check_on_error", K_STR, SOFF(rcpt_check_on_error), 0,
+	 "tempfail", 0, 0, 0, 0},
 	{"tls", K_OBJ, SOFF(tls), 0, 0, 0, 0, tls_keys, 0},
 	/* the seed (go-guerrilla before 1.6) kept these flat on the server */
 	{"start_tls_on", K_BOOL, TLSOFF(start_tls_on), 0, 0, 0, 1, 0, KF_ALIAS},
@@ -239,6 +249,22 @@ static const struct key backend_keys[] = {
 	 0, KF_SECRET},
 	{"webhook_auth_header_file", K_STR, BOFF(webhook_auth_header_file), 0,
 	 0, 0, 0, 0, 0},
+	/* NATS JetStream (spoolerd/proc_nats.c); the password only from a
+	 * file */
+	{"nats_url", K_LIST, BOFF(nats_url), 0, "nats://127.0.0.1:4222", 0, 0,
+	 0, 0},
+	{"nats_stream", K_STR, BOFF(nats_stream), 0, 0, 0, 0, 0, 0},
+	{"nats_subject", K_STR, BOFF(nats_subject), 0, "mail.{domain}", 0, 0,
+	 0, 0},
+	{"nats_per_recipient", K_BOOL, BOFF(nats_per_recipient), 0, 0, 0, 1,
+	 0, 0},
+	{"nats_creds_file", K_STR, BOFF(nats_creds_file), 0, 0, 0, 0, 0, 0},
+	{"nats_user", K_STR, BOFF(nats_user), 0, 0, 0, 0, 0, 0},
+	{"nats_password_file", K_STR, BOFF(nats_password_file), 0, 0, 0, 0, 0,
+	 0},
+	{"nats_tls_ca_file", K_STR, BOFF(nats_tls_ca_file), 0, 0, 0, 0, 0, 0},
+	{"nats_timeout", K_DUR, BOFF(nats_timeout), 5000, 0, 10, 600000, 0,
+	 0},
 	/* AMQP (spoolerd/proc_amqp.c) */
 	{"amqp_url", K_STR, BOFF(amqp_url), 0, 0, 0, 0, 0, 0},
 	{"amqp_user", K_STR, BOFF(amqp_user), 0, "guest", 0, 0, 0, 0},
@@ -936,6 +962,24 @@ static void trusted_check(struct loader *l, const struct cfg_strlist *sl,
 	}
 }
 
+/* rcpt_check_check - rcpt_check names a table of a known type;
+ * rcpt_check_on_error is tempfail or accept */
+static void rcpt_check_check(struct loader *l, const struct cfg_server *s,
+                             size_t i)
+{
+	const char *why;
+	char p[64];
+
+	snprintf(p, sizeof(p), "servers[%zu].rcpt_check", i);
+	if (s->rcpt_check && s->rcpt_check[0] &&
+	    lookup_spec_type(s->rcpt_check, &why) == LK_NONE)
+		say(l, 1, p, "%s", why);
+	snprintf(p, sizeof(p), "servers[%zu].rcpt_check_on_error", i);
+	if (strcmp(s->rcpt_check_on_error, "tempfail") &&
+	    strcmp(s->rcpt_check_on_error, "accept"))
+		say(l, 1, p, "must be \"tempfail\" or \"accept\"");
+}
+
 /* validate - checks across keys, after types are known good */
 static void validate(struct loader *l, struct cfg *c)
 {
@@ -989,6 +1033,7 @@ static void validate(struct loader *l, struct cfg *c)
 		weak_ciphers(l, &s->tls.ciphers, i);
 		trusted_check(l, &s->proxy_trusted, i, "proxy_trusted");
 		trusted_check(l, &s->xclient_trusted, i, "xclient_trusted");
+		rcpt_check_check(l, s, i);
 		if (s->tls.private_key_file.n != s->tls.public_key_file.n) {
 			snprintf(p, sizeof(p), "servers[%zu].tls.private_key_file",
 				 i);
@@ -1127,6 +1172,10 @@ static void read_secrets(struct loader *l, struct cfg_backend *b)
 		read_secret(l, "backend_config.webhook_auth_header_file",
 			    b->webhook_auth_header_file, &b->webhook_auth_header,
 			    "webhook_auth_header");
+	if (b->nats_password_file)
+		read_secret(l, "backend_config.nats_password_file",
+			    b->nats_password_file, &b->nats_password,
+			    "nats_password");
 	if (b->amqp_password_file)
 		read_secret(l, "backend_config.amqp_password_file",
 			    b->amqp_password_file, &b->amqp_password,
@@ -1301,6 +1350,7 @@ void cfg_free(struct cfg *c)
 	free(c->servers);
 	free_tab(top_keys, c);
 	free(c->primary_mail_host);
+	free(c->backend.nats_password); /* no key of its own: files only */
 	free(c);
 }
 

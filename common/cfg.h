@@ -60,6 +60,11 @@ struct cfg_server {
 	long long proxy_timeout; /* ms, for the whole header */
 	int xclient_on;        /* XCLIENT from xclient_trusted peers */
 	struct cfg_strlist xclient_trusted;
+	/* recipient checks at RCPT through spoolerd (lookupproto.h) */
+	char *rcpt_check;          /* "file:/path", "redis:KEY", "sql:..." */
+	long long rcpt_check_cache;   /* ms spoolerd keeps an answer */
+	long long rcpt_check_timeout; /* ms a session waits for one */
+	char *rcpt_check_on_error;    /* "tempfail" or "accept" */
 	struct cfg_tls tls;
 };
 
@@ -111,6 +116,16 @@ struct cfg_backend {
 	char *webhook_ca_file;
 	char *webhook_auth_header;      /* an Authorization value, or ... */
 	char *webhook_auth_header_file; /* ... its file (spoolerd only) */
+	struct cfg_strlist nats_url; /* NATS: nats:// or tls:// URLs */
+	char *nats_stream;
+	char *nats_subject;          /* template: {domain} {user} ... */
+	int nats_per_recipient;
+	char *nats_creds_file;
+	char *nats_user;
+	char *nats_password;         /* read from nats_password_file */
+	char *nats_password_file;
+	char *nats_tls_ca_file;
+	long long nats_timeout;      /* ms, for the connect and the ack */
 	char *amqp_url;           /* amqp://host:port/vhost, amqps:// */
 	char *amqp_user;
 	char *amqp_password;      /* inline, or read from ... */

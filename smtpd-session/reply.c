@@ -80,6 +80,11 @@ static const struct reply replies[R_COUNT] = {
 	[R_XCLIENT_TX] = {503, "503 5.5.1 Mail transaction in progress"},
 	[R_XCLIENT_SYNTAX] = {501, "501 5.5.4 Syntax: XCLIENT attribute=value "
 				   "..."},
+	/* rcpt_check (rcptcheck.c); the address is not echoed */
+	[R_RCPT_UNKNOWN] = {550, "550 5.1.1 Recipient address rejected: "
+				 "user unknown"},
+	[R_RCPT_LOOKUP] = {451, "451 4.3.0 Recipient address lookup failed, "
+				"try again later"},
 };
 
 int reply_code(enum reply_id id)

@@ -53,6 +53,8 @@ enum reply_id {
 	R_XCLIENT_DENY,  /* 550 5.7.0 */
 	R_XCLIENT_TX,    /* 503 5.5.1 */
 	R_XCLIENT_SYNTAX, /* 501 5.5.4 */
+	R_RCPT_UNKNOWN,  /* 550 5.1.1 */
+	R_RCPT_LOOKUP,   /* 451 4.3.0 */
 	R_COUNT
 };
 

@@ -22,6 +22,7 @@
 #include "io.h"
 #include "log.h"
 #include "proxy.h"
+#include "rcptcheck.h"
 #include "run.h"
 #include "sandbox.h"
 #include "session.h"
@@ -257,6 +258,11 @@ int serve_session(struct cfg *cfg, const struct cfg_server *srv,
 	s.xclient_ok = srv->xclient_on &&
 		       cidr_match(&srv->xclient_trusted, s.peer_ip);
 	s.claim_ip = claim_ip;
+	if (srv->rcpt_check && srv->rcpt_check[0]) {
+		/* the lookup socket opens at the first check (rcptcheck.c) */
+		rcptcheck_init(cfg, srv);
+		s.rcpt_check = rcptcheck_lookup;
+	}
 	memset(&r, 0, sizeof(r));
 	r.s = &s;
 	r.io = &io;

@@ -537,6 +537,40 @@ static int rcpt_allowed(const struct session *s, const struct mailpath *mp)
 	return n > 0 && cfg_host_allowed(s->cfg, ace, (size_t)n);
 }
 
+/* rcpt_refused - rcpt_check: 1 when the recipient got 550 5.1.1 or
+ * 451 4.3.0 (logged), 0 to accept it. postmaster at an allowed host is
+ * never looked up (RFC 5321 4.5.1). */
+static int rcpt_refused(struct session *s, const struct mailpath *mp)
+{
+	char a[120], why[256];
+	int r;
+
+	if (!s->rcpt_check || (mp->at == 10 &&
+			       !strncasecmp(mp->addr, "postmaster", 10)))
+		return 0;
+	r = s->rcpt_check(s->rcpt_check_arg, mp->addr, mp->len, why,
+			  sizeof(why));
+	if (r == 0)
+		return 0;
+	util_printable(a, sizeof(a), mp->addr, mp->len, 100);
+	if (r == 1) {
+		log_info("recipient unknown from %s to %s (rcpt_check)",
+			 s->peer_ip, a);
+		session_reply(s, R_RCPT_UNKNOWN);
+		return 1;
+	}
+	if (!strcmp(s->srv->rcpt_check_on_error, "accept")) {
+		log_warnx("recipient check failed from %s to %s: %s; "
+			  "accepted (rcpt_check_on_error accept)",
+			  s->peer_ip, a, why);
+		return 0;
+	}
+	log_warnx("recipient check failed from %s to %s: %s; 451", s->peer_ip,
+		  a, why);
+	session_reply(s, R_RCPT_LOOKUP);
+	return 1;
+}
+
 static enum session_action cmd_rcpt(struct session *s, const char *arg,
                                     size_t alen)
 {
@@ -585,6 +619,8 @@ static enum session_action cmd_rcpt(struct session *s, const char *arg,
 		session_reply(s, R_RCPT_OK);
 		return ACT_NONE;
 	}
+	if (k == ADDR_MAILBOX && rcpt_refused(s, &mp))
+		return ACT_NONE;
 	nr = realloc(s->tx.rcpts, (s->tx.nrcpts + 1) * sizeof(*nr));
 	copy = malloc(mp.len + 1);
 	if (nr)

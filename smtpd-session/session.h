@@ -72,6 +72,11 @@ struct session {
 	long long delay_ms;  /* owed before the next flush (soft limit) */
 	session_space_fn space;
 	void *space_arg;
+	/* rcpt_check (rcptcheck.c): is addr[0..len) a recipient? 0 known,
+	 * 1 unknown, 2 no answer (why says why); NULL: every local part */
+	int (*rcpt_check)(void *arg, const char *addr, size_t len, char *why,
+	                  size_t wsize);
+	void *rcpt_check_arg;
 	int tls_offer; /* STARTTLS may be advertised */
 	int tls_on;    /* the connection is TLS now */
 	char tls_desc[128];

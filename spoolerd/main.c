@@ -20,6 +20,7 @@
 #include "cfg.h"
 #include "deliver.h"
 #include "log.h"
+#include "lookup.h"
 #include "notify.h"
 #include "retry.h"
 #include "statsmsg.h"
@@ -360,6 +361,7 @@ static void reload(void)
 	ctx.gen = g;
 	pthread_mutex_unlock(&ctx.gmu);
 	gen_put(&ctx, prev);
+	lookup_reload(nc);
 	log_info("reload: done, chain %s", g->chain.spec);
 	if (g->chain.inserted[0])
 		log_info("%s", g->chain.inserted);
@@ -595,6 +597,8 @@ int main(int argc, char **argv)
 	if (ctx.gen->chain.inserted[0])
 		log_info("%s", ctx.gen->chain.inserted);
 	stores_check();
+	/* rcpt_check's lookup socket, when a servers[] entry has one */
+	lookup_start(cfg);
 	wd_ms = notify_watchdog_ms();
 	last_wd = util_mono_ms();
 	next_sweep = util_mono_ms() + SWEEP_EVERY_MS;
@@ -693,6 +697,7 @@ int main(int argc, char **argv)
 		}
 	}
 	notify_stopping();
+	lookup_stop();
 	log_info("stopping: finishing deliveries in progress");
 	{
 		long long wait = ctx.gen->cfg->backend.gw_save_timeout;

@@ -19,7 +19,8 @@ FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 AFL_SECONDS ?= 600
 FUZZ_BUILD = build-fuzz
-FUZZ_HARNESSES = session addr data cfg entry hdrparse tls proxy bdat
+FUZZ_HARNESSES = session addr data cfg entry hdrparse tls proxy bdat \
+	lookupproto
 
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS = -g -O1 -std=c11 -Wall -Wextra -fno-omit-frame-pointer \
@@ -28,13 +29,13 @@ FUZZ_LIBS = $(shell pkg-config --libs libcjson 2>/dev/null)
 
 # sources of each harness (besides tests/fuzz/fuzz_<name>.c)
 FUZZ_COMMON = common/buf.c common/cfg.c common/entry.c common/log.c \
-	common/cidr.c \
+	common/cidr.c common/lookupproto.c \
 	common/util.c common/publish.c
 FUZZ_SRC_data = smtpd-session/data.c
 FUZZ_SRC_addr = smtpd-session/addr.c smtpd-session/utf8.c common/buf.c \
 	common/entry.c common/util.c
 FUZZ_SRC_entry = common/buf.c common/entry.c common/util.c
-FUZZ_SRC_cfg = common/cfg.c common/util.c common/cidr.c
+FUZZ_SRC_cfg = common/cfg.c common/util.c common/cidr.c common/lookupproto.c
 FUZZ_SRC_proxy = smtpd-session/proxy.c smtpd-session/io.c common/util.c
 FUZZ_SRC_session = smtpd-session/session.c smtpd-session/addr.c \
 	smtpd-session/xclient.c \
@@ -44,7 +45,9 @@ FUZZ_SRC_session = smtpd-session/session.c smtpd-session/addr.c \
 	common/statsmsg.c $(FUZZ_COMMON)
 # bdat.c's session half needs session.c: the same objects
 FUZZ_SRC_bdat = $(FUZZ_SRC_session)
-FUZZ_SRC_hdrparse = spoolerd/proc_headersparser.c
+FUZZ_SRC_hdrparse = spoolerd/proc_headersparser.c spoolerd/msg.c common/util.c
+FUZZ_LIBS_hdrparse = -lz
+FUZZ_SRC_lookupproto = common/lookupproto.c common/util.c
 FUZZ_SRC_tls = smtpd-session/tls.c smtpd-session/session.c \
 	smtpd-session/bdat.c \
 	smtpd-session/addr.c smtpd-session/data.c smtpd-session/reply.c \
