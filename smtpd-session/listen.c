@@ -142,7 +142,12 @@ int listen_bind(const char *spec)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
 	if (ai->ai_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+	/* as deep as net.core.somaxconn allows (4096 by default, as
+	 * systemd's Backlog=): a burst the parent has not accepted yet
+	 * waits there rather than having its SYNs dropped and resent 1, 3,
+	 * 7, 15, 31 s later */
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+	    listen(fd, SOMAXCONN) < 0) {
 		close(fd);
 		goto fail;
 	}

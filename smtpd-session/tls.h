@@ -56,7 +56,8 @@ void tls_prep_tick(const struct tls_prep *p, long long rotate_ms);
 
 /* tls_use - in a child: take each entry's TLS set-up from p (an entry
  * not in p is read per connection, as in the inetd mode), and reseed
- * GnuTLS's random generator after the fork */
+ * GnuTLS's random generator, forked with the parent's state, before the
+ * child's first handshake */
 void tls_use(const struct tls_prep *p);
 
 /* tls_file_path - a key or certificate name as the session opens it
