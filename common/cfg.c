@@ -265,6 +265,21 @@ static const struct key backend_keys[] = {
 	{"nats_tls_ca_file", K_STR, BOFF(nats_tls_ca_file), 0, 0, 0, 0, 0, 0},
 	{"nats_timeout", K_DUR, BOFF(nats_timeout), 5000, 0, 10, 600000, 0,
 	 0},
+	/* AMQP (spoolerd/proc_amqp.c) */
+	{"amqp_url", K_STR, BOFF(amqp_url), 0, 0, 0, 0, 0, 0},
+	{"amqp_user", K_STR, BOFF(amqp_user), 0, "guest", 0, 0, 0, 0},
+	{"amqp_password", K_STR, BOFF(amqp_password), 0, 0, 0, 0, 0,
+	 KF_SECRET},
+	{"amqp_password_file", K_STR, BOFF(amqp_password_file), 0, 0, 0, 0, 0,
+	 0},
+	{"amqp_exchange", K_STR, BOFF(amqp_exchange), 0, "", 0, 0, 0, 0},
+	{"amqp_routing_key", K_STR, BOFF(amqp_routing_key), 0, "mail", 0, 0,
+	 0, 0},
+	{"amqp_per_recipient", K_BOOL, BOFF(amqp_per_recipient), 0, 0, 0, 1,
+	 0, 0},
+	{"amqp_tls_ca_file", K_STR, BOFF(amqp_tls_ca_file), 0, 0, 0, 0, 0, 0},
+	{"amqp_timeout", K_DUR, BOFF(amqp_timeout), 30000, 0, 100, 3600000,
+	 0, 0},
 	{0, 0, 0, 0, 0, 0, 0, 0, 0},
 };
 
@@ -1161,6 +1176,10 @@ static void read_secrets(struct loader *l, struct cfg_backend *b)
 		read_secret(l, "backend_config.nats_password_file",
 			    b->nats_password_file, &b->nats_password,
 			    "nats_password");
+	if (b->amqp_password_file)
+		read_secret(l, "backend_config.amqp_password_file",
+			    b->amqp_password_file, &b->amqp_password,
+			    "amqp_password");
 }
 
 struct cfg *cfg_load_buf(const char *buf, cfg_diag_fn diag, void *arg)

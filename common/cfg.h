@@ -126,6 +126,15 @@ struct cfg_backend {
 	char *nats_password_file;
 	char *nats_tls_ca_file;
 	long long nats_timeout;      /* ms, for the connect and the ack */
+	char *amqp_url;           /* amqp://host:port/vhost, amqps:// */
+	char *amqp_user;
+	char *amqp_password;      /* inline, or read from ... */
+	char *amqp_password_file; /* ... this file (spoolerd only) */
+	char *amqp_exchange;      /* templates: {user} {domain} ... */
+	char *amqp_routing_key;
+	int amqp_per_recipient;
+	char *amqp_tls_ca_file;
+	long long amqp_timeout; /* ms */
 };
 
 /* dashboard: the statistics collector smtpd-dashboard; a session reads

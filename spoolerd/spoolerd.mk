@@ -1,9 +1,10 @@
 # spoolerd/spoolerd.mk - spoolerd and its unit tests; included by the
 # top-level Makefile before `all`. Objects go to $(BUILD)/sd/.
 
-# the database clients, zlib, libcurl and libnats link here only, never
-# into smtpd-session
-PKGS_SPOOLERD = libcjson libsystemd gnutls hiredis zlib libcurl libnats
+# the database clients, zlib, libcurl, libnats and librabbitmq link
+# here only, never into smtpd-session
+PKGS_SPOOLERD = libcjson libsystemd gnutls hiredis zlib libcurl libnats \
+	librabbitmq
 MYSQL_CFLAGS = $(shell pkg-config --cflags mysqlclient 2>/dev/null || \
 	mysql_config --cflags)
 MYSQL_LIBS = $(shell pkg-config --libs mysqlclient 2>/dev/null || \
@@ -16,11 +17,11 @@ SPOOLERD_MODS = chain msg path retry scan queue deliver notify \
 	proc_headersparser proc_header proc_hasher proc_debugger \
 	proc_maildir proc_mbox proc_compressor proc_redis proc_sql sql_conn ticket \
 	proc_webhook proc_pipe pipe_run proc_nats jetstream lookup lookup_file \
-	lookup_db
+	lookup_db proc_amqp
 SPOOLERD_OBJS = $(SPOOLERD_MODS:%=$(BUILD)/sd/%.o)
 
 SPOOLERD_UNIT = chain retry path mbox hasher headers maildir queue procs \
-	sql msg scan webhook pipe jetstream lookup
+	sql msg scan webhook pipe jetstream lookup amqp
 SPOOLERD_UNIT_BINS = $(SPOOLERD_UNIT:%=$(BUILD)/tests/test_spoolerd_%)
 
 # every spoolerd/proc_*.c is a processor and links in, listed above or
