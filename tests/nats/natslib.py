@@ -126,7 +126,7 @@ class Client:
     """one connection; requests answered on a private inbox"""
 
     def __init__(self, port, user=None, password=None, ca=None,
-                 timeout=10):
+                 timeout=10, jwt=None, nkey=None):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout)
         self.sock.settimeout(timeout)
         self.buf = b""
@@ -140,6 +140,9 @@ class Client:
                 "version": "0", "protocol": 1}
         if user is not None:
             conn["user"], conn["pass"] = user, password
+        if jwt is not None:  # the user's JWT, its key signs the nonce
+            conn["jwt"] = jwt
+            conn["sig"] = b64u(nkey.sign(self.info["nonce"].encode()))
         self.sock.sendall(b"CONNECT " + json.dumps(conn).encode() +
                           b"\r\nPING\r\n")
         while True:
@@ -339,3 +342,115 @@ def connect(port, timeout=30, **kw):
             if time.time() > end:
                 raise
             time.sleep(0.2)
+
+
+# ------------------------------------- decentralised auth (nkeys, JWTs)
+
+PFX_SEED, PFX_OPERATOR, PFX_ACCOUNT, PFX_USER = 18 << 3, 14 << 3, 0, 20 << 3
+
+
+def crc16(b):
+    """CRC-16/XMODEM, as nkeys checksums its keys"""
+    c = 0
+    for x in b:
+        c ^= x << 8
+        for _ in range(8):
+            c = ((c << 1) ^ 0x1021) if c & 0x8000 else c << 1
+            c &= 0xffff
+    return c
+
+
+def b32(raw):
+    return base64.b32encode(raw).decode().rstrip("=")
+
+
+def b64u(raw):
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+class NKey:
+    """an Ed25519 key pair of one nkey type (PFX_OPERATOR, ...)"""
+
+    def __init__(self, kind):
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import \
+            Ed25519PrivateKey
+        from cryptography.hazmat.primitives import serialization as ser
+        self.kind = kind
+        self.key = Ed25519PrivateKey.generate()
+        self.raw = self.key.private_bytes(ser.Encoding.Raw,
+                                          ser.PrivateFormat.Raw,
+                                          ser.NoEncryption())
+        self.pubraw = self.key.public_key().public_bytes(
+            ser.Encoding.Raw, ser.PublicFormat.Raw)
+
+    def public(self):
+        b = bytes([self.kind]) + self.pubraw
+        return b32(b + crc16(b).to_bytes(2, "little"))
+
+    def seed(self):
+        b = bytes([PFX_SEED | (self.kind >> 5), (self.kind & 31) << 3]) + \
+            self.raw
+        return b32(b + crc16(b).to_bytes(2, "little"))
+
+    def sign(self, data):
+        return self.key.sign(data)
+
+
+def jwt(issuer, subject, name, nats):
+    """a JWT for subject's public key, signed by issuer (NKeys)"""
+    import hashlib
+    claims = {"iat": int(time.time()), "iss": issuer.public(),
+              "sub": subject.public(), "name": name, "nats": nats}
+    claims["jti"] = b32(hashlib.sha256(
+        json.dumps(claims, sort_keys=True).encode()).digest())
+    head = b64u(json.dumps({"typ": "JWT", "alg": "ed25519-nkey"}).encode())
+    body = b64u(json.dumps(claims).encode())
+    sig = issuer.sign(("%s.%s" % (head, body)).encode())
+    return "%s.%s.%s" % (head, body, b64u(sig))
+
+
+def operator_jwt(op):
+    return jwt(op, op, "test-operator", {"type": "operator", "version": 2})
+
+
+def account_jwt(op, acc, jetstream=True):
+    lim = {"subs": -1, "data": -1, "payload": -1, "imports": -1,
+           "exports": -1, "wildcards": True, "conn": -1, "leaf": -1}
+    if jetstream:
+        lim.update({"mem_storage": -1, "disk_storage": -1, "streams": -1,
+                    "consumer": -1})
+    return jwt(op, acc, "test-account", {"type": "account", "version": 2,
+                                         "limits": lim})
+
+
+def user_jwt(acc, user):
+    return jwt(acc, user, "test-user", {"type": "user", "version": 2,
+                                        "pub": {}, "sub": {}, "subs": -1,
+                                        "data": -1, "payload": -1})
+
+
+def creds(user_jwt_text, user):
+    """the text of a .creds file"""
+    return ("-----BEGIN NATS USER JWT-----\n%s\n"
+            "------END NATS USER JWT------\n\n"
+            "************************* IMPORTANT "
+            "*************************\n"
+            "NKEY Seed printed below can be used to sign and prove "
+            "identity.\nNKEYs are sensitive and should be treated as "
+            "secrets.\n\n"
+            "-----BEGIN USER NKEY SEED-----\n%s\n"
+            "------END USER NKEY SEED------\n\n"
+            "*************************************************************"
+            "\n" % (user_jwt_text, user.seed()))
+
+
+def operator_conf(op, accounts, system=None):
+    """server config lines: operator mode, a memory resolver preloaded
+    with the accounts ({public key: JWT})"""
+    c = ["operator: %s" % operator_jwt(op), "resolver: MEMORY",
+         "resolver_preload: {"]
+    c += ["  %s: %s" % (k, v) for k, v in accounts.items()]
+    c.append("}")
+    if system:
+        c.append("system_account: %s" % system)
+    return "\n".join(c)
