@@ -30,6 +30,7 @@ dict_of() {
 	cfg | tls) echo $here/cfg.dict ;;
 	entry | hdrparse) echo $here/mail.dict ;;
 	proxy) echo $here/proxy.dict ;;
+	lookupproto) echo $here/lookup.dict ;;
 	esac
 }
 
@@ -48,12 +49,16 @@ for h in "$@"; do
 		timer=()
 		regs=()
 		[ -d "$here/regressions/$h" ] && regs=("$here/regressions/$h")
+		# a harness without a dictionary runs without -dict (an
+		# empty -dict= makes libFuzzer stop at once)
+		dict=()
+		[ -n "$(dict_of "$h")" ] && dict=(-dict="$(dict_of "$h")")
 		rm -f "$b/logs/$h.time"
 		[ -x /usr/bin/time ] &&
 			timer=(/usr/bin/time -f "%U %S" -o "$b/logs/$h.time")
 		"${timer[@]}" "$bin" -max_total_time="$secs" -timeout=10 \
 			-rss_limit_mb=1024 \
-			-dict="$(dict_of "$h")" -print_final_stats=1 \
+			"${dict[@]}" -print_final_stats=1 \
 			-artifact_prefix="$b/crashes/$h/" \
 			"$b/corpus/$h" "$here/corpus/$h" "${regs[@]}" \
 			>"$b/logs/$h.log" 2>&1
