@@ -25,10 +25,10 @@ NS_SUITE=bookworm
 NS_TIMEOUT=${NS_TIMEOUT:-300}
 # the runtime libraries of the binaries (libgnutls30 is dlopen'ed by the
 # session, linked by spoolerd, with hiredis, MariaDB Connector/C, zlib,
-# libcurl and libnats),
+# libcurl, libnats and librabbitmq),
 # python3 for the clients inside, procps for
 # ExecReload's kill, ucspi-tcp-ipv6 for smtpd-tcpserver.service
-NS_INCLUDE=systemd,systemd-sysv,dbus,procps,libcjson1,libgnutls30,libsystemd0,libhiredis0.14,libmariadb3,zlib1g,libcurl3-gnutls,libnats3.4,python3,ucspi-tcp-ipv6
+NS_INCLUDE=systemd,systemd-sysv,dbus,procps,libcjson1,libgnutls30,libsystemd0,libhiredis0.14,libmariadb3,zlib1g,libcurl3-gnutls,libnats3.4,librabbitmq4,python3,ucspi-tcp-ipv6
 ns_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 ns_mirror() {
