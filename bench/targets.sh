@@ -106,15 +106,16 @@ EOF
 	entry "$pt"; echo ,; entry "$pte" ec; echo ,; entry "$ptr" rsa
 	echo "]}"
 } >"$conf"
-"$work/bin/smtpd-session" -c "$conf" --check-config >"$work/check.out" 2>&1 || {
-	cat "$work/check.out" >&2
-	exit 1
-}
 
 # spoolerd first: it makes the spool
 bench_spawn "$work/bin/spoolerd" -c "$conf" 2>"$work/spoolerd.err"
 sd_pid=$BENCH_PID
 for _ in $(seq 100); do [ -d "$work/spool/new" ] && break; sleep 0.05; done
+# the session checks the spool spoolerd made
+"$work/bin/smtpd-session" -c "$conf" --check-config >"$work/check.out" 2>&1 || {
+	cat "$work/check.out" >&2
+	exit 1
+}
 bench_spawn "$work/bin/smtpd-session" -c "$conf" --listen "127.0.0.1:$pa" \
 	--listen "127.0.0.1:$pae" --listen "127.0.0.1:$par" 2>"$work/accept.err"
 acc_pid=$BENCH_PID
@@ -270,6 +271,25 @@ for k in accept tcpserver; do
 done
 put load_after_rates "$(cut -d' ' -f1 /proc/loadavg)"
 bench_stop_all
+
+# the file system's floor: only the syscalls of our intake and of the
+# Maildir delivery, no SMTP, TCP or fork (bench/iofloor.c), with the
+# servers stopped; 50 processes and 1
+if cc -O2 -o "$work/bin/iofloor" "$top/bench/iofloor.c" 2>"$work/cc.err"; then
+	for np in 50 1; do
+		n=$((np == 1 ? M1 * 2 : M50 * 2))
+		out=$("$work/bin/iofloor" "$work/floor$np" "$np" "$n" 2>&1)
+		log "iofloor $np: $(tr '\n' ' ' <<<"$out")"
+		put "floor_in_rate_$np" "$(awk '$1 == "intake" {print $4}' <<<"$out")"
+		put "floor_in_cpu_$np" "$(awk '$1 == "intake" {print $6}' <<<"$out")"
+		put "floor_dl_rate_$np" "$(awk '$1 == "delivery" {print $4}' <<<"$out")"
+		put "floor_dl_cpu_$np" "$(awk '$1 == "delivery" {print $6}' <<<"$out")"
+		put "floor_cpu_$np" "$(awk '$1 == "both" {print $4}' <<<"$out")"
+		rm -rf "$work/floor$np"
+	done
+else
+	log "iofloor not built: $(head -n 3 "$work/cc.err")"
+fi
 
 # the 5000-client load test against the accept mode (tests/load)
 if [ "${NO_LOADTEST:-0}" != 1 ]; then
