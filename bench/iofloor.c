@@ -18,7 +18,8 @@
  *
  *   iofloor DIR [PROCS [MESSAGES [SIZE]]]    (50, 4000, 5120)
  *
- * DIR must not exist or be empty; it is left empty.
+ * DIR must not exist or be empty; it is left empty. Built with
+ * common/util.c: cc -O2 -Icommon bench/iofloor.c common/util.c
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -32,6 +33,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "util.h"
 
 static _Noreturn void die(const char *what)
 {
@@ -50,18 +53,6 @@ static int opendir_at(int d, const char *name)
 	return fd;
 }
 
-static void write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0)
-			die("write");
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
 struct dirs {
 	int tmp, new, cur, mtmp, mnew;
 };
@@ -77,8 +68,9 @@ static void intake(const struct dirs *d, const char *id, const char *msg,
 
 	if (fd < 0)
 		die("openat O_TMPFILE");
-	write_all(fd, env, sizeof(env) - 1);
-	write_all(fd, msg, size);
+	if (util_write_all(fd, env, sizeof(env) - 1) < 0 ||
+	    util_write_all(fd, msg, size) < 0)
+		die("write");
 	if (pwrite(fd, "0000005120", 10, 29) != 10)
 		die("pwrite");
 	if (fsync(fd) < 0)
@@ -107,7 +99,8 @@ static void deliver(const struct dirs *d, const char *id, char *buf,
 	out = openat(d->mtmp, ".", O_WRONLY | O_TMPFILE | O_CLOEXEC, 0600);
 	if (out < 0)
 		die("openat maildir O_TMPFILE");
-	write_all(out, buf, (size_t)n);
+	if (util_write_all(out, buf, (size_t)n) < 0)
+		die("write");
 	snprintf(name, sizeof(name), "%s.R0.localhost", id);
 	if (fsync(out) < 0 || linkat(out, "", d->mnew, name, AT_EMPTY_PATH) < 0)
 		die("maildir publish");
@@ -118,17 +111,17 @@ static void deliver(const struct dirs *d, const char *id, char *buf,
 	close(fd);
 }
 
-/* count - a decimal argument, dflt when absent, -1 when not a number */
-static long count(int argc, char **argv, int i, long dflt)
+/* count - argument i as a number up to max, dflt when absent, 0 when
+ * it is not one */
+static unsigned long count(int argc, char **argv, int i, unsigned long dflt,
+			   unsigned long max)
 {
-	long v = 0;
-	const char *p;
+	unsigned long v;
 
 	if (i >= argc)
 		return dflt;
-	for (p = argv[i]; *p >= '0' && *p <= '9' && v < 100000000; p++)
-		v = v * 10 + (*p - '0');
-	return *p || p == argv[i] ? -1 : v;
+	return util_parse_ulong(argv[i], strlen(argv[i]), max, &v) < 0 ? 0
+									  : v;
 }
 
 static double now(void)
@@ -190,16 +183,14 @@ static void phase(const struct dirs *d, int procs, int msgs, size_t size,
 
 int main(int argc, char **argv)
 {
-	int procs = (int)count(argc, argv, 2, 50);
-	int msgs = (int)count(argc, argv, 3, 4000);
-	long sz = count(argc, argv, 4, 5120);
-	size_t size = sz > 0 ? (size_t)sz : 0;
+	int procs = (int)count(argc, argv, 2, 50, 10000);
+	int msgs = (int)count(argc, argv, 3, 4000, 100000000);
+	size_t size = count(argc, argv, 4, 5120, 1 << 30);
 	double a, b;
 	struct dirs d;
 	int top, md;
 
-	if (argc < 2 || argc > 5 || procs < 1 || procs > 10000 || msgs < 1 ||
-	    size < 1) {
+	if (argc < 2 || argc > 5 || procs < 1 || msgs < 1 || size < 1) {
 		fprintf(stderr, "usage: iofloor DIR [PROCS [MESSAGES [SIZE]]]\n");
 		return 2;
 	}

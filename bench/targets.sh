@@ -275,16 +275,19 @@ bench_stop_all
 # the file system's floor: only the syscalls of our intake and of the
 # Maildir delivery, no SMTP, TCP or fork (bench/iofloor.c), with the
 # servers stopped; 50 processes and 1
-if cc -O2 -o "$work/bin/iofloor" "$top/bench/iofloor.c" 2>"$work/cc.err"; then
+if cc -O2 -Icommon -o "$work/bin/iofloor" "$top/bench/iofloor.c" \
+	"$top/common/util.c" 2>"$work/cc.err"; then
 	for np in 50 1; do
 		n=$((np == 1 ? M1 * 2 : M50 * 2))
 		out=$("$work/bin/iofloor" "$work/floor$np" "$np" "$n" 2>&1)
 		log "iofloor $np: $(tr '\n' ' ' <<<"$out")"
-		put "floor_in_rate_$np" "$(awk '$1 == "intake" {print $4}' <<<"$out")"
-		put "floor_in_cpu_$np" "$(awk '$1 == "intake" {print $6}' <<<"$out")"
-		put "floor_dl_rate_$np" "$(awk '$1 == "delivery" {print $4}' <<<"$out")"
-		put "floor_dl_cpu_$np" "$(awk '$1 == "delivery" {print $6}' <<<"$out")"
-		put "floor_cpu_$np" "$(awk '$1 == "both" {print $4}' <<<"$out")"
+		awk -v np="$np" '
+			$1 == "intake" { print "floor_in_rate_" np "=" $4
+				print "floor_in_cpu_" np "=" $6 }
+			$1 == "delivery" { print "floor_dl_rate_" np "=" $4
+				print "floor_dl_cpu_" np "=" $6 }
+			$1 == "both" { print "floor_cpu_" np "=" $4 }' \
+			<<<"$out" >>"$res"
 		rm -rf "$work/floor$np"
 	done
 else
