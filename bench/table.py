@@ -100,6 +100,17 @@ else:
     row("loadtest greeting p99 (s), accept mode", None, None,
         "not run", None, "≤ 2 s, all checks ok", None)
 
+# the same generator, plaintext and well-behaved, against the accept mode
+# and smtp-sink: the greeting wait under a saturating closed loop
+if "loadplain_rc" in V:
+    a, s = num("loadplain_p99"), num("loadsink_p99")
+    row("same load, no TLS/misbehaviour, greeting p99 (s)", a, None,
+        "smtp-sink %s s (p50 %s vs %s s; greeted/s %s vs %s)" % (
+            f(s, "%.2f"), f(num("loadplain_p50"), "%.2f"),
+            f(num("loadsink_p50"), "%.2f"), f(num("loadplain_cps")),
+            f(num("loadsink_cps"))),
+        div(a, s), "≤ 2 s", None if a is None else a <= 2, "%.2f")
+
 pf1, pf4 = num("L_postfix-smtpd-1"), num("L_postfix-smtpd-4")
 sd = num("L_systemd-default-1")
 r = div(sd, pf1)

@@ -342,6 +342,47 @@ EOF
 	tail -n 1 "$work/loadtest.out" >&2
 fi
 
+# The same generator, plaintext and well-behaved, side by side against
+# smtp-sink (-m: as many sessions as our max_clients) and the accept
+# mode: a closed loop of LCLIENTS clients keeps any server saturated, so
+# its greeting latency is the queue the load builds (Little's law:
+# clients / connections per second), and the sink's figure is the
+# ceiling's. GEN_ARGS go after loadtest.sh's own phase-1 options.
+if [ "${NO_LOADTEST:-0}" != 1 ]; then
+	ga="--tls 0 --misbehave 0 --bad-rcpt 0"
+	log "loadtest side by side: $LCLIENTS clients, $LDURATION s, $ga"
+	LAUNCHER=accept LOADTEST_TREE=work PROFILE=none LIMITS=0 \
+		CLIENTS=$LCLIENTS DURATION=$LDURATION GEN_ARGS="$ga" \
+		OUT=$work/loadplain tests/load/loadtest.sh \
+		>"$work/loadplain.out" 2>&1
+	put loadplain_rc $?
+	ps=$(free_port)
+	bench_spawn smtp-sink "${sinkuser[@]}" -m $((LCLIENTS + 100)) \
+		127.0.0.1:"$ps" 4096 2>"$work/sink-load.err"
+	wait_banner "$ps" "$BENCH_PID" || log "smtp-sink did not answer on $ps"
+	gen=()
+	chrt -f 10 true 2>/dev/null && gen=(chrt -f 10)
+	ramp=$((LDURATION / 6))
+	# shellcheck disable=SC2086 # $ga: the options' words
+	"${gen[@]}" build/load/loadgen --label sink --port "$ps" \
+		--clients "$LCLIENTS" --duration "$LDURATION" --ramp "$ramp" \
+		--timeout 10 --session-time 45 --grace 60 $ga \
+		--json "$work/loadsink.json" >"$work/loadsink.out" 2>&1
+	bench_stop_all
+	python3 - "$work/loadplain/main.json" "$work/loadsink.json" \
+		"$LDURATION" >>"$res" <<'EOF2'
+import json, sys
+for key, path in (("loadplain", sys.argv[1]), ("loadsink", sys.argv[2])):
+    try:
+        m = json.load(open(path))
+        g = m["latency"]["greeting"]
+        print("%s_p50=%.3f\n%s_p99=%.3f" % (key, g["p50"], key, g["p99"]))
+        print("%s_cps=%.1f" % (key, g["n"] / float(sys.argv[3])))
+    except Exception:
+        print("%s_p99=" % key)
+EOF2
+fi
+
 # launchers (connections/s): Accept=yes in a container, accept mode, Postfix
 if [ "${NO_LAUNCHERS:-0}" != 1 ]; then
 	log "launchers: N=$LN"
