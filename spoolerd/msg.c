@@ -310,24 +310,14 @@ static char *zwrap(const struct msg_zbody *zb, const char *head, size_t hl,
 	return (char *)out;
 }
 
-char *msg_payload(struct msg *m, size_t i, size_t *len)
+char *msg_with_head(struct msg *m, const char *head, size_t *len)
 {
-	struct msg_zbody *zb = msg_product(m, PROV_COMPRESSED);
-	const char *head = msg_head(m, i), *d;
-	size_t hl, dl;
+	size_t hl = strlen(head), dl;
+	const char *d = msg_data(m, &dl);
 	char *out;
 
-	if (!head)
-		return NULL;
-	d = msg_data(m, &dl);
 	if (!d)
 		return NULL;
-	hl = strlen(head);
-	if (zb) {
-		if (zbody_build(zb, d, dl) < 0)
-			return NULL;
-		return zwrap(zb, head, hl, dl, len);
-	}
 	out = malloc(hl + dl + 1);
 	if (!out)
 		return NULL;
@@ -336,6 +326,22 @@ char *msg_payload(struct msg *m, size_t i, size_t *len)
 	out[hl + dl] = '\0';
 	*len = hl + dl;
 	return out;
+}
+
+char *msg_payload(struct msg *m, size_t i, size_t *len)
+{
+	struct msg_zbody *zb = msg_product(m, PROV_COMPRESSED);
+	const char *head = msg_head(m, i), *d;
+	size_t dl;
+
+	if (!head)
+		return NULL;
+	if (!zb)
+		return msg_with_head(m, head, len);
+	d = msg_data(m, &dl);
+	if (!d || zbody_build(zb, d, dl) < 0)
+		return NULL;
+	return zwrap(zb, head, strlen(head), dl, len);
 }
 
 static int pread_copy(int src, off_t off, off_t len, int dst, int *cr);

@@ -305,30 +305,16 @@ void proc_amqp_pub_free(struct amqp_pub *p)
 char *proc_amqp_body(struct msg *m, long r, size_t *len)
 {
 	const char *s = m->env.sender ? m->env.sender : "";
-	char rp[340], *out;
-	const char *head, *d;
-	size_t hl, dl;
+	char rp[340];
+	const char *head = rp;
 
-	if (r >= 0) {
+	if (r >= 0)
 		head = msg_head(m, (size_t)r);
-	} else {
+	else
 		snprintf(rp, sizeof(rp), "Return-Path: <%.320s>\r\n", s);
-		head = rp;
-	}
 	if (!head)
 		return NULL;
-	d = msg_data(m, &dl);
-	if (!d)
-		return NULL;
-	hl = strlen(head);
-	out = malloc(hl + dl + 1);
-	if (!out)
-		return NULL;
-	memcpy(out, head, hl);
-	memcpy(out + hl, d, dl);
-	out[hl + dl] = '\0';
-	*len = hl + dl;
-	return out;
+	return msg_with_head(m, head, len);
 }
 
 enum proc_res proc_amqp_close_class(int code)

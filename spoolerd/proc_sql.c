@@ -658,25 +658,13 @@ static int check(const struct cfg *cfg, char *err, size_t n)
 	return res;
 }
 
-const struct proc_ops proc_mysql = {
-	.name = "MySQL",
-	.available = 1,
-	.stores = 1,
-	.init = init,
-	.deliver = deliver,
-	.fini = fini,
-	.deliver_batch = deliver_batch,
-	.check = check,
-	.needs = PROV_HASH,
-};
-const struct proc_ops proc_sql = {
-	.name = "SQL",
-	.available = 1,
-	.stores = 1,
-	.init = init,
-	.deliver = deliver,
-	.fini = fini,
-	.deliver_batch = deliver_batch,
-	.check = check,
-	.needs = PROV_HASH,
-};
+/* go-guerrilla's name for it, and the generic one: the same processor */
+#define SQL_PROC_OPS(nm)                                                       \
+	{                                                                      \
+		.name = nm, .available = 1, .stores = 1, .init = init,         \
+		.deliver = deliver, .fini = fini,                              \
+		.deliver_batch = deliver_batch, .check = check,                \
+		.needs = PROV_HASH,                                            \
+	}
+const struct proc_ops proc_mysql = SQL_PROC_OPS("MySQL");
+const struct proc_ops proc_sql = SQL_PROC_OPS("SQL");

@@ -183,6 +183,10 @@ const char *msg_data(struct msg *m, size_t *len);
  * errno. */
 char *msg_payload(struct msg *m, size_t i, size_t *len);
 
+/* msg_with_head - head (a NUL-terminated header block) followed by
+ * msg_data, byte-exact and NUL-terminated. malloc'd; NULL with errno. */
+char *msg_with_head(struct msg *m, const char *head, size_t *len);
+
 /* io_copy_range - copy src[off..off+len) to dst's current offset */
 int io_copy_range(int src, off_t off, off_t len, int dst);
 
