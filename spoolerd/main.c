@@ -628,8 +628,10 @@ int main(int argc, char **argv)
 			queue_take_due(&ctx.q, real_ms(), &due);
 		else
 			due = -1;
-		if (due >= 0 && due - real_ms() < timeout)
-			timeout = due - real_ms() < 0 ? 0 : due - real_ms();
+		/* one clock reading: with two, an entry due between them
+		 * made the timeout -1, and poll slept until the next signal
+		 * or new mail, with every deferred entry waiting */
+		timeout = queue_wait_ms(due, real_ms(), timeout);
 		if (now - last_ticket >= 1000) {
 			/* a stat a second: the key's age is its mtime */
 			ticket_key_tick(ctx.gen->cfg, time(NULL));
@@ -667,8 +669,8 @@ int main(int argc, char **argv)
 			}
 			last_wd = now;
 		}
-		if (wd_ms && last_wd + wd_ms - now < timeout)
-			timeout = last_wd + wd_ms - now;
+		if (wd_ms)
+			timeout = queue_wait_ms(last_wd + wd_ms, now, timeout);
 		status();
 		watch_config();
 		queue_report();

@@ -233,6 +233,20 @@ size_t queue_take_due(struct queue *q, long long now_ms, long long *next_ms)
 	return n;
 }
 
+long long queue_wait_ms(long long due_ms, long long now_ms, long long cap_ms)
+{
+	long long d;
+
+	if (cap_ms < 0)
+		cap_ms = 0;
+	if (due_ms < 0)
+		return cap_ms;
+	d = due_ms - now_ms;
+	if (d < 0)
+		d = 0;
+	return d < cap_ms ? d : cap_ms;
+}
+
 size_t queue_deferred(struct queue *q)
 {
 	size_t n;

@@ -90,4 +90,10 @@ int queue_defer(struct queue *q, const char *name, long long due_ms);
 size_t queue_take_due(struct queue *q, long long now_ms, long long *next_ms);
 size_t queue_deferred(struct queue *q);
 
+/* queue_wait_ms - how long the main loop may sleep: cap_ms, or less when
+ * the next deferred entry (due_ms; -1: none) is due sooner; never
+ * negative (poll(2) takes a negative timeout as "forever"). now_ms is one
+ * reading of the clock due_ms is on. */
+long long queue_wait_ms(long long due_ms, long long now_ms, long long cap_ms);
+
 #endif

@@ -195,9 +195,7 @@ static void classes(void **state)
 
 static void init_refuses(void **state)
 {
-	static const struct {
-		const char *json, *err;
-	} cases[] = {
+	static const struct tu_init_case cases[] = {
 		{"{}", "amqp_url is empty"},
 		{"{\"amqp_url\":\"amqp://u:p@h/\"}", "amqp_url: no user"},
 		{"{\"amqp_url\":\"amqp://h\",\"amqp_exchange\":\"{rcpt}\"}",
@@ -213,29 +211,8 @@ static void init_refuses(void **state)
 		{"{\"amqp_url\":\"amqps://h/v\",\"amqp_per_recipient\":true,"
 		 "\"amqp_routing_key\":\"m.{domain}.{user}\"}", NULL},
 	};
-	size_t i;
 	(void)state;
-
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char json[512], err[300] = "";
-		void *st = NULL;
-		struct cfg *c;
-		int r;
-
-		snprintf(json, sizeof(json), "{\"backend_config\":%s}",
-			 cases[i].json);
-		c = tu_cfg(json);
-		r = proc_amqp.init(c, &st, err, sizeof(err));
-		if (!cases[i].err) {
-			if (r != 0)
-				fail_msg("%s: %s", cases[i].json, err);
-			proc_amqp.fini(st);
-		} else if (r == 0 || !strstr(err, cases[i].err)) {
-			fail_msg("%s: %d \"%s\", want \"%s\"", cases[i].json,
-				 r, err, cases[i].err);
-		}
-		cfg_free(c);
-	}
+	tu_init_cases(&proc_amqp, cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 int main(void)

@@ -62,11 +62,28 @@ static void heap_order(void **state)
 	queue_free(&q);
 }
 
+static void wait_ms(void **state)
+{
+	(void)state;
+	/* nothing deferred: the cap */
+	assert_int_equal(queue_wait_ms(-1, 1000, 1000), 1000);
+	/* due sooner than the cap, later, now, and already past */
+	assert_int_equal(queue_wait_ms(1250, 1000, 1000), 250);
+	assert_int_equal(queue_wait_ms(5000, 1000, 1000), 1000);
+	assert_int_equal(queue_wait_ms(1000, 1000, 1000), 0);
+	assert_int_equal(queue_wait_ms(999, 1000, 1000), 0);
+	assert_int_equal(queue_wait_ms(0, 1796224239463LL, 1000), 0);
+	/* never negative, whatever the cap */
+	assert_int_equal(queue_wait_ms(-1, 1000, -5), 0);
+	assert_int_equal(queue_wait_ms(1500, 1000, -5), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(fifo_bounded),
 		cmocka_unit_test(heap_order),
+		cmocka_unit_test(wait_ms),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

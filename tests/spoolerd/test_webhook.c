@@ -209,9 +209,7 @@ static void where(void **state)
 
 static void init_refuses(void **state)
 {
-	static const struct {
-		const char *json, *err;
-	} cases[] = {
+	static const struct tu_init_case cases[] = {
 		{"{}", "webhook_url is empty"},
 		{"{\"webhook_url\":\"ftp://h/\"}", "webhook_url: not an"},
 		{"{\"webhook_url\":\"not a url\"}", "webhook_url: not an"},
@@ -224,29 +222,8 @@ static void init_refuses(void **state)
 		{"{\"webhook_url\":\"http://127.0.0.1:1/x\","
 		 "\"webhook_format\":\"json\"}", NULL},
 	};
-	size_t i;
 	(void)state;
-
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char json[512], err[256] = "";
-		void *st = NULL;
-		struct cfg *c;
-		int r;
-
-		snprintf(json, sizeof(json), "{\"backend_config\":%s}",
-			 cases[i].json);
-		c = tu_cfg(json);
-		r = proc_webhook.init(c, &st, err, sizeof(err));
-		if (!cases[i].err) {
-			if (r != 0)
-				fail_msg("%s: %s", cases[i].json, err);
-			proc_webhook.fini(st);
-		} else if (r == 0 || !strstr(err, cases[i].err)) {
-			fail_msg("%s: %d \"%s\", want \"%s\"", cases[i].json,
-				 r, err, cases[i].err);
-		}
-		cfg_free(c);
-	}
+	tu_init_cases(&proc_webhook, cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 int main(void)

@@ -111,6 +111,40 @@ static inline void tu_entry(const char *path, const char *qid,
 		m->rcpt[i].addr = m->env.rcpts[i];
 }
 
+/* tu_init_case - a processor's init given backend_config json: with
+ * err NULL it must succeed (fini then runs), else fail with an error
+ * that contains err */
+struct tu_init_case {
+	const char *json, *err;
+};
+
+static inline void tu_init_cases(const struct proc_ops *ops,
+				 const struct tu_init_case *cases, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char json[512], err[300] = "";
+		void *st = NULL;
+		struct cfg *c;
+		int r;
+
+		snprintf(json, sizeof(json), "{\"backend_config\":%s}",
+			 cases[i].json);
+		c = tu_cfg(json);
+		r = ops->init(c, &st, err, sizeof(err));
+		if (!cases[i].err) {
+			if (r != 0)
+				fail_msg("%s: %s", cases[i].json, err);
+			ops->fini(st);
+		} else if (r == 0 || !strstr(err, cases[i].err)) {
+			fail_msg("%s: %d \"%s\", want \"%s\"", cases[i].json,
+				 r, err, cases[i].err);
+		}
+		cfg_free(c);
+	}
+}
+
 static inline void tu_msg_free(struct msg *m)
 {
 	msg_free_parts(m);
