@@ -360,11 +360,12 @@ if [ "${NO_LOADTEST:-0}" != 1 ]; then
 	bench_spawn smtp-sink "${sinkuser[@]}" -m $((LCLIENTS + 100)) \
 		127.0.0.1:"$ps" 4096 2>"$work/sink-load.err"
 	wait_banner "$ps" "$BENCH_PID" || log "smtp-sink did not answer on $ps"
-	gen=()
-	chrt -f 10 true 2>/dev/null && gen=(chrt -f 10)
+	# the generator started as loadtest.sh starts it
+	. "$top/tests/load/gensched.sh"
+	gen_sched rt
 	ramp=$((LDURATION / 6))
 	# shellcheck disable=SC2086 # $ga: the options' words
-	"${gen[@]}" build/load/loadgen --label sink --port "$ps" \
+	"${GEN[@]}" build/load/loadgen --label sink --port "$ps" \
 		--clients "$LCLIENTS" --duration "$LDURATION" --ramp "$ramp" \
 		--timeout 10 --session-time 45 --grace 60 $ga \
 		--json "$work/loadsink.json" >"$work/loadsink.out" 2>&1

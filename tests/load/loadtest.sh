@@ -79,35 +79,12 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 log() { echo "loadtest: $*" | tee -a "$OUT/loadtest.log" >&2; }
 
-# The generator is one process beside thousands of sessions. At the
-# sessions' priority it gets one share among all runnable tasks, and its
-# own lag was measured as the server's: a loopback connect "took" 1 s
-# (p50) where a probe at nice -15 saw 0.2 ms, and the lag throttled the
-# offered load. Real clients are on other machines; SCHED_FIFO gives the
-# generator the CPU it asks for (it blocks in epoll_wait, and the
-# kernel's RT throttling keeps 5 % for the rest in any case).
-GEN_SCHED=${GEN_SCHED:-rt}
-GEN=()
-case $GEN_SCHED in
-rt)
-	if chrt -f 10 true 2>/dev/null; then
-		GEN=(chrt -f 10)
-	elif nice -n -10 true 2>/dev/null; then
-		GEN=(nice -n -10)
-	fi
-	;;
-nice) nice -n -10 true 2>/dev/null && GEN=(nice -n -10) ;;
-none) ;;
-*)
+# the generator's scheduling (tests/load/gensched.sh)
+. "$top/tests/load/gensched.sh"
+gen_sched "${GEN_SCHED:-rt}" || {
 	echo "loadtest: GEN_SCHED=$GEN_SCHED: rt, nice or none" >&2
 	exit 2
-	;;
-esac
-# a "nice -n -10" that could not lower the value still runs the command
-[ ${#GEN[@]} -gt 0 ] && [ "${GEN[0]}" = nice ] &&
-	[ "$(nice -n -10 nice)" != -10 ] && GEN=()
-GEN_DESC=${GEN[*]:-"the sessions' priority (no privilege to raise it)"}
-[ "$GEN_SCHED" = none ] && GEN_DESC="the sessions' priority (GEN_SCHED=none)"
+}
 read -r -a GEN_EXTRA <<<"${GEN_ARGS:-}"
 
 # the profiler
