@@ -452,11 +452,16 @@ static void finish(struct worker *w, struct msg *m, struct retry_state *rs,
 			    "copies made from it may be altered",
 			    rs->attempts + 1);
 	} else if (res == PROC_OK) {
-		settle_ok(w, m);
+		/* logged before the entry goes, as Postfix's delivery agent
+		 * logs status=sent before its queue manager removes the
+		 * file: a kill between the two re-delivers and logs again
+		 * (redelivery=yes), where the other order could leave a
+		 * delivered message with no line at all */
 		rcpt_lines(w, m, "delivered", NULL);
 		log_info("%s delivered nrcpt=%zu size=%lld attempts=%u%s",
 			 m->name, m->env.nrcpts, m->env.size, rs->attempts + 1,
 			 m->redelivery ? " redelivery=yes" : "");
+		settle_ok(w, m);
 	} else if (res == PROC_TEMP) {
 		settle_temp(w, m, why[0] ? why : "temporary failure", rs);
 	} else {
