@@ -184,25 +184,6 @@ static void release(struct msg *m)
 	entry_free(&m->env);
 }
 
-static void settle_ok(struct worker *w, struct msg *m)
-{
-	struct ctx *c = w->c;
-	char jn[300];
-
-	if (c->sp.done >= 0 && w->gen->cfg->backend.keep_done) {
-		if (renameat(c->sp.cur, m->name, c->sp.done, m->name) < 0)
-			log_error("%s done/: %s", m->name, strerror(errno));
-	} else if (unlinkat(c->sp.cur, m->name, 0) < 0) {
-		log_error("%s unlink cur/: %s", m->name, strerror(errno));
-	}
-	unlinkat(c->sp.state, m->name, 0);
-	snprintf(jn, sizeof(jn), "%s.mbox", m->name);
-	unlinkat(c->sp.state, jn, 0);
-	snprintf(jn, sizeof(jn), "%s.pipe", m->name);
-	unlinkat(c->sp.state, jn, 0);
-	atomic_fetch_add(&c->delivered, 1);
-}
-
 /* rcpt_lines - one log line per recipient, as Postfix's: to=, via= (the
  * storing processors), dest= (where each put it), status=, delay= (since
  * the session's 250: the queue id starts with its time in seconds and
@@ -251,6 +232,35 @@ static void rcpt_lines(const struct worker *w, const struct msg *m,
 				 "delay=%ss",
 				 m->name, to, via, dest, status, delay);
 	}
+}
+
+/* settle_ok - log the delivery, then remove the entry, in Postfix's
+ * order (its delivery agent logs status=sent before the queue manager
+ * removes the file): a kill between the two re-delivers and logs again
+ * (redelivery=yes), where the other order could leave a delivered
+ * message with no line at all */
+static void settle_ok(struct worker *w, struct msg *m, unsigned attempts)
+{
+	struct ctx *c = w->c;
+	char jn[300];
+
+	rcpt_lines(w, m, "delivered", NULL);
+	log_info("%s delivered nrcpt=%zu size=%lld attempts=%u%s", m->name,
+		 m->env.nrcpts, m->env.size, attempts,
+		 m->redelivery ? " redelivery=yes" : "");
+
+	if (c->sp.done >= 0 && w->gen->cfg->backend.keep_done) {
+		if (renameat(c->sp.cur, m->name, c->sp.done, m->name) < 0)
+			log_error("%s done/: %s", m->name, strerror(errno));
+	} else if (unlinkat(c->sp.cur, m->name, 0) < 0) {
+		log_error("%s unlink cur/: %s", m->name, strerror(errno));
+	}
+	unlinkat(c->sp.state, m->name, 0);
+	snprintf(jn, sizeof(jn), "%s.mbox", m->name);
+	unlinkat(c->sp.state, jn, 0);
+	snprintf(jn, sizeof(jn), "%s.pipe", m->name);
+	unlinkat(c->sp.state, jn, 0);
+	atomic_fetch_add(&c->delivered, 1);
 }
 
 static void settle_perm(struct worker *w, struct msg *m, const char *why,
@@ -452,16 +462,7 @@ static void finish(struct worker *w, struct msg *m, struct retry_state *rs,
 			    "copies made from it may be altered",
 			    rs->attempts + 1);
 	} else if (res == PROC_OK) {
-		/* logged before the entry goes, as Postfix's delivery agent
-		 * logs status=sent before its queue manager removes the
-		 * file: a kill between the two re-delivers and logs again
-		 * (redelivery=yes), where the other order could leave a
-		 * delivered message with no line at all */
-		rcpt_lines(w, m, "delivered", NULL);
-		log_info("%s delivered nrcpt=%zu size=%lld attempts=%u%s",
-			 m->name, m->env.nrcpts, m->env.size, rs->attempts + 1,
-			 m->redelivery ? " redelivery=yes" : "");
-		settle_ok(w, m);
+		settle_ok(w, m, rs->attempts + 1);
 	} else if (res == PROC_TEMP) {
 		settle_temp(w, m, why[0] ? why : "temporary failure", rs);
 	} else {
