@@ -15,6 +15,10 @@
  * and prints the rate and the CPU (user + system of every process, from
  * getrusage) per message of each half and of both. Whatever a server
  * adds to this, it cannot go below it on this machine and file system.
+ * A third phase measures what one process per connection costs at the
+ * least, apart: fork, the child's _exit and the parent's wait, P
+ * processes forking at once (a child that does nothing: the sessions'
+ * own page faults after the fork come on top).
  *
  *   iofloor DIR [PROCS [MESSAGES [SIZE]]]    (50, 4000, 5120)
  *
@@ -141,7 +145,21 @@ static double child_cpu(void)
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-/* phase - PROCS processes, MESSAGES in all; 0 intake, 1 delivery */
+/* spawn - one connection's process at the least */
+static void spawn(void)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		die("fork");
+	if (pid == 0)
+		_exit(0);
+	if (waitpid(pid, NULL, 0) != pid)
+		die("waitpid");
+}
+
+/* phase - PROCS processes, MESSAGES in all; 0 intake, 1 delivery,
+ * 2 fork */
 static void phase(const struct dirs *d, int procs, int msgs, size_t size,
 		  int which, const char *label, double *cpu_ms)
 {
@@ -166,8 +184,10 @@ static void phase(const struct dirs *d, int procs, int msgs, size_t size,
 				snprintf(id, sizeof(id), "%d.P%d", i, p);
 				if (which == 0)
 					intake(d, id, buf, size);
-				else
+				else if (which == 1)
 					deliver(d, id, buf, size);
+				else
+					spawn();
 			}
 			_exit(0);
 		}
@@ -177,8 +197,13 @@ static void phase(const struct dirs *d, int procs, int msgs, size_t size,
 	t = now() - t0;
 	c = child_cpu() - c0;
 	*cpu_ms = c * 1000.0 / msgs;
-	printf("%-9s %6d messages  %8.0f msg/s  %6.3f ms CPU per message\n",
-	       label, msgs, msgs / t, *cpu_ms);
+	/* the fields stay where bench/targets.sh reads them ($4, $6) */
+	if (which == 2)
+		printf("%-9s %6d forks     %8.0f fork/s %6.3f ms CPU per fork\n",
+		       label, msgs, msgs / t, *cpu_ms);
+	else
+		printf("%-9s %6d messages  %8.0f msg/s  %6.3f ms CPU per "
+		       "message\n", label, msgs, msgs / t, *cpu_ms);
 }
 
 int main(int argc, char **argv)
@@ -186,7 +211,7 @@ int main(int argc, char **argv)
 	int procs = (int)count(argc, argv, 2, 50, 10000);
 	int msgs = (int)count(argc, argv, 3, 4000, 100000000);
 	size_t size = count(argc, argv, 4, 5120, 1 << 30);
-	double a, b;
+	double a, b, f;
 	struct dirs d;
 	int top, md;
 
@@ -211,6 +236,7 @@ int main(int argc, char **argv)
 	phase(&d, procs, msgs, size, 1, "delivery", &b);
 	printf("%-9s %6d messages  %17s %6.3f ms CPU per message\n", "both",
 	       msgs, "", a + b);
+	phase(&d, procs, msgs, size, 2, "fork", &f);
 	/* leave DIR empty: the Maildir copies go */
 	for (int i = 0; i < msgs; i++) {
 		char name[128];

@@ -273,7 +273,8 @@ put load_after_rates "$(cut -d' ' -f1 /proc/loadavg)"
 bench_stop_all
 
 # the file system's floor: only the syscalls of our intake and of the
-# Maildir delivery, no SMTP, TCP or fork (bench/iofloor.c), with the
+# Maildir delivery, no SMTP, TCP or fork, and apart the least a process
+# per connection costs (fork, _exit, wait) (bench/iofloor.c), with the
 # servers stopped; 50 processes and 1
 if cc -O2 -Icommon -o "$work/bin/iofloor" "$top/bench/iofloor.c" \
 	"$top/common/util.c" 2>"$work/cc.err"; then
@@ -286,7 +287,9 @@ if cc -O2 -Icommon -o "$work/bin/iofloor" "$top/bench/iofloor.c" \
 				print "floor_in_cpu_" np "=" $6 }
 			$1 == "delivery" { print "floor_dl_rate_" np "=" $4
 				print "floor_dl_cpu_" np "=" $6 }
-			$1 == "both" { print "floor_cpu_" np "=" $4 }' \
+			$1 == "both" { print "floor_cpu_" np "=" $4 }
+			$1 == "fork" { print "floor_fork_rate_" np "=" $4
+				print "floor_fork_cpu_" np "=" $6 }' \
 			<<<"$out" >>"$res"
 		rm -rf "$work/floor$np"
 	done

@@ -2,19 +2,24 @@
  * io.c - the session's only reads and writes.
  *
  * Every wait is bounded: poll() with the server's `timeout` before each
- * read and each write; reads also end at a deadline (io_set_deadline:
+ * read and before each write that could block (a plain write to a socket
+ * is tried first with MSG_DONTWAIT and polls only when the socket's
+ * buffer is full: one syscall per reply instead of two); reads also end at a deadline (io_set_deadline:
  * run.c gives each command line and each DATA phase one, so a client
  * that sends a byte now and then cannot hold a session past it), and
  * io_stop (set by the whole-session alarm or
- * SIGTERM, installed without SA_RESTART) ends any wait. read/write, not
- * recv/send, so a plain pipe works as well as a socket. The input buffer
+ * SIGTERM, installed without SA_RESTART) ends any wait. read and write
+ * (send only where it is a socket), so a plain pipe works as well as a
+ * socket. The input buffer
  * has a fixed size taken at start; nothing grows with client input.
  */
 #include "io.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,9 +31,21 @@ static ssize_t plain_rd(struct io *io, void *p, size_t n)
 	return read(io->rfd, p, n);
 }
 
+/* plain_wr - never blocks on a socket (MSG_DONTWAIT: the fd's own flags
+ * are left alone, the file description may be shared with a launcher);
+ * anything else after a poll, at most PIPE_BUF at a time: a pipe that
+ * polls writable has room for that much, where a longer write could
+ * block past the timeout */
 static ssize_t plain_wr(struct io *io, const void *p, size_t n)
 {
-	return write(io->wfd, p, n);
+	if (!io->wr_nosock) {
+		ssize_t r = send(io->wfd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (r >= 0 || errno != ENOTSOCK)
+			return r;
+		io->wr_nosock = 1;
+	}
+	return write(io->wfd, p, n > PIPE_BUF ? PIPE_BUF : n);
 }
 
 static size_t plain_pending(struct io *io)
@@ -154,14 +171,25 @@ int io_fill(struct io *io)
 
 int io_write_all(struct io *io, const char *p, size_t n)
 {
+	/* the first try without a poll where the write cannot block */
+	int wait = io->wr != plain_wr || io->wr_nosock;
+
 	while (n) {
 		ssize_t r;
-		int w = wait_fd(io, io->wfd, POLLOUT);
 
-		if (w < 0)
-			return w;
+		if (wait) {
+			int w = wait_fd(io, io->wfd, POLLOUT);
+
+			if (w < 0)
+				return w;
+		}
 		r = io->wr(io, p, n);
-		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+		wait = io->wr != plain_wr || io->wr_nosock;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			wait = 1;
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			return IO_ERR;

@@ -24,6 +24,7 @@ struct io {
 	ssize_t (*wr)(struct io *io, const void *p, size_t n);
 	size_t (*pending)(struct io *io); /* bytes buffered below us */
 	void *ctx;
+	int wr_nosock; /* wfd is no socket: plain writes poll first */
 };
 
 /* set by the SIGALRM/SIGTERM handler; every blocking call checks it */
