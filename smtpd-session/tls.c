@@ -360,7 +360,21 @@ int tls_priority(const struct cfg_tls *t, char *out, size_t size, char *err,
 				goto full;
 		}
 	}
-	if (t->curves.n) {
+	if (t->curves.n == 0) {
+		/* NORMAL's groups with X25519 first, as Go's crypto/tls
+		 * (go-guerrilla) and OpenSSL order them: clients (OpenSSL,
+		 * Go, Postfix's smtp) send their one key share for X25519,
+		 * and NORMAL's SECP256R1 first with %SERVER_PRECEDENCE
+		 * answered each of them with a HelloRetryRequest, a round
+		 * trip and a second ClientHello per handshake */
+		if (add(out, size, "", ":-GROUP-ALL:+GROUP-X25519"
+				       ":+GROUP-SECP256R1:+GROUP-SECP384R1"
+				       ":+GROUP-SECP521R1:+GROUP-X448"
+				       ":+GROUP-FFDHE2048:+GROUP-FFDHE3072"
+				       ":+GROUP-FFDHE4096:+GROUP-FFDHE6144"
+				       ":+GROUP-FFDHE8192") < 0)
+			goto full;
+	} else {
 		if (add(out, size, "", ":-GROUP-ALL") < 0)
 			goto full;
 		for (i = 0; i < t->curves.n; i++) {

@@ -32,7 +32,13 @@ static void test_default_is_fs_aead_tls12_13(void **state)
 	assert_string_equal(out, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 				 ":-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM"
 				 ":+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL"
-				 ":+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE");
+				 ":+ECDHE-ECDSA:+ECDHE-RSA:-GROUP-ALL"
+				 ":+GROUP-X25519:+GROUP-SECP256R1"
+				 ":+GROUP-SECP384R1:+GROUP-SECP521R1"
+				 ":+GROUP-X448:+GROUP-FFDHE2048"
+				 ":+GROUP-FFDHE3072:+GROUP-FFDHE4096"
+				 ":+GROUP-FFDHE6144:+GROUP-FFDHE8192"
+				 ":%SERVER_PRECEDENCE");
 }
 
 static void test_goguerrilla_keys(void **state)
