@@ -4,7 +4,8 @@
  * Every wait is bounded: poll() with the server's `timeout` before each
  * read and before each write that could block (a plain write to a socket
  * is tried first with MSG_DONTWAIT and polls only when the socket's
- * buffer is full: one syscall per reply instead of two); reads also end at a deadline (io_set_deadline:
+ * buffer is full: one syscall per reply instead of two); reads also end
+ * at a deadline (io_set_deadline:
  * run.c gives each command line and each DATA phase one, so a client
  * that sends a byte now and then cannot hold a session past it), and
  * io_stop (set by the whole-session alarm or
@@ -46,6 +47,13 @@ static ssize_t plain_wr(struct io *io, const void *p, size_t n)
 		io->wr_nosock = 1;
 	}
 	return write(io->wfd, p, n > PIPE_BUF ? PIPE_BUF : n);
+}
+
+/* polls_first - must the next write wait for POLLOUT before it is tried?
+ * Not a plain write to a socket (MSG_DONTWAIT: it cannot block) */
+static int polls_first(const struct io *io)
+{
+	return io->wr != plain_wr || io->wr_nosock;
 }
 
 static size_t plain_pending(struct io *io)
@@ -171,8 +179,7 @@ int io_fill(struct io *io)
 
 int io_write_all(struct io *io, const char *p, size_t n)
 {
-	/* the first try without a poll where the write cannot block */
-	int wait = io->wr != plain_wr || io->wr_nosock;
+	int wait = polls_first(io);
 
 	while (n) {
 		ssize_t r;
@@ -184,7 +191,7 @@ int io_write_all(struct io *io, const char *p, size_t n)
 				return w;
 		}
 		r = io->wr(io, p, n);
-		wait = io->wr != plain_wr || io->wr_nosock;
+		wait = polls_first(io);
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			wait = 1;
 			continue;

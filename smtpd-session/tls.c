@@ -362,11 +362,11 @@ int tls_priority(const struct cfg_tls *t, char *out, size_t size, char *err,
 	}
 	if (t->curves.n == 0) {
 		/* NORMAL's groups with X25519 first, as Go's crypto/tls
-		 * (go-guerrilla) and OpenSSL order them: clients (OpenSSL,
-		 * Go, Postfix's smtp) send their one key share for X25519,
-		 * and NORMAL's SECP256R1 first with %SERVER_PRECEDENCE
-		 * answered each of them with a HelloRetryRequest, a round
-		 * trip and a second ClientHello per handshake */
+		 * (go-guerrilla) and OpenSSL order them: OpenSSL's clients
+		 * (s_client, Python's ssl, Postfix's smtp) send one key
+		 * share, for X25519, and NORMAL's SECP256R1 first with
+		 * %SERVER_PRECEDENCE answered each with a HelloRetryRequest,
+		 * a round trip and a second ClientHello per handshake */
 		if (add(out, size, "", ":-GROUP-ALL:+GROUP-X25519"
 				       ":+GROUP-SECP256R1:+GROUP-SECP384R1"
 				       ":+GROUP-SECP521R1:+GROUP-X448"
