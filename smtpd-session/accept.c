@@ -14,8 +14,11 @@
  * attaching it anew; the parent needs none of the calls it denies.
  *
  * Limits: max_clients and max_clients_per_ip of the connection's
- * servers[] entry are counted here, over the running children (the
- * inetd mode's slot files are not used). Past a limit the connection is
+ * servers[] entry are counted here, over the running children, in
+ * hashed tables (per listen_interface, per client address, and pid to
+ * child for the reaping), so a connection costs the same with 5000
+ * sessions open as with one (the inetd mode's slot files are not
+ * used). Past a limit the connection is
  * still accepted and the parent itself answers 421 4.7.0 at once and
  * closes (answer: one send that cannot wait, on a socket whose buffer is
  * empty), so a client never waits in a backlog that is never served,
@@ -63,6 +66,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,8 +109,25 @@ struct gen {
 
 struct child {
 	pid_t pid;
+	unsigned ifx; /* its listen_interface: an index into B->ifs */
 	char ip[64];
-	char iface[128]; /* the servers[] entry's listen_interface */
+};
+
+#define MAX_IFACES 64
+
+/* the sessions of one listen_interface (the servers[] entry's, kept by
+ * name: a reload may reorder the entries) */
+struct iface {
+	char name[128];
+	size_t n;
+};
+
+/* the sessions of one client address on one listen_interface; n 0: a
+ * free slot */
+struct ipn {
+	size_t n;
+	unsigned ifx;
+	char ip[64];
 };
 
 enum refusal { RF_FULL, RF_PERIP, RF_ENTRY, RF_FORK, RF_N };
@@ -131,8 +152,13 @@ static struct {
  * copied, and the child's old copy is then the child's alone: were the
  * counters beside A.cur, each idle child would own a page of them */
 static struct book {
-	struct child *kids;
+	struct child *kids; /* dense, in no order */
 	size_t nkids, capkids;
+	/* both open-addressed (linear probing), 2 * capkids slots: a pid's
+	 * index in kids (+1; 0: free), and the per-address counts */
+	size_t *pidix;
+	struct ipn *ipt;
+	struct iface ifs[MAX_IFACES];
 	unsigned long long accepted, refused;
 	time_t refusal_last[RF_N];
 	unsigned long refusal_quiet[RF_N];
@@ -477,12 +503,218 @@ static void answer(int cfd, enum reply_id id)
 	}
 }
 
+/* ---- the book: sessions counted per entry and per client address,
+ * each lookup O(1), not a walk over every running session (at 5000
+ * sessions the walk was 9 % of the parent's time under load) ---- */
+
+/* hash_pid, hash_ip - slots of a table of 2^k slots (mask) */
+static size_t hash_pid(pid_t pid, size_t mask)
+{
+	return ((uint32_t)pid * 2654435761u) & mask;
+}
+
+static size_t hash_ip(unsigned ifx, const char *ip, size_t mask)
+{
+	uint32_t h = 2166136261u ^ ifx;
+
+	for (; *ip; ip++)
+		h = (h ^ (unsigned char)*ip) * 16777619u;
+	return h & mask;
+}
+
+/* pid_slot - pid's slot in B->pidix, or the free one it would take */
+static size_t pid_slot(pid_t pid)
+{
+	size_t mask = 2 * B->capkids - 1, h = hash_pid(pid, mask);
+
+	while (B->pidix[h] && B->kids[B->pidix[h] - 1].pid != pid)
+		h = (h + 1) & mask;
+	return h;
+}
+
+/* ip_slot - (ifx, ip)'s slot in B->ipt, or the free one it would take */
+static size_t ip_slot(unsigned ifx, const char *ip)
+{
+	size_t mask = 2 * B->capkids - 1, h = hash_ip(ifx, ip, mask);
+
+	while (B->ipt[h].n &&
+	       (B->ipt[h].ifx != ifx || strcmp(B->ipt[h].ip, ip)))
+		h = (h + 1) & mask;
+	return h;
+}
+
+/* one of the two tables, for unslot */
+struct table {
+	size_t (*home)(size_t slot); /* the slot its entry hashes to */
+	int (*used)(size_t slot);
+	void (*move)(size_t to, size_t from); /* and free from */
+};
+
+static size_t pid_home(size_t h)
+{
+	return hash_pid(B->kids[B->pidix[h] - 1].pid, 2 * B->capkids - 1);
+}
+
+static int pid_used(size_t h)
+{
+	return B->pidix[h] != 0;
+}
+
+static void pid_move(size_t to, size_t from)
+{
+	B->pidix[to] = B->pidix[from];
+	B->pidix[from] = 0;
+}
+
+static size_t ip_home(size_t h)
+{
+	return hash_ip(B->ipt[h].ifx, B->ipt[h].ip, 2 * B->capkids - 1);
+}
+
+static int ip_used(size_t h)
+{
+	return B->ipt[h].n != 0;
+}
+
+static void ip_move(size_t to, size_t from)
+{
+	B->ipt[to] = B->ipt[from];
+	B->ipt[from].n = 0;
+}
+
+static const struct table pid_table = {pid_home, pid_used, pid_move};
+static const struct table ip_table = {ip_home, ip_used, ip_move};
+
+/* unslot - slot h of t has just been freed: move the entries after it
+ * that probed past it back (deletion without tombstones) */
+static void unslot(const struct table *t, size_t h)
+{
+	size_t mask = 2 * B->capkids - 1, j = h;
+
+	for (;;) {
+		size_t home;
+
+		j = (j + 1) & mask;
+		if (!t->used(j))
+			return;
+		home = t->home(j);
+		/* j stays if its home lies cyclically in (h, j] */
+		if (h <= j ? (h < home && home <= j) : (h < home || home <= j))
+			continue;
+		t->move(h, j);
+		h = j;
+	}
+}
+
+/* book_grow - room for twice as many sessions, tables rebuilt; 0 or -1 */
+static int book_grow(void)
+{
+	size_t ncap = B->capkids ? B->capkids * 2 : 64, i;
+	struct child *nk = book_map(ncap * sizeof(*nk));
+	size_t *np = book_map(2 * ncap * sizeof(*np));
+	struct ipn *ni = book_map(2 * ncap * sizeof(*ni));
+
+	if (!nk || !np || !ni) {
+		book_unmap(nk, ncap * sizeof(*nk));
+		book_unmap(np, 2 * ncap * sizeof(*np));
+		book_unmap(ni, 2 * ncap * sizeof(*ni));
+		return -1;
+	}
+	if (B->nkids)
+		memcpy(nk, B->kids, B->nkids * sizeof(*nk));
+	book_unmap(B->kids, B->capkids * sizeof(*nk));
+	book_unmap(B->pidix, 2 * B->capkids * sizeof(*np));
+	book_unmap(B->ipt, 2 * B->capkids * sizeof(*ni));
+	B->kids = nk;
+	B->pidix = np;
+	B->ipt = ni;
+	B->capkids = ncap;
+	for (i = 0; i < B->nkids; i++) {
+		size_t h = ip_slot(nk[i].ifx, nk[i].ip);
+
+		B->pidix[pid_slot(nk[i].pid)] = i + 1;
+		if (!B->ipt[h].n) {
+			B->ipt[h].ifx = nk[i].ifx;
+			snprintf(B->ipt[h].ip, sizeof(B->ipt[h].ip), "%s",
+				 nk[i].ip);
+		}
+		B->ipt[h].n++;
+	}
+	return 0;
+}
+
+/* iface_find - the index of name in B->ifs, or -1; add: take a free
+ * one (no session counted) for it when it has none */
+static int iface_find(const char *name, int add)
+{
+	int i, spare = -1;
+
+	for (i = 0; i < MAX_IFACES; i++) {
+		/* a name too long for the slot matches its stored start */
+		if (B->ifs[i].name[0] &&
+		    !strncmp(B->ifs[i].name, name, sizeof(B->ifs[i].name) - 1))
+			return i;
+		if (spare < 0 && !B->ifs[i].n)
+			spare = i;
+	}
+	if (!add || spare < 0)
+		return -1;
+	snprintf(B->ifs[spare].name, sizeof(B->ifs[spare].name), "%s", name);
+	return spare;
+}
+
+/* count_child - a session's child in the book; 0 */
+static int count_child(pid_t pid, const struct cfg_server *srv,
+                       const struct serve_conn *c)
+{
+	struct child *k;
+	int ifx = iface_find(srv->listen_interface, 1);
+	size_t h;
+
+	if (ifx < 0 || (B->nkids == B->capkids && book_grow() < 0)) {
+		/* uncounted, but served */
+		log_error("out of memory counting sessions");
+		return 0;
+	}
+	k = &B->kids[B->nkids++];
+	k->pid = pid;
+	k->ifx = (unsigned)ifx;
+	snprintf(k->ip, sizeof(k->ip), "%s", c->pip);
+	B->pidix[pid_slot(pid)] = B->nkids;
+	B->ifs[ifx].n++;
+	h = ip_slot(k->ifx, k->ip);
+	if (!B->ipt[h].n) {
+		B->ipt[h].ifx = k->ifx;
+		snprintf(B->ipt[h].ip, sizeof(B->ipt[h].ip), "%s", k->ip);
+	}
+	B->ipt[h].n++;
+	return 0;
+}
+
+/* uncount_child - kids[i] has ended: out of the book */
+static void uncount_child(size_t i)
+{
+	struct child *k = &B->kids[i];
+	size_t h = ip_slot(k->ifx, k->ip);
+
+	B->ifs[k->ifx].n--;
+	if (B->ipt[h].n && --B->ipt[h].n == 0)
+		unslot(&ip_table, h);
+	h = pid_slot(k->pid);
+	B->pidix[h] = 0;
+	unslot(&pid_table, h);
+	if (i != B->nkids - 1) {
+		*k = B->kids[B->nkids - 1];
+		B->pidix[pid_slot(k->pid)] = i + 1;
+	}
+	B->nkids--;
+}
+
 /* spawn - one child for the connection's session; 0, or -1 when fork
  * failed */
 static int spawn(int cfd, const struct cfg_server *srv,
                  const struct serve_conn *c)
 {
-	struct child *k;
 	pid_t pid = fork();
 
 	if (pid < 0)
@@ -497,26 +729,7 @@ static int spawn(int cfd, const struct cfg_server *srv,
 		serve_signals(srv->max_session_time);
 		child_exit(serve_session(cfg, srv, &A.sp, c));
 	}
-	if (B->nkids == B->capkids) {
-		size_t ncap = B->capkids ? B->capkids * 2 : 64;
-		struct child *nk = book_map(ncap * sizeof(*nk));
-
-		if (!nk) {
-			/* uncounted, but served */
-			log_error("out of memory counting sessions");
-			return 0;
-		}
-		if (B->nkids)
-			memcpy(nk, B->kids, B->nkids * sizeof(*nk));
-		book_unmap(B->kids, B->capkids * sizeof(*nk));
-		B->kids = nk;
-		B->capkids = ncap;
-	}
-	k = &B->kids[B->nkids++];
-	k->pid = pid;
-	snprintf(k->ip, sizeof(k->ip), "%s", c->pip);
-	snprintf(k->iface, sizeof(k->iface), "%s", srv->listen_interface);
-	return 0;
+	return count_child(pid, srv, c);
 }
 
 /* refusal - count one refused connection, log its class rate-limited */
@@ -550,13 +763,11 @@ static void reap(void)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		size_t i;
+		size_t i, h;
 
-		for (i = 0; i < B->nkids; i++)
-			if (B->kids[i].pid == pid)
-				break;
-		if (i == B->nkids)
+		if (!B->capkids || !B->pidix[h = pid_slot(pid)])
 			continue; /* uncounted (out of memory, spawn) */
+		i = B->pidix[h] - 1;
 		if (WIFSIGNALED(st) && WTERMSIG(st) != SIGTERM)
 			log_warnx("session %ld from %s died of signal %d",
 				  (long)pid, B->kids[i].ip, WTERMSIG(st));
@@ -566,7 +777,7 @@ static void reap(void)
 		else if (WIFEXITED(st))
 			log_debug("session %ld from %s exited 0", (long)pid,
 				  B->kids[i].ip);
-		B->kids[i] = B->kids[--B->nkids];
+		uncount_child(i);
 	}
 }
 
@@ -575,13 +786,13 @@ static void reap(void)
 static enum refusal over_limit(const struct cfg_server *srv,
                                const char *pip)
 {
-	size_t i, n = 0, nip = 0;
+	int ifx = iface_find(srv->listen_interface, 0);
+	size_t n = 0, nip = 0;
 
-	for (i = 0; i < B->nkids; i++) {
-		if (strcmp(B->kids[i].iface, srv->listen_interface))
-			continue;
-		n++;
-		nip += !strcmp(B->kids[i].ip, pip);
+	if (ifx >= 0) {
+		n = B->ifs[ifx].n;
+		if (B->capkids)
+			nip = B->ipt[ip_slot((unsigned)ifx, pip)].n;
 	}
 	if (srv->max_clients > 0 && n >= (size_t)srv->max_clients)
 		return RF_FULL;
@@ -828,6 +1039,8 @@ int accept_main(const char *path, const char **listen, int nlisten,
 	gen_free(&A.cur);
 	spool_close(&A.sp);
 	book_unmap(B->kids, B->capkids * sizeof(*B->kids));
+	book_unmap(B->pidix, 2 * B->capkids * sizeof(*B->pidix));
+	book_unmap(B->ipt, 2 * B->capkids * sizeof(*B->ipt));
 	book_unmap(B, sizeof(*B));
 	log_close();
 	return 0;
