@@ -1905,6 +1905,7 @@ static void write_json(const char *path, struct sample_stats *ss,
 	fprintf(f, "\n },\n");
 	fprintf(f,
 		" \"server\": {\"samples\": %d, \"peak_procs\": %d, "
+		"\"peak_zombies\": %d, "
 		"\"peak_rss_kib\": %lld, \"peak_pss_kib\": %lld, "
 		"\"procs_at_pss_peak\": %d, \"max_pss_per_session_kib\": %.0f, "
 		"\"max_session_age\": %.2f, \"age_limit\": %.1f, "
@@ -1913,7 +1914,7 @@ static void write_json(const char *path, struct sample_stats *ss,
 		"\"min_mem_avail_kib\": %lld, \"sampler_cpu_s\": %.2f, "
 		"\"peak_running\": %d, \"peak_loadavg\": %.1f, "
 		"\"oldest_pid\": %d},\n",
-		ss->samples, ss->peak_procs, ss->peak_rss_kib,
+		ss->samples, ss->peak_procs, ss->peak_zombies, ss->peak_rss_kib,
 		ss->peak_pss_kib, ss->pss_procs_at_peak,
 		ss->max_pss_per_session_kib, ss->max_age_s, ss->age_limit_s,
 		ss->sessions_over_age, ss->spoolerd_peak_rss_kib,

@@ -75,6 +75,7 @@ int check_maildirs(const char *root, struct recs *rs,
 struct sample_stats {
 	int samples;
 	int peak_procs;          /* children of the launcher */
+	int peak_zombies;        /* of them ended, not yet reaped */
 	long long peak_rss_kib;  /* sum of RSS over sessions */
 	long long peak_pss_kib;  /* sum of PSS over sessions */
 	int pss_procs_at_peak;

@@ -420,6 +420,8 @@ def phase_table(name, j):
       % j["peak_concurrent_greeted"])
     s = j["server"]
     w("| peak smtpd-session processes (sampled) | %d |" % s["peak_procs"])
+    w("| peak of those ended but not yet reaped by the launcher (zombies) "
+      "| %d |" % s.get("peak_zombies", 0))
     never = sum(v for kk, v in j["events"].items()
                 if kk in ("cut-at-end:greeting", "cut-at-end:connecting",
                           "error:reply-timeout-greeting",
@@ -592,9 +594,10 @@ for ph in ("main", "limits"):
                   ("ListenOverflows", "ListenDrops", "TCPReqQFullDrop",
                    "TCPReqQFullDoCookies", "SyncookiesSent")}
 if ls:
-    w("Kernel listen-queue counters during each phase (accept queue of "
-      "tcpserver full: the connect storm waits in SYN retries, which is "
-      "where the greeting tail comes from): " +
+    w("Kernel listen-queue counters during each phase (ListenOverflows: "
+      "the launcher's accept queue was full and a handshake was dropped; "
+      "the client then waits in SYN and SYN-ACK retries, 1, 2, 4, 8, 16 s "
+      "apart, which is where the greeting tail comes from): " +
       "; ".join("%s: %s" % (ph, ", ".join("%s %d" % kv for kv in v.items()))
                 for ph, v in ls.items()))
     w("")

@@ -39,8 +39,10 @@ static int read_file(const char *path, char *buf, size_t n)
 	return (int)got;
 }
 
-/* stat_fields - starttime (ticks) and rss (pages) from /proc/PID/stat */
-static int stat_fields(int pid, unsigned long long *start, long long *rss)
+/* stat_fields - starttime (ticks), rss (pages) and the state letter
+ * (R, S, D, Z, ...) from /proc/PID/stat */
+static int stat_fields(int pid, unsigned long long *start, long long *rss,
+                       char *state)
 {
 	char path[64], buf[1024], *p;
 	int field;
@@ -53,6 +55,7 @@ static int stat_fields(int pid, unsigned long long *start, long long *rss)
 		return -1;
 	p++;
 	/* field 3 is the state, after ") " */
+	*state = p[0] == ' ' ? p[1] : '?';
 	for (field = 2; *p && field < 24; p++) {
 		if (*p == ' ') {
 			field++;
@@ -117,7 +120,7 @@ static void *run(void *arg)
 	S.st.min_mem_avail_kib = S.st.mem_avail_start_kib =
 		meminfo("MemAvailable:");
 	while (!S.stop) {
-		size_t n = 0;
+		size_t n = 0, nz = 0;
 		long long rss = 0, pss = 0, v;
 		double uptime;
 		char *p;
@@ -156,9 +159,16 @@ static void *run(void *arg)
 			unsigned long long start = 0;
 			long long r = 0;
 			double age;
+			char state = '?';
 
-			if (stat_fields(pids[i], &start, &r) < 0)
+			if (stat_fields(pids[i], &start, &r, &state) < 0)
 				continue;
+			if (state == 'Z') {
+				/* ended, not yet reaped by the launcher: no
+				 * session any more, so no age */
+				nz++;
+				continue;
+			}
 			rss += r * page;
 			age = uptime - (double)start / (double)hz;
 			if (age > S.st.max_age_s) {
@@ -173,21 +183,26 @@ static void *run(void *arg)
 		S.st.samples++;
 		if ((int)n > S.st.peak_procs)
 			S.st.peak_procs = (int)n;
+		if ((int)nz > S.st.peak_zombies)
+			S.st.peak_zombies = (int)nz;
 		if (rss > S.st.peak_rss_kib)
 			S.st.peak_rss_kib = rss;
+		/* PSS per live session: zombies have none */
 		if (do_pss && pss > S.st.peak_pss_kib) {
 			S.st.peak_pss_kib = pss;
-			S.st.pss_procs_at_peak = (int)n;
+			S.st.pss_procs_at_peak = (int)(n - nz);
 		}
-		if (do_pss && n > 0 &&
-		    (double)pss / (double)n > S.st.max_pss_per_session_kib &&
-		    n >= 10)
-			S.st.max_pss_per_session_kib = (double)pss / (double)n;
+		if (do_pss && n - nz >= 10 &&
+		    (double)pss / (double)(n - nz) >
+			    S.st.max_pss_per_session_kib)
+			S.st.max_pss_per_session_kib =
+				(double)pss / (double)(n - nz);
 		if (S.spid > 0) {
 			unsigned long long st0;
 			long long r = 0;
+			char state;
 
-			if (stat_fields(S.spid, &st0, &r) == 0 &&
+			if (stat_fields(S.spid, &st0, &r, &state) == 0 &&
 			    r * page > S.st.spoolerd_peak_rss_kib)
 				S.st.spoolerd_peak_rss_kib = r * page;
 		}
